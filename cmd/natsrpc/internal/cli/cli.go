@@ -1,0 +1,85 @@
+// Package cli holds what every natsrpc command shares: the root command,
+// exit codes and error printing.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every command.
+const (
+	// ExitOK means success.
+	ExitOK = 0
+	// ExitError means anything other than a policy refusal: bad flags,
+	// unreadable input, an unreachable server.
+	ExitError = 1
+	// ExitRefused means the command ran and refused the input for a policy
+	// reason, such as breaking changes (buf uses the same code).
+	ExitRefused = 100
+)
+
+// ExitError is returned by a command to exit with a specific code. When Err
+// is nil nothing more is printed (the command printed its findings itself).
+type ExitCodeError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitCodeError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit code %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitCodeError) Unwrap() error { return e.Err }
+
+// NewRoot returns the root command with the given sub-commands.
+func NewRoot(name string, subs ...*cobra.Command) *cobra.Command {
+	root := &cobra.Command{
+		Use:           name,
+		Short:         "Protobuf services over NATS: schema registry, breaking-change gate, tools",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(subs...)
+	return root
+}
+
+// Group returns a command that only groups sub-commands.
+func Group(name, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
+// Execute runs root and returns the process exit code. Errors are printed as
+// one line on stderr, prefixed with the command name.
+func Execute(ctx context.Context, root *cobra.Command) int {
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var exitErr *ExitCodeError
+	if errors.As(err, &exitErr) {
+		if exitErr.Err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", root.Name(), exitErr.Err)
+		}
+		return exitErr.Code
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", root.Name(), err)
+	return ExitError
+}
