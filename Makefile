@@ -1,0 +1,75 @@
+# natsrpc developer commands. `make help` lists them.
+#
+# Tools are pinned in tools/go.mod and run with `go tool -modfile=tools/go.mod`,
+# so a fresh machine needs only Go (and, for the protoc compatibility tests,
+# Debian's protobuf-compiler, which .ci/run installs).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BUF       := $(GO) tool -modfile=tools/go.mod buf
+DATA_DIR  ?= .natsrpc
+LISTEN    ?= 127.0.0.1:4222
+# Fuzz targets run briefly in `make test`; `make fuzz FUZZTIME=5m` runs longer.
+FUZZTIME  ?= 5s
+# -race doubles run time on this 2-core machine but is worth it.
+TESTFLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Run the registry on an embedded NATS server with data in ./.natsrpc
+	$(GO) run ./cmd/natsrpc registry serve --embedded --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+.PHONY: test
+test: checkgenerate vet lint breaking gotest fuzz-short ## Run every check and test (what CI runs)
+
+.PHONY: gotest
+gotest: ## Run the Go tests
+	$(GO) test $(TESTFLAGS) ./...
+
+.PHONY: vet
+vet: ## Run go vet
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: ## Lint the schemas with buf and check formatting (Go and proto)
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+	@test -z "$$(gofmt -l $$(git ls-files '*.go') | tee /dev/stderr)" || (echo "gofmt: run 'gofmt -w' on the files above" >&2; exit 1)
+
+.PHONY: breaking
+breaking: ## Check proto/ for breaking changes against the repository's first commit
+	@if [ "$$(git rev-parse --is-shallow-repository)" = true ]; then echo "breaking: shallow clone, skipped (fetch the full history to run it)"; else \
+		$(BUF) breaking --against ".git#ref=$$(git rev-list --max-parents=0 HEAD)"; fi
+
+.PHONY: generate
+generate: ## Regenerate all generated code from proto/
+	find proto -name '*.pb.go' -delete
+	find proto -name '*.natsrpc.go' -delete
+	find proto -type d -empty -delete
+	$(BUF) generate
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Regenerate and fail if anything changed or appeared
+	@test -z "$$(git status --porcelain | tee /dev/stderr)" || (echo "generated code is stale or the tree is dirty: run 'make generate' and commit" >&2; exit 1)
+
+.PHONY: fuzz-short
+fuzz-short: ## Run each fuzz target briefly
+	@./.ci/fuzz.sh $(FUZZTIME)
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 5s; try FUZZTIME=5m)
+	@./.ci/fuzz.sh $(FUZZTIME)
+
+.PHONY: bench
+bench: ## Run the benchmark suite and print the comparison table
+	@echo "the benchmark suite arrives with issue 7" >&2; exit 1
+
+.PHONY: clean
+clean: ## Remove local state (embedded NATS data, build output)
+	rm -rf $(DATA_DIR) .tmp
