@@ -26,7 +26,7 @@ run: ## Run the registry on an embedded NATS server with data in ./.natsrpc
 	$(GO) run ./cmd/natsrpc registry serve --embedded --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 .PHONY: test
-test: checkgenerate vet lint breaking gotest fuzz-short ## Run every check and test (what CI runs)
+test: checkgenerate vet lint breaking gotest benchsmoke fuzz-short ## Run every check and test (what CI runs)
 
 .PHONY: gotest
 gotest: ## Run the Go tests
@@ -53,6 +53,8 @@ generate: ## Regenerate all generated code from proto/
 	find proto -name '*.natsrpc.go' -delete
 	find proto -type d -empty -delete
 	$(BUF) generate
+	$(GO) generate ./protoc-gen-natsrpc
+	cd bench && $(GO) generate ./internal/gen
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Regenerate and fail if anything changed or appeared
@@ -67,8 +69,13 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 5s; try FUZZTIME=5m)
 	@./.ci/fuzz.sh $(FUZZTIME)
 
 .PHONY: bench
-bench: ## Run the benchmark suite and print the comparison table
-	@echo "the benchmark suite arrives with issue 7" >&2; exit 1
+bench: ## Run the benchmark suite and print the comparison table (BENCH_QUICK=1: about a minute)
+	mkdir -p .tmp
+	cd bench && $(GO) run ./cmd/benchtable -o ../.tmp/bench.md
+
+.PHONY: benchsmoke
+benchsmoke: ## Vet the benchmark module and run each benchmark once (part of make test)
+	cd bench && $(GO) vet ./... && $(GO) test -short -count=1 ./...
 
 .PHONY: clean
 clean: ## Remove local state (embedded NATS data, build output)

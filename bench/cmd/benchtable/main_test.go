@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/natsrpc/natsrpc/bench/internal/harness"
+)
+
+func TestMain(m *testing.M) {
+	harness.RunNATSChildIfAsked()
+	runCapturePluginIfAsked()
+	os.Exit(m.Run())
+}
+
+// TestRunUnaryAndPayload runs the runner in a tiny configuration and checks
+// that it prints every row of the tables.
+func TestRunUnaryAndPayload(t *testing.T) {
+	var out strings.Builder
+	err := run([]string{"-sections", "unary,payload", "-rounds", "2", "-duration", "20ms", "-warmup", "10ms", "-callers", "1,4"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{
+		"#### gaming.npc_behavior.v1.NPCBehaviorService.Decide", "#### gaming.quest_system.v1.QuestSystemService.GenerateQuest",
+		"| natsrpc (generated client + handler) | 4 |", "| raw nats.go (floor) | 1 | ", "1 (baseline)",
+		"| gRPC-Go", "| connect-go", "| net/http + encoding/json", "natsrpc's throughput divided by",
+		"| **all 22 services** |",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// TestRunProcesses runs the codegen and breaking sections once; it builds
+// buf, so -short skips it.
+func TestRunProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds buf")
+	}
+	var out strings.Builder
+	if err := run([]string{"-sections", "codegen,breaking", "-proc-rounds", "1"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"`protoc-gen-natsrpc < request`", "`buf generate` with protoc-gen-natsrpc only", "| `buf breaking` |", "| `natsrpc breaking` |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

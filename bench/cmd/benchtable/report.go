@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/natsrpc/natsrpc/bench/internal/harness"
+	"github.com/natsrpc/natsrpc/bench/internal/payload"
+	"github.com/natsrpc/natsrpc/bench/internal/transport"
+)
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func medianOf[T any](xs []T, f func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	return median(v)
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func depVersion(path string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "?"
+	}
+	for _, d := range bi.Deps {
+		if d.Path == path {
+			if d.Replace != nil {
+				return d.Replace.Version
+			}
+			return d.Version
+		}
+	}
+	return "?"
+}
+
+func printHeader(w io.Writer, cfg *config) {
+	mode := "full"
+	if cfg.quick {
+		mode = "quick (BENCH_QUICK=1)"
+	}
+	fmt.Fprintf(w, "## Benchmarks\n\n")
+	fmt.Fprintf(w, "Produced by `make bench` (`cd bench && go run ./cmd/benchtable`), %s mode, on %s.\n\n", mode, time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(w, "- Machine: %s, %d cores (GOMAXPROCS %d), %s/%s, %s\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(w, "- Libraries: nats.go %s, nats-server %s, gRPC-Go %s, connect-go %s, protobuf-go %s\n",
+		depVersion("github.com/nats-io/nats.go"), depVersion("github.com/nats-io/nats-server/v2"),
+		depVersion("google.golang.org/grpc"), depVersion("connectrpc.com/connect"), depVersion("google.golang.org/protobuf"))
+	if cfg.sections["unary"] {
+		fmt.Fprintf(w, "- Method: every unary case runs once per round, all cases in turn (the rows of one call and concurrency back to back, "+
+			"in an order that rotates), %d rounds of %s (after %s of warm-up) in one process; "+
+			"figures are medians over the rounds, ratios are medians of the ratios within each round. "+
+			"Client and server share the machine's cores; everything is on loopback without TLS.\n", cfg.rounds, cfg.duration, cfg.warmup)
+	}
+	fmt.Fprintf(w, "- Load average when the run started: %s (other work on the machine shows up as noise: compare ratios, not absolute figures)\n\n", loadAvg())
+}
+
+func fmtDur(d float64) string {
+	t := time.Duration(d)
+	switch {
+	case t >= 10*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(t)/1e6)
+	case t >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(t)/1e6)
+	default:
+		return fmt.Sprintf("%.0f µs", float64(t)/1e3)
+	}
+}
+
+func fmtInt(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// ratios are f(a's round)/f(b's round), round by round.
+func ratios(a, b *unaryCase, f func(harness.Result) float64) []float64 {
+	n := min(len(a.results), len(b.results))
+	rs := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		if d := f(b.results[i]); d > 0 {
+			rs = append(rs, f(a.results[i])/d)
+		}
+	}
+	return rs
+}
+
+// ratioOf is the median over rounds of f(a's round)/f(b's round).
+func ratioOf(a, b *unaryCase, f func(harness.Result) float64) float64 {
+	return median(ratios(a, b, f))
+}
+
+// quartiles returns the first and third quartiles of xs.
+func quartiles(xs []float64) (q1, q3 float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[(len(s)-1)/4], s[(3*(len(s)-1)+3)/4]
+}
+
+// fmtRatio is "1.04x (0.97-1.10)": the median and the interquartile range
+// of the per-round ratios.
+func fmtRatio(rs []float64) string {
+	q1, q3 := quartiles(rs)
+	return fmt.Sprintf("%.2fx (%.2f–%.2f)", median(rs), q1, q3)
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+var shortName = map[string]string{
+	"natsrpc": "natsrpc", "rawnats": "raw nats.go", "grpc": "gRPC-Go", "connect": "connect-go", "httpjson": "HTTP+JSON",
+}
+
+func rps(r harness.Result) float64 { return r.RPS }
+func p50(r harness.Result) float64 { return float64(r.P50) }
+
+func printUnary(w io.Writer, cfg *config, res *unaryResult) {
+	find := func(key, call string, callers int) *unaryCase {
+		for _, c := range res.cases {
+			if c.tr.Key == key && c.call.Name == call && c.callers == callers {
+				return c
+			}
+		}
+		return nil
+	}
+	fmt.Fprintf(w, "### Unary round trip\n\n")
+	fmt.Fprintf(w, "One call = the caller marshals the request, sends it, the handler unmarshals it, computes the answer, marshals "+
+		"the response, the caller unmarshals and checks it. Closed loop: each caller sends its next call when the answer arrives. "+
+		"*vs raw* divides by the raw nats.go row (throughput: higher is better; p50: lower is better). "+
+		"CPU µs/call is the CPU time (user + system, all cores) of this process (caller and handler) per call, "+
+		"plus that of the nats-server process for the NATS rows. allocs/call counts this process too. "+
+		"Wire bytes are counted on the TCP connections: the caller's link, and all links (NATS carries each message "+
+		"twice: caller to server, server to handler).\n\n")
+	for _, call := range cfg.calls {
+		req := call.Request()
+		fmt.Fprintf(w, "#### %s.%s (request %s B, response %s B in protobuf)\n\n", call.Service, call.Name,
+			fmtInt(float64(proto.Size(req))), fmtInt(float64(proto.Size(call.Handle(req)))))
+		fmt.Fprintf(w, "| row | callers | p50 | p99 | calls/s | throughput vs raw | p50 vs raw | CPU µs/call | allocs/call | wire B/call (caller link) | wire B/call (all links) |\n")
+		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, callers := range cfg.callers {
+			base := find(transport.Baseline, call.Name, callers)
+			for _, tr := range cfg.transports {
+				c := find(tr.Key, call.Name, callers)
+				if c == nil {
+					continue
+				}
+				vsRPS, vsP50 := "–", "–"
+				if base != nil && base != c {
+					vsRPS = fmt.Sprintf("%.2fx", ratioOf(c, base, rps))
+					vsP50 = fmt.Sprintf("%.2fx", ratioOf(c, base, p50))
+				} else if base == c {
+					vsRPS, vsP50 = "1 (baseline)", "1 (baseline)"
+				}
+				cpu := fmt.Sprintf("%.0f", medianOf(c.results, func(r harness.Result) float64 { return float64(r.CPUPerCall) / 1e3 }))
+				if c.target.ServerCPU != nil {
+					cpu += fmt.Sprintf(" + %.0f", medianOf(c.results, func(r harness.Result) float64 { return float64(r.ServerCPUPerCall) / 1e3 }))
+				}
+				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %.0f | %s | %s |\n",
+					tr.Name, callers,
+					fmtDur(medianOf(c.results, p50)),
+					fmtDur(medianOf(c.results, func(r harness.Result) float64 { return float64(r.P99) })),
+					fmtInt(medianOf(c.results, rps)), vsRPS, vsP50, cpu,
+					medianOf(c.results, func(r harness.Result) float64 { return r.AllocsPerCall }),
+					fmtInt(medianOf(c.results, func(r harness.Result) float64 { return r.CallerWirePerCall })),
+					fmtInt(medianOf(c.results, func(r harness.Result) float64 { return r.AllWirePerCall })))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	// The issue's criterion, spelled out.
+	fmt.Fprintf(w, "natsrpc's throughput divided by each other row's: median of the per-round ratios (interquartile range):\n\n")
+	for _, call := range cfg.calls {
+		for _, callers := range cfg.callers {
+			n := find("natsrpc", call.Name, callers)
+			if n == nil {
+				continue
+			}
+			var parts []string
+			for _, other := range []string{"rawnats", "grpc", "connect", "httpjson"} {
+				if o := find(other, call.Name, callers); o != nil {
+					parts = append(parts, fmt.Sprintf("%s %s", fmtRatio(ratios(n, o, rps)), shortName[other]))
+				}
+			}
+			fmt.Fprintf(w, "- %s, %d callers: %s\n", call.Name, callers, strings.Join(parts, "; "))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func printPayload(w io.Writer) error {
+	sizes, err := payload.Measure()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "### Payload size\n\n")
+	fmt.Fprintf(w, "A realistic request and response of every RPC of every service (bench/internal/payload: values shaped by field "+
+		"names, three elements per list and map; the two benchmark calls use their fixtures), encoded three ways: binary protobuf; "+
+		"protojson (canonical proto3 JSON, compact); encoding/json on the same generated Go structs. Sizes are sums over the "+
+		"service's messages; the ratio is JSON bytes / protobuf bytes. The unary table above also has the hand-written "+
+		"JSON structs of the HTTP row on the wire.\n\n")
+	fmt.Fprintf(w, "| service | messages | protobuf B | protojson B | protojson / protobuf | encoding/json B | encoding/json / protobuf |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range payload.ByService(sizes) {
+		name := r.Service
+		if name == "all 22 services" {
+			name = "**" + name + "**"
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %.2fx | %s | %.2fx |\n", name, r.Messages,
+			fmtInt(float64(r.Proto)), fmtInt(float64(r.ProtoJSON)), float64(r.ProtoJSON)/float64(r.Proto),
+			fmtInt(float64(r.StdJSON)), float64(r.StdJSON)/float64(r.Proto))
+	}
+	pj := medianOf(sizes, func(s payload.Size) float64 { return float64(s.ProtoJSON) / float64(s.Proto) })
+	sj := medianOf(sizes, func(s payload.Size) float64 { return float64(s.StdJSON) / float64(s.Proto) })
+	fmt.Fprintf(w, "\nMedian per-message ratio over the %d messages: protojson %.2fx, encoding/json %.2fx.\n\n", len(sizes), pj, sj)
+	return nil
+}
+
+func procMedian(ts []procTime) (wall, cpu float64) {
+	return medianOf(ts, func(t procTime) float64 { return float64(t.wall) }),
+		medianOf(ts, func(t procTime) float64 { return float64(t.cpu) })
+}
+
+func procRatio(a, b []procTime) float64 {
+	n := min(len(a), len(b))
+	rs := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		if b[i].wall > 0 {
+			rs = append(rs, float64(a[i].wall)/float64(b[i].wall))
+		}
+	}
+	return median(rs)
+}
+
+func printCodegen(w io.Writer, r *codegenResult) {
+	fmt.Fprintf(w, "### Code generation\n\n")
+	fmt.Fprintf(w, "Whole processes, prebuilt binaries (no `go run` start-up), alternated, %d runs each after a warm-up run. "+
+		"Input: proto/ (%d files to generate, a %s B CodeGeneratorRequest captured once from buf). Output goes to a temporary directory.\n\n",
+		len(r.pluginAlone), r.files, fmtInt(float64(r.requestBytes)))
+	fmt.Fprintf(w, "| command | wall (median) | CPU user+sys (median) | wall vs plugin alone |\n|---|---:|---:|---:|\n")
+	for _, row := range []struct {
+		name string
+		ts   []procTime
+	}{
+		{"`protoc-gen-natsrpc < request`", r.pluginAlone},
+		{"`buf generate` with protoc-gen-natsrpc only", r.bufGenerate},
+		{"`buf generate` with protoc-gen-go and protoc-gen-natsrpc", r.bufGenerateTwice},
+	} {
+		wall, cpu := procMedian(row.ts)
+		fmt.Fprintf(w, "| %s | %s | %s | %.1fx |\n", row.name, fmtDur(wall), fmtDur(cpu), procRatio(row.ts, r.pluginAlone))
+	}
+	fmt.Fprintln(w)
+}
+
+func printBreaking(w io.Writer, r *breakingResult) {
+	fmt.Fprintf(w, "### Breaking-change check\n\n")
+	fmt.Fprintf(w, "Whole processes, prebuilt binaries, alternated, %d runs each after a warm-up run: `<tool> breaking current --against previous`, "+
+		"where previous is a copy of proto/ and current the same with %s; each has a buf.yaml with the FILE rules.\n\n", len(r.buf), r.changes)
+	fmt.Fprintf(w, "| command | wall (median) | CPU user+sys (median) | wall vs buf breaking |\n|---|---:|---:|---:|\n")
+	wall, cpu := procMedian(r.buf)
+	fmt.Fprintf(w, "| `buf breaking` | %s | %s | 1 (baseline) |\n", fmtDur(wall), fmtDur(cpu))
+	if r.natsrpc != nil {
+		wall, cpu = procMedian(r.natsrpc)
+		fmt.Fprintf(w, "| `natsrpc breaking` | %s | %s | %.2fx |\n", fmtDur(wall), fmtDur(cpu), procRatio(r.natsrpc, r.buf))
+		same := "identical output"
+		if !r.sameOutput {
+			same = "**outputs differ**"
+		}
+		fmt.Fprintf(w, "\nBoth exit 100; buf prints %d violations, natsrpc %d (%s).\n", r.bufViolations, r.natsrpcViolations, same)
+	} else {
+		fmt.Fprintf(w, "| `natsrpc breaking` | not measured: cmd/natsrpc has no `breaking` command yet | | |\n")
+	}
+	fmt.Fprintln(w)
+}

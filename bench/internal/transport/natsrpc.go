@@ -1,0 +1,108 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsrpc/natsrpc"
+	"github.com/natsrpc/natsrpc/bench/internal/harness"
+	"github.com/natsrpc/natsrpc/bench/internal/workload"
+	npcv1 "github.com/natsrpc/natsrpc/proto/gaming/npc_behavior/v1"
+	"github.com/natsrpc/natsrpc/proto/gaming/npc_behavior/v1/npcbehaviorv1natsrpc"
+	questv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	"github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1/questsystemv1natsrpc"
+)
+
+// NatsrpcClientOptions and NatsrpcHandlerOptions are passed to the
+// generated constructors; empty means natsrpc's defaults, which is what
+// the table reports. Profiling experiments may set them.
+var (
+	NatsrpcClientOptions  []natsrpc.ClientOption
+	NatsrpcHandlerOptions []natsrpc.HandlerOption
+)
+
+type npcHandler struct {
+	npcbehaviorv1natsrpc.UnimplementedNPCBehaviorServiceHandler
+}
+
+func (npcHandler) Decide(_ context.Context, req *npcv1.DecideRequest) (*npcv1.DecideResponse, error) {
+	return workload.Decide(req), nil
+}
+
+type questHandler struct {
+	questsystemv1natsrpc.UnimplementedQuestSystemServiceHandler
+}
+
+func (questHandler) GenerateQuest(_ context.Context, req *questv1.GenerateQuestRequest) (*questv1.GenerateQuestResponse, error) {
+	return workload.GenerateQuest(req), nil
+}
+
+// NewNatsrpc is natsrpc as a service uses it: the generated
+// Register<Service>Handler and New<Service>Client with default options, on
+// the same two connections as the raw row.
+func NewNatsrpc(env Env, call *workload.Call) (*harness.Target, error) {
+	server, client, callerWire, allWire, err := natsPair(env.NATSURL)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		svc *natsrpc.Service
+		do  func(ctx context.Context) error
+	)
+	switch call {
+	case workload.DecideCall:
+		svc, err = npcbehaviorv1natsrpc.RegisterNPCBehaviorServiceHandler(server, npcHandler{}, NatsrpcHandlerOptions...)
+		c := npcbehaviorv1natsrpc.NewNPCBehaviorServiceClient(client, NatsrpcClientOptions...)
+		req := workload.DecideRequest()
+		do = func(ctx context.Context) error {
+			res, err := c.Decide(ctx, req)
+			if err != nil {
+				return err
+			}
+			return call.Check(res)
+		}
+	case workload.GenerateQuestCall:
+		svc, err = questsystemv1natsrpc.RegisterQuestSystemServiceHandler(server, questHandler{}, NatsrpcHandlerOptions...)
+		c := questsystemv1natsrpc.NewQuestSystemServiceClient(client, NatsrpcClientOptions...)
+		req := workload.GenerateQuestRequest()
+		do = func(ctx context.Context) error {
+			res, err := c.GenerateQuest(ctx, req)
+			if err != nil {
+				return err
+			}
+			return call.Check(res)
+		}
+	default:
+		err = errors.New("no natsrpc stubs for " + call.Name)
+	}
+	if err == nil {
+		err = server.Flush()
+	}
+	if err != nil {
+		closeAll(server, client)
+		return nil, fmt.Errorf("natsrpc %s: %w", call.Name, err)
+	}
+	return &harness.Target{
+		Name:       "natsrpc",
+		Call:       do,
+		CallerWire: callerWire,
+		AllWire:    allWire,
+		ServerCPU:  env.NATSCPU,
+		Close: func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = svc.Stop(ctx)
+			closeAll(server, client)
+		},
+	}, nil
+}
+
+func closeAll(conns ...*nats.Conn) {
+	for _, nc := range conns {
+		nc.Close()
+	}
+}

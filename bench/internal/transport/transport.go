@@ -1,0 +1,88 @@
+// Package transport builds the benchmark's rows: the same call served and
+// made over natsrpc, raw nats.go, gRPC-Go, connect-go and net/http with
+// encoding/json, each with its server on a random loopback port and its
+// links counted for bytes on the wire.
+package transport
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsrpc/natsrpc/bench/internal/harness"
+	"github.com/natsrpc/natsrpc/bench/internal/workload"
+)
+
+// Env is what the transports share: the NATS server's URL.
+type Env struct {
+	NATSURL string
+	// NATSCPU returns the nats-server process's CPU time; nil when it runs
+	// in this process.
+	NATSCPU func() time.Duration
+}
+
+// Transport is one row of the table.
+type Transport struct {
+	// Name is the row name.
+	Name string
+	// Key is a short name for flags and benchmark names.
+	Key string
+	// NATS is true when the row needs the NATS server.
+	NATS bool
+	// New starts the server and connects the client for call.
+	New func(env Env, call *workload.Call) (*harness.Target, error)
+}
+
+// All lists the rows in table order. The raw nats.go row is the baseline
+// ratios are computed against.
+var All = []Transport{
+	{Name: "natsrpc (generated client + handler)", Key: "natsrpc", NATS: true, New: NewNatsrpc},
+	{Name: "raw nats.go (floor)", Key: "rawnats", NATS: true, New: NewRawNATS},
+	{Name: "gRPC-Go (HTTP/2, protobuf)", Key: "grpc", New: NewGRPC},
+	{Name: "connect-go (HTTP/1.1, protobuf)", Key: "connect", New: NewConnect},
+	{Name: "net/http + encoding/json (HTTP/1.1)", Key: "httpjson", New: NewHTTPJSON},
+}
+
+// Baseline is the Key of the row ratios are computed against.
+const Baseline = "rawnats"
+
+// ByKey returns the transport with key k.
+func ByKey(k string) (Transport, bool) {
+	for _, t := range All {
+		if t.Key == k {
+			return t, true
+		}
+	}
+	return Transport{}, false
+}
+
+// connectNATS opens one connection whose traffic c counts.
+func connectNATS(url, name string, c *harness.Counter) (*nats.Conn, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.Timeout(5*time.Second),
+		nats.SetCustomDialer(harness.Dialer{C: c}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s to %s: %w", name, url, err)
+	}
+	return nc, nil
+}
+
+// natsPair opens the handler's and the caller's connections: the same two
+// connections for the natsrpc and raw rows.
+func natsPair(url string) (server, client *nats.Conn, callerWire, allWire *harness.Counter, err error) {
+	allWire = harness.NewCounter(nil)
+	callerWire = harness.NewCounter(allWire)
+	server, err = connectNATS(url, "bench-handler", harness.NewCounter(allWire))
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	client, err = connectNATS(url, "bench-caller", callerWire)
+	if err != nil {
+		server.Close()
+		return nil, nil, nil, nil, err
+	}
+	return server, client, callerWire, allWire, nil
+}

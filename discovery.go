@@ -1,0 +1,164 @@
+package natsrpc
+
+import (
+	"encoding/json"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// subscribeDiscovery answers the micro verbs on the three subjects ADR-32
+// defines: every service ($SRV.<VERB>), every instance of this service
+// ($SRV.<VERB>.<name>) and this instance ($SRV.<VERB>.<name>.<id>). One
+// wildcard subscription per level covers the three verbs.
+func (s *Service) subscribeDiscovery() error {
+	for _, subject := range []string{
+		micro.APIPrefix + ".*",
+		micro.APIPrefix + ".*." + s.spec.MicroName,
+		micro.APIPrefix + ".*." + s.spec.MicroName + "." + s.id,
+	} {
+		sub, err := s.nc.Subscribe(subject, s.onDiscovery)
+		if err != nil {
+			return err
+		}
+		s.discovery = append(s.discovery, sub)
+	}
+	return nil
+}
+
+func (s *Service) onDiscovery(msg *nats.Msg) {
+	if msg.Reply == "" {
+		return
+	}
+	verb, _, _ := strings.Cut(strings.TrimPrefix(msg.Subject, micro.APIPrefix+"."), ".")
+	var v any
+	switch verb {
+	case micro.PingVerb.String():
+		v = micro.Ping{ServiceIdentity: s.identity(), Type: micro.PingResponseType}
+	case micro.InfoVerb.String():
+		v = s.Info()
+	case micro.StatsVerb.String():
+		v = s.Stats()
+	default:
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	_ = msg.Respond(b)
+}
+
+func (s *Service) identity() micro.ServiceIdentity {
+	return micro.ServiceIdentity{
+		Name:     s.spec.MicroName,
+		ID:       s.id,
+		Version:  s.spec.Version,
+		Metadata: maps.Clone(s.metadata),
+	}
+}
+
+// Info returns what $SRV.INFO answers: the service's identity and its
+// endpoints, one per served method, named after the method, with its
+// subject, queue group and metadata (natsrpc.procedure, natsrpc.request,
+// natsrpc.response, natsrpc.kind, natsrpc.idempotency,
+// natsrpc.content_types, and natsrpc.timeout and natsrpc.deprecated when
+// set).
+func (s *Service) Info() micro.Info {
+	eps := make([]micro.EndpointInfo, 0, len(s.endpoints))
+	for _, ep := range s.endpoints {
+		eps = append(eps, micro.EndpointInfo{
+			Name:       ep.name,
+			Subject:    ep.spec.Subject,
+			QueueGroup: ep.queueGroup,
+			Metadata:   maps.Clone(ep.metadata),
+		})
+	}
+	return micro.Info{
+		ServiceIdentity: s.identity(),
+		Type:            micro.InfoResponseType,
+		Description:     s.description,
+		Endpoints:       eps,
+	}
+}
+
+// endpointData is the free-form "data" of an endpoint's STATS entry.
+type endpointData struct {
+	// InFlight is how many of the endpoint's requests handlers run now.
+	InFlight int64 `json:"in_flight"`
+	// Rejected counts requests answered resource_exhausted because the
+	// pool and its queue were full (also counted in num_errors).
+	Rejected int64 `json:"rejected"`
+	// Expired counts requests dropped unanswered because their deadline
+	// passed before a worker took them (also counted in num_errors).
+	Expired int64 `json:"expired"`
+	// Panics counts handler panics (answered internal, counted in
+	// num_errors).
+	Panics int64 `json:"panics"`
+	// QueueTime is the total time requests waited for a worker.
+	QueueTime time.Duration `json:"queue_time"`
+	// AverageQueueTime is QueueTime per request.
+	AverageQueueTime time.Duration `json:"average_queue_time"`
+	// PoolInFlight, PoolQueued, PoolConcurrency and PoolMaxPending describe
+	// the service's worker pool, shared by all its endpoints.
+	PoolInFlight    int64 `json:"pool_in_flight"`
+	PoolQueued      int   `json:"pool_queued"`
+	PoolConcurrency int   `json:"pool_concurrency"`
+	PoolMaxPending  int   `json:"pool_max_pending"`
+}
+
+// Stats returns what $SRV.STATS answers. Per endpoint, num_requests counts
+// every request that ended (answered, rejected because the pool was full, or
+// dropped because it expired in the queue); num_errors counts those that did
+// not succeed, and last_error is the latest of them; processing_time and
+// average_processing_time are real handler time, from a worker taking the
+// request to the response being encoded (decoding, interceptors and
+// encoding included), measured on the worker. data adds in-flight,
+// rejected, expired and panic counts, queue wait and the pool's state. A
+// request is counted just before its answer is sent; requests still running
+// are not counted yet.
+func (s *Service) Stats() micro.Stats {
+	eps := make([]*micro.EndpointStats, 0, len(s.endpoints))
+	poolInFlight, queued := s.pool.load()
+	for _, ep := range s.endpoints {
+		st := &ep.stats
+		t := st.totals()
+		es := &micro.EndpointStats{
+			Name:           ep.name,
+			Subject:        ep.spec.Subject,
+			QueueGroup:     ep.queueGroup,
+			NumRequests:    int(t.requests),
+			NumErrors:      int(t.errors),
+			ProcessingTime: time.Duration(t.processing),
+		}
+		if e := st.lastError.Load(); e != nil {
+			es.LastError = e.Error()
+		}
+		data := endpointData{
+			InFlight:        t.inFlight,
+			Rejected:        st.rejected.Load(),
+			Expired:         st.expired.Load(),
+			Panics:          st.panics.Load(),
+			QueueTime:       time.Duration(t.queueTime),
+			PoolInFlight:    int64(poolInFlight),
+			PoolQueued:      queued,
+			PoolConcurrency: s.cfg.concurrency,
+			PoolMaxPending:  s.cfg.maxPending,
+		}
+		if t.requests > 0 {
+			es.AverageProcessingTime = es.ProcessingTime / time.Duration(t.requests)
+			data.AverageQueueTime = data.QueueTime / time.Duration(t.requests)
+		}
+		es.Data, _ = json.Marshal(data)
+		eps = append(eps, es)
+	}
+	return micro.Stats{
+		ServiceIdentity: s.identity(),
+		Type:            micro.StatsResponseType,
+		Started:         s.started,
+		Endpoints:       eps,
+	}
+}

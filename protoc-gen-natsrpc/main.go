@@ -1,0 +1,109 @@
+// protoc-gen-natsrpc is a plugin for the Protobuf compiler that generates
+// typed Go clients and handlers that call and serve protobuf services over
+// NATS with the natsrpc runtime (github.com/natsrpc/natsrpc).
+//
+// With [buf], add it next to protoc-gen-go in buf.gen.yaml:
+//
+//	version: v2
+//	plugins:
+//	  - local: protoc-gen-go
+//	    out: gen
+//	    opt: paths=source_relative
+//	  - local: protoc-gen-natsrpc
+//	    out: gen
+//	    opt: paths=source_relative
+//
+// With protoc:
+//
+//	protoc --go_out=gen --go_opt=paths=source_relative \
+//	  --natsrpc_out=gen --natsrpc_opt=paths=source_relative path/to/file.proto
+//
+// If path/to/file.proto declares go_package ".../path/to;foov1", this writes
+//
+//	gen/path/to/file.pb.go                        (protoc-gen-go, package foov1)
+//	gen/path/to/foov1natsrpc/file.natsrpc.go      (this plugin, package foov1natsrpc)
+//
+// Files without services, or whose services are all skipped with the
+// (natsrpc.v1.service).skip option, produce nothing.
+//
+// # Parameters
+//
+// The plugin accepts protoc-gen-go's path parameters, so that its output lands
+// next to the .pb.go files: paths=import (the default) or paths=source_relative,
+// module=<prefix>, M<file>=<go import path>[;<package name>] and
+// annotate_code. It adds one parameter:
+//
+//   - package_suffix=<identifier>: generate into a sub-package of the .pb.go's
+//     package whose name is the .pb.go's package name followed by the suffix.
+//     The default is "natsrpc". An empty suffix (package_suffix or
+//     package_suffix=) generates into the .pb.go's own package.
+//
+// Any other parameter is an error. Errors (bad parameters, invalid natsrpc
+// options, a missing go_package) are reported to protoc or buf in the
+// CodeGeneratorResponse, naming the file, the element and the option.
+//
+// # Generated names
+//
+// For service Foo in package acme.foo.v1 (all names are built by [newNames]):
+//
+//	FooName                    const "acme.foo.v1.Foo"
+//	FooSubjectWildcard         const "acme.foo.v1.Foo.>", every subject of the service
+//	Foo<Method>Subject         const NATS subject of each method (natsrpc.v1 options applied)
+//	Foo<Method>Procedure       const "/acme.foo.v1.Foo/<Method>"
+//	FooClient                  interface, one method per unary RPC
+//	NewFooClient               func(nc *nats.Conn, opts ...natsrpc.ClientOption) FooClient
+//	FooHandler                 interface the server implements
+//	RegisterFooHandler         func(nc *nats.Conn, impl FooHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error)
+//	UnimplementedFooHandler    struct{} whose methods return natsrpc.CodeUnimplemented
+//
+// Subjects come from internal/spec, the one package that derives them for
+// the plugin, the runtime, the breaking-change checker and the registry.
+// Streaming and event methods keep their subject and procedure constants but
+// are left out of the interfaces (with a comment saying so) until the runtime
+// supports them.
+//
+// [buf]: https://buf.build
+package main
+
+// The golden files under internal/testdata (and their .pb.go) are rewritten
+// by the golden test; `make generate` runs this.
+//go:generate go test -count=1 -run TestGolden -update .
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `protoc-gen-natsrpc generates natsrpc Go clients and handlers; protoc and buf run it.
+
+Usage:
+  protoc --natsrpc_out=. --natsrpc_opt=paths=source_relative file.proto
+  buf generate   (with protoc-gen-natsrpc in buf.gen.yaml)
+
+Parameters: package_suffix=<identifier> (default "natsrpc"; empty: the .pb.go's package),
+  paths=import|source_relative, module=<prefix>, M<file>=<go import path>, annotate_code.
+
+Flags:
+  -h, --help     Print this help and exit.
+      --version  Print the version and exit.`
+
+func main() {
+	if len(os.Args) == 2 && os.Args[1] == "--version" {
+		fmt.Fprintln(os.Stdout, version)
+		return
+	}
+	if len(os.Args) == 2 && (os.Args[1] == "-h" || os.Args[1] == "--help") {
+		fmt.Fprintln(os.Stdout, usage)
+		return
+	}
+	if len(os.Args) != 1 {
+		fmt.Fprintf(os.Stderr, "protoc-gen-natsrpc: unknown argument %q\n\n%s\n", os.Args[1], usage)
+		os.Exit(2)
+	}
+	// run reports every generation problem inside the CodeGeneratorResponse;
+	// it only fails when stdin or stdout themselves fail.
+	if err := run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "protoc-gen-natsrpc: %v\n", err)
+		os.Exit(1)
+	}
+}
