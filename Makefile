@@ -49,9 +49,7 @@ breaking: ## Check proto/ for breaking changes against the repository's first co
 
 .PHONY: generate
 generate: ## Regenerate all generated code from proto/
-	find proto -name '*.pb.go' -delete
-	find proto -name '*.natsrpc.go' -delete
-	find proto -type d -empty -delete
+	./.ci/prune-generated.sh
 	$(BUF) generate
 	$(GO) generate ./protoc-gen-natsrpc
 	cd bench && $(GO) generate ./internal/gen
