@@ -1,0 +1,219 @@
+package breaking
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/natsrpc/natsrpc/internal/input"
+)
+
+// The differential tests run the real buf CLI, pinned in tools/go.mod, and
+// require natsrpc's output to be identical.
+
+var (
+	bufOnce sync.Once
+	bufPath string
+	bufErr  error
+	bufDir  string
+)
+
+// repoRoot returns the module root (where go.mod and tools/go.mod live).
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "tools", "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("cannot find the repository root (tools/go.mod)")
+		}
+		dir = parent
+	}
+}
+
+// testBuf returns the pinned buf binary, built once and cached in the user
+// cache directory under the hash of tools/go.sum. In -short mode, or when
+// NATSRPC_SKIP_BUF is set, tests that need it are skipped.
+func testBuf(tb testing.TB) string {
+	tb.Helper()
+	if testing.Short() || os.Getenv("NATSRPC_SKIP_BUF") != "" {
+		tb.Skip("needs the buf CLI; skipped in -short mode or with NATSRPC_SKIP_BUF")
+	}
+	root := repoRoot(tb)
+	bufOnce.Do(func() {
+		sum, err := os.ReadFile(filepath.Join(root, "tools", "go.sum"))
+		if err != nil {
+			bufErr = err
+			return
+		}
+		h := sha256.Sum256(sum)
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		bufDir = filepath.Join(cache, "natsrpc-test", "buf-"+hex.EncodeToString(h[:6]))
+		bufPath = filepath.Join(bufDir, "buf")
+		if _, err := os.Stat(bufPath); err == nil {
+			return
+		}
+		if err := os.MkdirAll(bufDir, 0o755); err != nil {
+			bufErr = err
+			return
+		}
+		tmp, err := os.MkdirTemp(bufDir, "build-")
+		if err != nil {
+			bufErr = err
+			return
+		}
+		defer os.RemoveAll(tmp)
+		cmd := exec.Command("go", "build", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-o", filepath.Join(tmp, "buf"), "github.com/bufbuild/buf/cmd/buf")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			bufErr = errors.New(string(out) + err.Error())
+			return
+		}
+		bufErr = os.Rename(filepath.Join(tmp, "buf"), bufPath)
+	})
+	if bufErr != nil {
+		tb.Fatalf("cannot build buf from tools/go.mod (run `go mod download -modfile=tools/go.mod` once with network access): %v", bufErr)
+	}
+	return bufPath
+}
+
+// bufCorpusDir returns buf's breaking test corpus in the module cache.
+func bufCorpusDir(tb testing.TB) string {
+	tb.Helper()
+	root := repoRoot(tb)
+	cmd := exec.Command("go", "list", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-m", "-f", "{{.Dir}}", "github.com/bufbuild/buf")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("cannot locate the buf module: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "private", "bufpkg", "bufcheck", "testdata", "breaking")
+	if _, err := os.Stat(dir); err != nil {
+		tb.Fatalf("buf's breaking corpus is missing: %v", err)
+	}
+	return dir
+}
+
+// runBuf runs `buf breaking <cur> --against <prev> --error-format <f>` in
+// dir and returns stdout and the exit code.
+func runBuf(tb testing.TB, dir string, args ...string) (string, string, int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testBuf(tb), append([]string{"breaking"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			tb.Fatalf("running buf: %v", err)
+		}
+		code = ee.ExitCode()
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// runOurs runs natsrpc's checker like `natsrpc breaking` does and returns
+// the JSON output (or the compile annotations) and whether it failed to
+// load or check.
+func runOurs(tb testing.TB, dir, cur, prev, format string, opts InputOptions) (string, error) {
+	tb.Helper()
+	ctx := context.Background()
+	opts.WorkDir = dir
+	var buf bytes.Buffer
+	in, err := input.Load(ctx, cur, input.Options{WorkDir: dir})
+	if err == nil {
+		var against *input.Input
+		against, err = input.Load(ctx, prev, input.Options{WorkDir: dir})
+		if err == nil {
+			var vs []Violation
+			vs, _, err = CheckInputs(ctx, in, against, opts)
+			if err == nil {
+				if perr := Print(&buf, vs, format); perr != nil {
+					tb.Fatal(perr)
+				}
+				return buf.String(), nil
+			}
+		}
+	}
+	var ce *input.CompileError
+	if errors.As(err, &ce) {
+		if perr := Print(&buf, CompileViolations(ce), format); perr != nil {
+			tb.Fatal(perr)
+		}
+		return buf.String(), err
+	}
+	return "", err
+}
+
+// copyTree copies a directory tree.
+func copyTree(tb testing.TB, from, to string) {
+	tb.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		target := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// diffLines describes the lines only in want and only in got.
+func diffLines(want, got string) string {
+	ws, gs := map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(want, "\n") {
+		ws[l] = true
+	}
+	for _, l := range strings.Split(got, "\n") {
+		gs[l] = true
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if !gs[l] {
+			b.WriteString("  buf only:     " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if !ws[l] {
+			b.WriteString("  natsrpc only: " + l + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("  (same lines, different order)\n")
+	}
+	return b.String()
+}
