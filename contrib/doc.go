@@ -1,0 +1,17 @@
+// Package contrib is the home of natsrpc's optional integrations: packages
+// that bring heavy dependencies of their own and so stay out of the runtime,
+// which imports only protobuf and nats.go. Each is an
+// [github.com/natsrpc/natsrpc.Interceptor] given to clients and services
+// with [github.com/natsrpc/natsrpc.WithInterceptors]:
+//
+//   - [github.com/natsrpc/natsrpc/contrib/otelnatsrpc]: OpenTelemetry
+//     tracing (client and server spans, trace context through the request
+//     headers) and RPC metrics.
+//   - [github.com/natsrpc/natsrpc/contrib/promnatsrpc]: Prometheus
+//     counters, histograms and in-flight gauges by service, method and code,
+//     registered on the caller's registry.
+//   - [github.com/natsrpc/natsrpc/contrib/breaker]: a client-side circuit
+//     breaker that fails fast while a service is unreachable.
+//
+// This package itself has no API.
+package contrib
