@@ -22,8 +22,8 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Run the registry on an embedded NATS server with data in ./.natsrpc
-	$(GO) run ./cmd/natsrpc registry serve --embedded --data-dir $(DATA_DIR) --listen $(LISTEN)
+run: ## Run the registry on an embedded NATS server (data in ./.natsrpc) and push proto/ as module gaming
+	$(GO) run ./cmd/natsrpc registry serve --embedded --data-dir $(DATA_DIR) --listen $(LISTEN) --push-dir proto --push-module gaming
 
 .PHONY: test
 test: checkgenerate vet lint breaking gotest benchsmoke fuzz-short ## Run every check and test (what CI runs)

@@ -140,11 +140,19 @@ type callInfoKey struct{}
 type callContext struct {
 	context.Context
 	info CallInfo
+	// stream carries a streaming call's settings to the innermost
+	// StreamingClientFunc; nil for unary calls.
+	stream *streamCall
 }
 
 func (c *callContext) Value(key any) any {
-	if key == (callInfoKey{}) {
+	switch key {
+	case callInfoKey{}:
 		return &c.info
+	case streamCallKey{}:
+		if c.stream != nil {
+			return c.stream
+		}
 	}
 	return c.Context.Value(key)
 }

@@ -108,6 +108,27 @@ type endpointData struct {
 	PoolQueued      int   `json:"pool_queued"`
 	PoolConcurrency int   `json:"pool_concurrency"`
 	PoolMaxPending  int   `json:"pool_max_pending"`
+
+	// Streams (streaming methods only). StreamsActive and MaxStreams
+	// describe the service's streams, shared by its streaming endpoints.
+	StreamMessagesSent     int64 `json:"stream_messages_sent,omitempty"`
+	StreamMessagesReceived int64 `json:"stream_messages_received,omitempty"`
+	// CreditWaits counts sends that waited for the client's credit: a
+	// client reading slower than the handler produces.
+	CreditWaits   int64 `json:"credit_waits,omitempty"`
+	StreamsActive int64 `json:"streams_active,omitempty"`
+	MaxStreams    int   `json:"max_streams,omitempty"`
+
+	// Durable events only.
+	Redelivered int64 `json:"redelivered,omitempty"`
+	Parked      int64 `json:"parked,omitempty"`
+	AckFailures int64 `json:"ack_failures,omitempty"`
+	// LastProblem is the latest trouble with the JetStream consumer
+	// (a missed heartbeat while the server restarts, a failed ack).
+	LastProblem string `json:"last_problem,omitempty"`
+	// Unimplemented is true once the handler answered unimplemented and
+	// the instance stopped consuming the event.
+	Unimplemented bool `json:"unimplemented,omitempty"`
 }
 
 // Stats returns what $SRV.STATS answers. Per endpoint, num_requests counts
@@ -147,6 +168,23 @@ func (s *Service) Stats() micro.Stats {
 			PoolQueued:      queued,
 			PoolConcurrency: s.cfg.concurrency,
 			PoolMaxPending:  s.cfg.maxPending,
+			Unimplemented:   ep.unimplemented.Load(),
+		}
+		switch ep.spec.Kind {
+		case MethodKindServerStream, MethodKindClientStream, MethodKindBidiStream:
+			data.StreamMessagesSent = st.streamSent.Load()
+			data.StreamMessagesReceived = st.streamReceived.Load()
+			data.CreditWaits = st.creditWaits.Load()
+			data.StreamsActive = s.activeStreams.Load()
+			data.MaxStreams = s.cfg.maxStreams
+		}
+		if d := ep.durable; d != nil {
+			data.Redelivered = d.redelivered.Load()
+			data.Parked = d.parked.Load()
+			data.AckFailures = d.ackFailures.Load()
+			if p := d.lastProblem.Load(); p != nil {
+				data.LastProblem = *p
+			}
 		}
 		if t.requests > 0 {
 			es.AverageProcessingTime = es.ProcessingTime / time.Duration(t.requests)

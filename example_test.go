@@ -10,6 +10,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	aiintegrationv1 "github.com/natsrpc/natsrpc/proto/gaming/ai_integration/v1"
 	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
 )
 
@@ -81,4 +82,57 @@ func ExampleNewError() {
 	// not_found
 	// unknown
 	// ok
+}
+
+// A server stream: the handler sends responses until it returns, the
+// client reads them until io.EOF (here with the All iterator). Generated
+// code wires the same calls: StateManagerService.Watch's client method
+// returns a *natsrpc.ClientStream[WatchResponse].
+func ExampleServerStreamClient() {
+	srv, err := embeddednats.Start(embeddednats.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+
+	ai := aiintegrationv1.File_gaming_ai_integration_v1_ai_integration_proto.Services().ByName("AIIntegrationService")
+	streamGenerate := ai.Methods().ByName("StreamGenerate")
+
+	svc, err := natsrpc.NewService(nc, ai, []natsrpc.Handler{
+		natsrpc.NewServerStreamHandler(streamGenerate, func(ctx context.Context, req *aiintegrationv1.StreamGenerateRequest, s *natsrpc.ServerStream[aiintegrationv1.StreamGenerateResponse]) error {
+			for i, tok := range []string{"Well", " met", ", traveller."} {
+				// Send blocks while the client is a window behind.
+				if err := s.Send(&aiintegrationv1.StreamGenerateResponse{Sequence: int32(i),
+					Event: &aiintegrationv1.StreamGenerateResponse_Delta{Delta: &aiintegrationv1.TokenDelta{Text: tok}}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer svc.Stop(context.Background())
+
+	client := natsrpc.NewServerStreamClient[aiintegrationv1.StreamGenerateRequest, aiintegrationv1.StreamGenerateResponse](nc, streamGenerate)
+	stream, err := client.CallServerStream(context.Background(), &aiintegrationv1.StreamGenerateRequest{Feature: "npc-dialogue"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	text := ""
+	for res, err := range stream.All() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		text += res.GetDelta().GetText()
+	}
+	fmt.Println(text)
+	// Output:
+	// Well met, traveller.
 }

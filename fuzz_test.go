@@ -195,3 +195,155 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseFrame feeds arbitrary stream control headers to the frame
+// parser: it must never panic, and what it accepts must be a well-formed
+// frame that survives being written and parsed again.
+func FuzzParseFrame(f *testing.F) {
+	f.Add("", "1", "", "", "", "")
+	f.Add("open", "0", "64", "8388608", "_INBOX.abc.1", "1000")
+	f.Add("heartbeat", "17", "80", "9000000", "", "")
+	f.Add("credit", "0", "128", "16777216", "", "")
+	f.Add("end", "42", "", "", "", "")
+	f.Add("cancel", "3", "", "", "", "")
+	f.Add("", "0", "", "", "", "")
+	f.Add("open", "0", "", "", "_INBOX.>", "1000")
+	f.Add("open", "0", "", "", "a..b", "0")
+	f.Add("credit", "1", "12", "", "", "")
+	f.Add("DATA", "99999999999999999999", "-1", "1e9", "x y", "+5")
+	f.Fuzz(func(t *testing.T, kind, seq, credit, creditBytes, control, heartbeat string) {
+		h := nats.Header{}
+		for k, v := range map[string]string{headerFrame: kind, headerSeq: seq, headerCredit: credit, headerCreditBytes: creditBytes, headerControl: control, headerHeartbeat: heartbeat} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		fr, err := parseFrame(h)
+		if err != nil {
+			return
+		}
+		if fr.kind == frameData && fr.seq == 0 {
+			t.Fatalf("accepted a data frame numbered 0: %v", h)
+		}
+		if fr.hasCredit != (credit != "" || creditBytes != "") {
+			t.Fatalf("credit %q/%q parsed as hasCredit=%v", credit, creditBytes, fr.hasCredit)
+		}
+		if fr.kind == frameOpen && (!validInbox(fr.control) || fr.heartbeat <= 0) {
+			t.Fatalf("accepted an open frame without a usable control inbox or heartbeat: %v", h)
+		}
+		if strings.ContainsAny(fr.control, " \t\r\n*>") && fr.kind == frameOpen {
+			t.Fatalf("accepted control subject %q", fr.control)
+		}
+		// Write the frame as the runtime does and parse it again.
+		h2 := nats.Header{headerSeq: formatCount(fr.seq)}
+		if fr.kind != frameData {
+			h2[headerFrame] = frameValues[fr.kind]
+		}
+		if fr.hasCredit {
+			for k, v := range creditHeader(fr.credit, fr.creditBytes) {
+				h2[k] = v
+			}
+		}
+		if fr.kind == frameOpen {
+			h2[headerControl] = []string{fr.control}
+			h2[headerHeartbeat] = []string{encodeTimeout(fr.heartbeat)}
+		}
+		again, err := parseFrame(h2)
+		if err != nil || again != fr {
+			t.Fatalf("%+v written as %v came back as %+v, %v", fr, h2, again, err)
+		}
+	})
+}
+
+// FuzzParseStreamRequest feeds arbitrary handshake headers to the service's
+// stream admission: it must never panic and only accept a request that
+// grants credit and declares a heartbeat.
+func FuzzParseStreamRequest(f *testing.F) {
+	f.Add("1", "64", "8388608", "1000")
+	f.Add("", "64", "8388608", "1000")
+	f.Add("2", "64", "8388608", "1000")
+	f.Add("1", "0", "8388608", "1000")
+	f.Add("1", "64", "", "1000")
+	f.Add("1", "64", "8388608", "0")
+	f.Add("1", "18446744073709551615", "1", "9999999999")
+	f.Fuzz(func(t *testing.T, version, credit, creditBytes, heartbeat string) {
+		h := nats.Header{}
+		for k, v := range map[string]string{headerStream: version, headerCredit: credit, headerCreditBytes: creditBytes, headerHeartbeat: heartbeat} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		r, err := parseStreamRequest(h)
+		if err != nil {
+			return
+		}
+		if version != streamProtocolVersion || r.credit == 0 || r.creditBytes == 0 || r.heartbeat <= 0 {
+			t.Fatalf("accepted %v as %+v", h, r)
+		}
+		if liveness := livenessTimeout(DefaultLiveness, r.heartbeat); liveness > livenessFactor*maxPeerHeartbeat {
+			t.Fatalf("heartbeat %s sets a liveness of %s", r.heartbeat, liveness)
+		}
+	})
+}
+
+// FuzzInbound drives a stream's receiving side with arbitrary frames and
+// reads: whatever a peer sends, the queue never holds more than the credit
+// granted, messages come out in order, and a broken sequence ends the
+// direction with data_loss or internal.
+func FuzzInbound(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 0, 0, 4, 0x82, 5})
+	f.Add([]byte{1, 3})
+	f.Add([]byte{1, 1, 0x80})
+	f.Add([]byte{0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		in := newInbound(streamSettings{window: 4, windowBytes: 64})
+		var sent, read uint64
+		for _, op := range ops {
+			switch {
+			case op == 0: // the application reads one
+				in.mu.Lock()
+				queued := len(in.queue) - in.head
+				in.mu.Unlock()
+				if queued == 0 {
+					continue
+				}
+				m, _, err := in.next(context.Background())
+				if err != nil {
+					if CodeOf(err) != CodeDataLoss && CodeOf(err) != CodeInternal {
+						t.Fatalf("next: %v", err)
+					}
+					return
+				}
+				read++
+				if got, _ := parseCount(m.Header.Get(headerSeq)); got != read {
+					t.Fatalf("read message %d as number %d", got, read)
+				}
+			case op&0x80 != 0: // an end frame claiming op&0x7f messages
+				e := in.onEnd(&nats.Msg{}, uint64(op&0x7f), nil, publicHeader)
+				if e == nil && uint64(op&0x7f) != sent {
+					t.Fatalf("end claiming %d accepted after %d", op&0x7f, sent)
+				}
+				return
+			default: // a data frame numbered op&0x3f with op>>6 times 10 bytes
+				seq := uint64(op & 0x3f)
+				m := &nats.Msg{Header: nats.Header{headerSeq: formatCount(seq)}, Data: make([]byte, 10*int(op>>6))}
+				if e := in.onData(m, seq, publicHeader); e != nil {
+					if c := e.Code(); c != CodeDataLoss && c != CodeInternal {
+						t.Fatalf("onData: %v", e)
+					}
+					return
+				}
+				sent++
+				if seq != sent {
+					t.Fatalf("accepted message %d as the %dth", seq, sent)
+				}
+				in.mu.Lock()
+				over := in.received > in.grantSeq
+				in.mu.Unlock()
+				if over {
+					t.Fatalf("queued beyond the credit")
+				}
+			}
+		}
+	})
+}

@@ -11,9 +11,10 @@ import (
 	"github.com/natsrpc/natsrpc/internal/spec"
 )
 
-// Handler is the server side of one method, built by [NewUnaryHandler]
-// (and, with streaming, by the streaming and event constructors). Pass a
-// service's handlers to [NewService].
+// Handler is the server side of one method, built by [NewUnaryHandler],
+// [NewServerStreamHandler], [NewClientStreamHandler],
+// [NewBidiStreamHandler] or [NewEventHandler]. Pass a service's handlers to
+// [NewService].
 type Handler interface {
 	handlerMethod() protoreflect.MethodDescriptor
 	// bind builds the handler's request path for one service, with the
@@ -21,13 +22,20 @@ type Handler interface {
 	bind(m *spec.Method, interceptors []Interceptor) (*boundHandler, error)
 }
 
-// boundHandler is a Handler ready to serve. Only unary is set today;
-// streaming and event handlers add their own entry points.
+// boundHandler is a Handler ready to serve: one entry point is set, after
+// the method's kind.
 type boundHandler struct {
 	// unary decodes a request body and runs the interceptors and the
 	// handler. A decoding failure returns CodeInvalidArgument without
 	// calling either.
 	unary func(ctx context.Context, c codec, body []byte) (proto.Message, error)
+	// stream runs the interceptors and the handler of a stream.
+	stream StreamingHandlerFunc
+	// decode and event serve an event: decode fails with
+	// CodeInvalidArgument (the event is not retried), event runs the
+	// interceptors and the handler.
+	decode func(c codec, body []byte) (proto.Message, *Error)
+	event  UnaryFunc
 }
 
 // NewUnaryHandler returns the handler of the unary method described by

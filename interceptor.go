@@ -13,16 +13,18 @@ import (
 // [CallInfoFromContext] gives the [Spec] and the headers.
 type UnaryFunc func(ctx context.Context, req proto.Message) (proto.Message, error)
 
-// StreamingClientFunc opens the client side of a streaming call.
-//
-// Streaming arrives with a later release; the type exists now so that
-// interceptors written today keep compiling.
+// StreamingClientFunc opens the client side of a streaming call. It does
+// not contact the service: the stream opens with the first Send (which,
+// for a server-streaming call, carries the request), CloseRequest or
+// Receive, so a client interceptor may set request headers on the
+// returned connection before calling any of them. The context carries the
+// call's [CallInfo] and bounds the whole stream.
 type StreamingClientFunc func(ctx context.Context, spec Spec) StreamingClientConn
 
-// StreamingHandlerFunc runs the handler side of a streaming call.
-//
-// Streaming arrives with a later release; the type exists now so that
-// interceptors written today keep compiling.
+// StreamingHandlerFunc runs the handler side of a streaming call; its
+// error ends the stream with that error's code. The context carries the
+// call's [CallInfo] and is canceled when the client cancels, closes or
+// vanishes.
 type StreamingHandlerFunc func(ctx context.Context, conn StreamingHandlerConn) error
 
 // StreamingClientConn is the client side of a streaming call, as seen by
@@ -81,8 +83,15 @@ type StreamingHandlerConn interface {
 // Handler interceptors run after the request was decoded (an undecodable
 // request never reaches them) and inside the panic guard (a panicking
 // interceptor becomes [CodeInternal] like a panicking handler).
+//
+// Streams go through WrapStreamingClient and WrapStreamingHandler: a
+// client interceptor may wrap the [StreamingClientConn] to see every
+// message sent and received, and set request headers before the stream
+// opens; a handler interceptor wraps the [StreamingHandlerConn] the
+// handler uses and sees its error. Events go through WrapUnary.
 type Interceptor interface {
-	// WrapUnary wraps unary calls (and, later, events).
+	// WrapUnary wraps unary calls and events (one-way: the response is an
+	// empty google.protobuf.Empty, and [Spec.Kind] is [MethodKindEvent]).
 	WrapUnary(next UnaryFunc) UnaryFunc
 	// WrapStreamingClient wraps the client side of streaming calls.
 	WrapStreamingClient(next StreamingClientFunc) StreamingClientFunc
@@ -113,6 +122,28 @@ func (f UnaryInterceptorFunc) WrapStreamingHandler(next StreamingHandlerFunc) St
 func chainUnary(next UnaryFunc, interceptors []Interceptor) UnaryFunc {
 	for i := len(interceptors) - 1; i >= 0; i-- {
 		if wrapped := interceptors[i].WrapUnary(next); wrapped != nil {
+			next = wrapped
+		}
+	}
+	return next
+}
+
+// chainStreamingClient wraps next with interceptors, the first one
+// outermost.
+func chainStreamingClient(next StreamingClientFunc, interceptors []Interceptor) StreamingClientFunc {
+	for i := len(interceptors) - 1; i >= 0; i-- {
+		if wrapped := interceptors[i].WrapStreamingClient(next); wrapped != nil {
+			next = wrapped
+		}
+	}
+	return next
+}
+
+// chainStreamingHandler wraps next with interceptors, the first one
+// outermost.
+func chainStreamingHandler(next StreamingHandlerFunc, interceptors []Interceptor) StreamingHandlerFunc {
+	for i := len(interceptors) - 1; i >= 0; i-- {
+		if wrapped := interceptors[i].WrapStreamingHandler(next); wrapped != nil {
 			next = wrapped
 		}
 	}

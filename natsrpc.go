@@ -53,6 +53,38 @@
 // waiting in an unbounded queue. [Service.Stop] stops taking requests and
 // lets those in flight finish.
 //
+// # Streams
+//
+// Server-streaming, client-streaming and bidirectional methods open a
+// stream: a handshake request on the method's subject (with a real reply
+// subject, so a missing service fails at once with [CodeUnavailable]),
+// then frames in both directions on inboxes, never under the service's
+// subjects. Every frame is numbered, so lost or reordered messages end the
+// stream with [CodeDataLoss] instead of passing silently; the end of a
+// stream is a frame marked in its headers with the final status and the
+// message count, never an empty payload. Flow control is credit-based: a
+// receiver lets its peer send a window of messages and bytes ahead
+// ([WithStreamWindow]), so a slow reader blocks the writer's Send instead
+// of growing memory or being dropped by NATS as a slow consumer.
+// Heartbeats in both directions ([WithHeartbeat]) cancel a handler whose
+// client vanished and end a client's Recv with [CodeUnavailable] when its
+// service vanished. [ServerStreamClient], [ClientStreamClient] and
+// [BidiStreamClient] open streams; [NewServerStreamHandler],
+// [NewClientStreamHandler] and [NewBidiStreamHandler] serve them, on
+// goroutines of their own within [WithMaxStreams].
+//
+// # Events
+//
+// Event methods (the natsrpc.v1 method option kind: METHOD_KIND_EVENT) are
+// one-way: [EventClient.Publish] publishes on the method's subject with
+// the usual headers and [NewEventHandler] consumes them, in the service's
+// queue group or, with EVENT_DELIVERY_BROADCAST, on every instance. A
+// durable event is stored in a JetStream stream and consumed through a
+// durable pull consumer: at least once, acknowledged when the handler
+// returns nil, redelivered with backoff when it fails, deduplicated by
+// message ID ([WithIdempotencyKey]) and parked, with the reason, after its
+// last attempt.
+//
 // # Interceptors
 //
 // One [Interceptor] type serves clients and handlers, with unary and
@@ -63,10 +95,15 @@ package natsrpc
 
 // Version is the semantic version of the natsrpc runtime. The plugin prints
 // it for --version, so the plugin and the runtime never drift apart.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // IsAtLeastVersion0_1_0 is referenced by generated code
 // (`const _ = natsrpc.IsAtLeastVersion0_1_0`), so that code generated for a
 // newer runtime fails to compile against an older one instead of failing at
-// run time.
+// run time. Files with only unary methods reference it: they need nothing
+// newer. Constants are never removed.
 const IsAtLeastVersion0_1_0 = true
+
+// IsAtLeastVersion0_2_0 is referenced by generated files that use streams
+// or events, which need the 0.2.0 runtime.
+const IsAtLeastVersion0_2_0 = true

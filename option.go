@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -63,23 +65,67 @@ type clientConfig struct {
 	timeout      time.Duration
 	json         bool
 	retry        RetryPolicy
+	stream       streamOverrides
 	err          error
 }
 
 type handlerConfig struct {
-	prefix       string
-	interceptors []Interceptor
-	concurrency  int
-	maxPending   int
-	maxTimeout   time.Duration
-	err          error
+	prefix            string
+	interceptors      []Interceptor
+	concurrency       int
+	maxPending        int
+	maxTimeout        time.Duration
+	maxStreams        int
+	maxStreamDuration time.Duration
+	stream            streamOverrides
+	methods           map[string]bool // nil: every method with a handler
+	err               error
 }
 
 type callConfig struct {
 	timeout        time.Duration
 	header         nats.Header
 	responseHeader *nats.Header
+	stream         streamOverrides
+	idempotencyKey string
 	err            error
+}
+
+// streamOverrides are the stream settings an option changed; zero fields
+// keep the defaults (or the client's, for a call).
+type streamOverrides struct {
+	window      uint64
+	windowBytes uint64
+	heartbeat   time.Duration
+	liveness    time.Duration
+}
+
+// apply returns s with the overrides.
+func (o streamOverrides) apply(s streamSettings) streamSettings {
+	if o.window > 0 {
+		s.window = o.window
+	}
+	if o.windowBytes > 0 {
+		s.windowBytes = o.windowBytes
+	}
+	if o.heartbeat > 0 {
+		s.heartbeat = o.heartbeat
+	}
+	if o.liveness > 0 {
+		s.liveness = o.liveness
+	}
+	return s
+}
+
+// merge layers o2 over o.
+func (o streamOverrides) merge(o2 streamOverrides) streamOverrides {
+	if o2.window > 0 {
+		o.window, o.windowBytes = o2.window, o2.windowBytes
+	}
+	if o2.heartbeat > 0 {
+		o.heartbeat, o.liveness = o2.heartbeat, o2.liveness
+	}
+	return o
 }
 
 func (c *clientConfig) fail(err error) {
@@ -347,7 +393,9 @@ func (o headersOption) applyToCall(c *callConfig) {
 
 // WithResponseHeader stores the response's headers in *h when the call
 // returns, for successes and server errors alike (nil when no response
-// arrived).
+// arrived). Streams and events ignore it: a stream's call returns before
+// any response, so streams have ResponseHeader and ResponseTrailer methods
+// instead.
 func WithResponseHeader(h *nats.Header) CallOption {
 	return responseHeaderOption{h: h}
 }
@@ -356,4 +404,198 @@ type responseHeaderOption struct{ h *nats.Header }
 
 func (o responseHeaderOption) applyToCall(c *callConfig) {
 	c.responseHeader = o.h
+}
+
+// StreamOption configures streams; it applies to clients (every stream
+// they open), to handlers (every stream of the service) and to one call.
+type StreamOption interface {
+	ClientOption
+	HandlerOption
+	CallOption
+}
+
+// WithStreamWindow sets the flow-control window of the streams the option
+// applies to: how many messages (and payload bytes) the receiving side lets
+// its peer send beyond what the application has consumed. The receiver
+// grants credit as the application reads, so a slow reader holds the
+// sender back (its Send blocks) instead of letting messages pile up in
+// memory or be dropped by NATS as a slow consumer. On a client it is the
+// window of the server's messages; on a handler the window of the client's
+// messages (client and bidirectional streams). A larger window helps
+// throughput over long round trips and costs memory. Both must be at
+// least 1; the defaults are [DefaultStreamWindow] messages and
+// [DefaultStreamWindowBytes] bytes.
+func WithStreamWindow(messages, bytes int) StreamOption {
+	return &streamWindowOption{messages: messages, bytes: bytes}
+}
+
+type streamWindowOption struct{ messages, bytes int }
+
+func (o *streamWindowOption) overrides() (streamOverrides, error) {
+	if o.messages < 1 || o.bytes < 1 {
+		return streamOverrides{}, fmt.Errorf("stream window of %d messages and %d bytes: both must be at least 1", o.messages, o.bytes)
+	}
+	return streamOverrides{window: uint64(o.messages), windowBytes: uint64(o.bytes)}, nil
+}
+
+func (o *streamWindowOption) applyToClient(c *clientConfig) {
+	v, err := o.overrides()
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.stream = c.stream.merge(v)
+}
+
+func (o *streamWindowOption) applyToHandler(c *handlerConfig) {
+	v, err := o.overrides()
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.stream = c.stream.merge(v)
+}
+
+func (o *streamWindowOption) applyToCall(c *callConfig) {
+	v, err := o.overrides()
+	if err != nil {
+		c.err = NewError(CodeInvalidArgument, err)
+		return
+	}
+	c.stream = c.stream.merge(v)
+}
+
+// WithHeartbeat sets how the streams the option applies to notice a
+// vanished peer: each side sends a heartbeat frame after interval without
+// other traffic, and gives the stream up after hearing nothing from its
+// peer for liveness (or three of the peer's heartbeat intervals, if that is
+// longer). A handler whose client vanished sees its context canceled; a
+// client whose service vanished gets [CodeUnavailable] from Recv. Shorter
+// intervals notice sooner and cost more idle traffic. liveness must be
+// at least twice interval; the defaults are [DefaultHeartbeat] and
+// [DefaultLiveness].
+func WithHeartbeat(interval, liveness time.Duration) StreamOption {
+	return &heartbeatOption{interval: interval, liveness: liveness}
+}
+
+type heartbeatOption struct{ interval, liveness time.Duration }
+
+func (o *heartbeatOption) overrides() (streamOverrides, error) {
+	if o.interval < time.Millisecond || o.liveness < 2*o.interval {
+		return streamOverrides{}, fmt.Errorf("heartbeat interval %s and liveness %s: the interval must be at least 1ms and the liveness at least twice the interval", o.interval, o.liveness)
+	}
+	return streamOverrides{heartbeat: o.interval, liveness: o.liveness}, nil
+}
+
+func (o *heartbeatOption) applyToClient(c *clientConfig) {
+	v, err := o.overrides()
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.stream = c.stream.merge(v)
+}
+
+func (o *heartbeatOption) applyToHandler(c *handlerConfig) {
+	v, err := o.overrides()
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.stream = c.stream.merge(v)
+}
+
+func (o *heartbeatOption) applyToCall(c *callConfig) {
+	v, err := o.overrides()
+	if err != nil {
+		c.err = NewError(CodeInvalidArgument, err)
+		return
+	}
+	c.stream = c.stream.merge(v)
+}
+
+// DefaultMaxStreams is how many streams a service serves at once unless
+// [WithMaxStreams] says otherwise.
+const DefaultMaxStreams = 1024
+
+// WithMaxStreams bounds how many streams (server, client and
+// bidirectional) a service serves at once, across its methods. Streams do
+// not take workers from the pool that serves unary requests and events
+// ([WithConcurrency]): a stream may last hours and would starve them. A
+// stream beyond the limit is refused at once with [CodeResourceExhausted].
+// It defaults to [DefaultMaxStreams]; n must be at least 1.
+func WithMaxStreams(n int) HandlerOption {
+	return maxStreamsOption(n)
+}
+
+type maxStreamsOption int
+
+func (o maxStreamsOption) applyToHandler(c *handlerConfig) {
+	if o < 1 {
+		c.fail(fmt.Errorf("max streams %d must be at least 1", int(o)))
+		return
+	}
+	c.maxStreams = int(o)
+}
+
+// WithMaxStreamDuration bounds how long a stream may run: a longer
+// deadline from the client (or none) is clamped to it. By default streams
+// have no server-side bound: a watch may last as long as its client wants,
+// and heartbeats end it when the client vanishes. [WithMaxTimeout] does not
+// apply to streams.
+func WithMaxStreamDuration(d time.Duration) HandlerOption {
+	return maxStreamDurationOption(d)
+}
+
+type maxStreamDurationOption time.Duration
+
+func (o maxStreamDurationOption) applyToHandler(c *handlerConfig) {
+	if o <= 0 {
+		c.fail(fmt.Errorf("max stream duration %s must be positive", time.Duration(o)))
+		return
+	}
+	c.maxStreamDuration = time.Duration(o)
+}
+
+// WithIdempotencyKey sets the message ID of an event (the Nats-Msg-Id
+// header). For durable events JetStream stores only the first event with a
+// given ID within the stream's duplicate window, so a publish retried with
+// the same key (after a timeout, say) is stored and handled once. Without
+// it every Publish of a durable event gets a fresh unique ID, which still
+// deduplicates the retries JetStream's client makes inside one Publish.
+// Plain events carry the key too, for handlers that deduplicate
+// themselves (CallInfo.RequestHeader().Get("Nats-Msg-Id")).
+func WithIdempotencyKey(key string) CallOption {
+	return idempotencyKeyOption(key)
+}
+
+type idempotencyKeyOption string
+
+func (o idempotencyKeyOption) applyToCall(c *callConfig) {
+	if o == "" || strings.ContainsAny(string(o), "\r\n") {
+		c.err = errorf(CodeInvalidArgument, "idempotency key "+strconv.Quote(string(o))+" must be non-empty and on one line")
+		return
+	}
+	c.idempotencyKey = string(o)
+}
+
+// WithMethods makes a service serve only the named methods (proto method
+// names, e.g. "Subscribe"), ignoring the handlers of the others, so that
+// an instance started with a generated Register function can serve part of
+// its service: say, a service's streams without its durable events, which
+// need JetStream, or one method scaled apart from the rest. Naming a method
+// the service does not have fails [NewService]. Several WithMethods add up.
+func WithMethods(names ...string) HandlerOption {
+	return methodsOption(names)
+}
+
+type methodsOption []string
+
+func (o methodsOption) applyToHandler(c *handlerConfig) {
+	if c.methods == nil {
+		c.methods = make(map[string]bool, len(o))
+	}
+	for _, n := range o {
+		c.methods[n] = true
+	}
 }

@@ -28,8 +28,12 @@ type pool struct {
 	// or just finished, about to look at the queue.
 	searching int
 	// busy counts workers running a request.
-	busy        int
-	closing     bool
+	busy    int
+	closing bool
+	// space wakes pushWait callers when a worker finishes; waiters counts
+	// them.
+	space       *sync.Cond
+	waiters     int
 	concurrency int
 	maxPending  int
 	serve       func(r *request, worker int)
@@ -49,6 +53,7 @@ func newPool(concurrency, maxPending int, serve func(r *request, worker int)) *p
 		maxPending:  maxPending,
 		serve:       serve,
 	}
+	p.space = sync.NewCond(&p.mu)
 	p.wg.Add(concurrency)
 	for i := range concurrency {
 		w := &worker{id: i, wake: make(chan struct{}, 1)}
@@ -63,6 +68,31 @@ func newPool(concurrency, maxPending int, serve func(r *request, worker int)) *p
 func (p *pool) push(r *request) bool {
 	p.mu.Lock()
 	if p.closing || p.n+1 > p.maxPending+p.concurrency-p.busy {
+		p.mu.Unlock()
+		return false
+	}
+	p.queue[(p.head+p.n)%len(p.queue)] = r
+	p.n++
+	w := p.wakeLocked()
+	p.mu.Unlock()
+	if w != nil {
+		w.wake <- struct{}{}
+	}
+	return true
+}
+
+// pushWait admits r, waiting while the workers are busy and the queue is
+// full; it reports false only when the pool is closing. Events use it:
+// nobody waits for their answer, so they wait for a worker instead of
+// being refused.
+func (p *pool) pushWait(r *request) bool {
+	p.mu.Lock()
+	for !p.closing && p.n+1 > p.maxPending+p.concurrency-p.busy {
+		p.waiters++
+		p.space.Wait()
+		p.waiters--
+	}
+	if p.closing {
 		p.mu.Unlock()
 		return false
 	}
@@ -111,6 +141,9 @@ func (p *pool) work(w *worker) {
 			p.mu.Lock()
 			p.busy--
 			p.searching++
+			if p.waiters > 0 {
+				p.space.Signal()
+			}
 			continue
 		}
 		p.searching--
@@ -130,6 +163,7 @@ func (p *pool) work(w *worker) {
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closing = true
+	p.space.Broadcast()
 	idle := p.idle
 	p.idle = nil
 	p.searching += len(idle)

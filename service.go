@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -44,9 +45,20 @@ type Service struct {
 
 	pool       *pool
 	baseCtx    context.Context
-	cancelBase context.CancelFunc
+	cancelBase context.CancelCauseFunc
 
 	discovery []*nats.Subscription
+
+	// Streams: the clients' frames arrive on one wildcard subscription,
+	// ctrlPrefix + ".*", and are routed by the last token.
+	ctrlPrefix    string
+	ctrlSub       *nats.Subscription
+	streamsMu     sync.RWMutex
+	streams       map[string]*handlerConn
+	streamSeq     atomic.Uint64
+	activeStreams atomic.Int64
+	streamWG      sync.WaitGroup
+	stopping      atomic.Bool
 
 	stopOnce sync.Once
 	done     chan struct{} // closed once every worker has returned
@@ -59,21 +71,32 @@ type endpoint struct {
 	spec       Spec
 	queueGroup string
 	// timeout is the deadline of a request without Nats-Rpc-Timeout: the
-	// schema's timeout, clamped to the max timeout.
-	timeout  time.Duration
-	metadata map[string]string
-	handler  *boundHandler
-	sub      *nats.Subscription
+	// schema's timeout, clamped to the max timeout. It is also the time
+	// limit of an event's handler.
+	timeout time.Duration
+	// streamTimeout bounds a stream opened without Nats-Rpc-Timeout: the
+	// method's own timeout option, or none.
+	streamTimeout time.Duration
+	method        *spec.Method
+	metadata      map[string]string
+	handler       *boundHandler
+	sub           *nats.Subscription
+	// durable is the JetStream side of a durable event; nil otherwise.
+	durable *durableEndpoint
+	// unimplemented is set once an event handler answered
+	// CodeUnimplemented and the endpoint stopped consuming.
+	unimplemented atomic.Bool
 	// subDone is closed when the subscription's delivery goroutine has
 	// returned: no callback runs any more.
 	subDone chan struct{}
 	stats   endpointStats
 }
 
-// request is one admitted request on its way to a worker.
+// request is one admitted request (or event) on its way to a worker.
 type request struct {
 	ep       *endpoint
 	msg      *nats.Msg
+	jsMsg    jetstream.Msg // a durable event's delivery
 	codec    codec
 	arrived  time.Time
 	deadline time.Time
@@ -101,6 +124,7 @@ func NewService(nc *nats.Conn, service protoreflect.ServiceDescriptor, handlers 
 		concurrency: DefaultConcurrency(),
 		maxPending:  DefaultMaxPending,
 		maxTimeout:  DefaultMaxTimeout,
+		maxStreams:  DefaultMaxStreams,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -127,18 +151,19 @@ func NewService(nc *nats.Conn, service protoreflect.ServiceDescriptor, handlers 
 		cfg:     cfg,
 		payload: payloadLimit{nc: nc},
 		done:    make(chan struct{}),
+		streams: make(map[string]*handlerConn),
 	}
 	if err := s.bindEndpoints(handlers); err != nil {
 		return nil, fmt.Errorf("natsrpc: new service %q: %w", sp.FullName, err)
 	}
-	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 	s.pool = newPool(cfg.concurrency, cfg.maxPending, s.serve)
 	s.started = time.Now().UTC()
 	if err := s.subscribe(); err != nil {
 		s.unsubscribeAll()
 		s.pool.close()
 		s.pool.wait()
-		s.cancelBase()
+		s.cancelBase(errServiceStopping)
 		return nil, fmt.Errorf("natsrpc: new service %q: %w", sp.FullName, err)
 	}
 	return s, nil
@@ -151,6 +176,11 @@ func (s *Service) bindEndpoints(handlers []Handler) error {
 	}
 	seen := make(map[protoreflect.Name]bool, len(handlers))
 	var errs []error
+	for name := range s.cfg.methods {
+		if _, ok := byName[protoreflect.Name(name)]; !ok {
+			errs = append(errs, fmt.Errorf("WithMethods names %q, which is not a method of the service", name))
+		}
+	}
 	for i, h := range handlers {
 		if h == nil {
 			errs = append(errs, fmt.Errorf("handler %d is nil", i))
@@ -172,6 +202,9 @@ func (s *Service) bindEndpoints(handlers []Handler) error {
 			continue
 		}
 		seen[md.Name()] = true
+		if s.cfg.methods != nil && !s.cfg.methods[string(md.Name())] {
+			continue
+		}
 		bound, err := h.bind(m, s.cfg.interceptors)
 		if err != nil {
 			errs = append(errs, err)
@@ -184,10 +217,17 @@ func (s *Service) bindEndpoints(handlers []Handler) error {
 			spec:       newSpec(m, subject, false),
 			queueGroup: m.QueueGroup,
 			timeout:    s.cfg.maxTimeout,
+			method:     m,
 			handler:    bound,
 		}
 		if m.Timeout > 0 {
 			ep.timeout = min(m.Timeout, s.cfg.maxTimeout)
+		}
+		if o, _ := spec.MethodOptions(m.Desc); o.GetTimeout() != nil {
+			ep.streamTimeout = o.GetTimeout().AsDuration()
+		}
+		if m.Durable != nil {
+			ep.queueGroup = "" // a durable consumer, not a subscription
 		}
 		ep.metadata = endpointMetadata(m)
 		ep.subDone = make(chan struct{})
@@ -212,17 +252,54 @@ func endpointMetadata(m *spec.Method) map[string]string {
 	if m.Deprecated {
 		md["natsrpc.deprecated"] = "true"
 	}
+	if m.Kind == spec.KindEvent {
+		md["natsrpc.delivery"] = m.Delivery.String()
+		if m.Durable != nil {
+			md["natsrpc.delivery"] = "durable"
+		}
+	}
 	return md
 }
 
-// subscribe subscribes every endpoint, then discovery.
+// subscribe subscribes every endpoint (durable events: sets up their
+// JetStream stream and consumer and starts consuming), the streams' control
+// inbox, then discovery.
 func (s *Service) subscribe() error {
 	for _, ep := range s.endpoints {
+		if ep.spec.Kind == MethodKindServerStream || ep.spec.Kind == MethodKindClientStream || ep.spec.Kind == MethodKindBidiStream {
+			if s.ctrlSub == nil {
+				s.ctrlPrefix = s.nc.NewInbox()
+				sub, err := s.nc.Subscribe(s.ctrlPrefix+".*", s.onControl)
+				if err != nil {
+					return fmt.Errorf("subscribe to the streams' control inbox %q: %w", s.ctrlPrefix+".*", err)
+				}
+				s.ctrlSub = sub
+			}
+		}
+	}
+	for _, ep := range s.endpoints {
+		if ep.method.Durable != nil {
+			close(ep.subDone) // no subscription to wait for
+			if err := s.setupDurable(ep, ep.method); err != nil {
+				return err
+			}
+			if err := ep.durable.start(s.cfg.concurrency); err != nil {
+				return err
+			}
+			continue
+		}
+		cb := ep.onMsg
+		switch ep.spec.Kind {
+		case MethodKindServerStream, MethodKindClientStream, MethodKindBidiStream:
+			cb = ep.onStream
+		case MethodKindEvent:
+			cb = ep.onEvent
+		}
 		var err error
 		if ep.queueGroup != "" {
-			ep.sub, err = s.nc.QueueSubscribe(ep.spec.Subject, ep.queueGroup, ep.onMsg)
+			ep.sub, err = s.nc.QueueSubscribe(ep.spec.Subject, ep.queueGroup, cb)
 		} else {
-			ep.sub, err = s.nc.Subscribe(ep.spec.Subject, ep.onMsg)
+			ep.sub, err = s.nc.Subscribe(ep.spec.Subject, cb)
 		}
 		if err != nil {
 			return fmt.Errorf("subscribe to %q: %w", ep.spec.Subject, err)
@@ -248,6 +325,12 @@ func (s *Service) unsubscribeAll() {
 		if ep.sub != nil {
 			_ = ep.sub.Unsubscribe()
 		}
+		if ep.durable != nil {
+			ep.durable.stop()
+		}
+	}
+	if s.ctrlSub != nil {
+		_ = s.ctrlSub.Unsubscribe()
 	}
 	for _, sub := range s.discovery {
 		_ = sub.Unsubscribe()
@@ -262,43 +345,78 @@ func (s *Service) Name() string { return s.spec.MicroName }
 func (s *Service) ID() string { return s.id }
 
 // Stop stops the service gracefully: it drains the method subscriptions
-// (requests NATS has already delivered are still served, no new ones
-// arrive; other instances in the queue group take them), waits for the
-// requests in flight and queued to finish, and removes the service from
-// discovery. If ctx ends first, Stop cancels the handlers' contexts and
-// returns an error wrapping ctx's; the handlers still finish in the
-// background. Stop may be called again, and from several goroutines: every
-// call waits for the same shutdown.
+// (requests and events NATS has already delivered are still served, no new
+// ones arrive; other instances in the queue group take them), stops
+// pulling durable events (those already pulled are still handled), refuses
+// new streams, waits for the requests, events and streams in flight and
+// queued to finish, and removes the service from discovery. If ctx ends
+// first, Stop cancels the handlers' contexts (streams end with
+// [CodeUnavailable], so their clients may retry elsewhere) and returns an
+// error wrapping ctx's; the handlers still finish in the background. A
+// stream that only ends when its client leaves (a watch) makes Stop wait
+// for ctx: give it a deadline. Stop may be called again, and from several
+// goroutines: every call waits for the same shutdown.
 func (s *Service) Stop(ctx context.Context) error {
 	s.stopOnce.Do(s.beginStop)
 	select {
 	case <-s.done:
 		return nil
 	case <-ctx.Done():
-		s.cancelBase()
+		// Count before canceling: the handlers may return at once.
 		busy, queued := s.pool.load()
-		return fmt.Errorf("natsrpc: stop %q: %d requests still in flight: %w", s.spec.FullName, busy+queued, ctx.Err())
+		streams := s.activeStreams.Load()
+		s.cancelBase(errServiceStopping)
+		inFlight := strconv.Itoa(busy+queued) + " requests"
+		if streams > 0 {
+			inFlight += " and " + strconv.FormatInt(streams, 10) + " streams"
+		}
+		return fmt.Errorf("natsrpc: stop %q: %s still in flight: %w", s.spec.FullName, inFlight, ctx.Err())
 	}
 }
 
 // beginStop drains the subscriptions and, in the background, waits for the
-// drains, then for the workers.
+// drains, the durable consumers and the streams, then for the workers.
 func (s *Service) beginStop() {
+	s.stopping.Store(true)
+	var drained []<-chan struct{}
 	for _, ep := range s.endpoints {
 		// On a closed connection Drain fails, and the delivery goroutine
 		// has returned or is returning anyway.
-		_ = ep.sub.Drain()
+		if ep.sub != nil {
+			_ = ep.sub.Drain()
+		}
+		if ep.durable != nil {
+			if s.nc.IsConnected() {
+				drained = append(drained, ep.durable.drain())
+			} else {
+				// A drain needs the server; JetStream redelivers the
+				// dropped pull buffer after ack_wait anyway.
+				ep.durable.stop()
+			}
+		}
 	}
 	go func() {
 		for _, ep := range s.endpoints {
 			<-ep.subDone
+		}
+		for _, c := range drained {
+			// A consumer whose connection closed may never report; the
+			// pull buffer it drops is redelivered by JetStream anyway.
+			select {
+			case <-c:
+			case <-s.baseCtx.Done():
+			}
+		}
+		s.streamWG.Wait()
+		if s.ctrlSub != nil {
+			_ = s.ctrlSub.Unsubscribe()
 		}
 		for _, sub := range s.discovery {
 			_ = sub.Unsubscribe()
 		}
 		s.pool.close()
 		s.pool.wait()
-		s.cancelBase()
+		s.cancelBase(errServiceStopping)
 		close(s.done)
 	}()
 }
@@ -364,6 +482,10 @@ func (ep *endpoint) reject(msg *nats.Msg, c codec, e *Error) {
 // before the answer is sent, so that whoever sees the answer also sees it
 // counted.
 func (s *Service) serve(r *request, worker int) {
+	if r.ep.handler.event != nil {
+		s.serveEvent(r, worker)
+		return
+	}
 	ep, msg, codec, arrived, deadline := r.ep, r.msg, r.codec, r.arrived, r.deadline
 	*r = request{}
 	requestPool.Put(r)
@@ -490,6 +612,11 @@ type endpointStats struct {
 	expired   atomic.Int64
 	panics    atomic.Int64
 	lastError atomic.Pointer[Error]
+	// Streams: messages sent and received, and sends that had to wait
+	// for the client's credit.
+	streamSent     atomic.Int64
+	streamReceived atomic.Int64
+	creditWaits    atomic.Int64
 }
 
 type statShard struct {

@@ -186,11 +186,11 @@ func (worldHandler) ApplyEvent(_ context.Context, req *worldv1.ApplyEventRequest
 
 // TestOptionsSubjects checks that the subjects the natsrpc.v1 options give
 // the constants (file prefix, method subject override) are the ones the
-// runtime serves, and that services whose methods are all left out still
-// register.
+// runtime serves, and that services with only events register. The world
+// service has a durable event, so it needs JetStream.
 func TestOptionsSubjects(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Start(t)
+	srv := natstest.Start(t, natstest.WithJetStream())
 	nc := natstest.Connect(t, srv)
 	ctx := testContext(t)
 	testServe(t)(worldv1natsrpc.RegisterWorldServiceHandler(nc, worldHandler{}))

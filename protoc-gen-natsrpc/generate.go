@@ -25,9 +25,13 @@ const (
 	natsImportPath = protogen.GoImportPath("github.com/nats-io/nats.go")
 
 	generatedFilenameExtension = ".natsrpc.go"
-	// versionGuard is the runtime constant generated code requires. Bump it
-	// when generated code starts to need newer runtime API.
-	versionGuard = "IsAtLeastVersion0_1_0"
+	// versionGuard is the runtime constant that files with only unary
+	// methods require; streamingVersionGuard the one files with streams or
+	// events require (their runtime API arrived in 0.2.0). A file asks for
+	// no newer runtime than it needs. Add a guard when generated code
+	// starts to need newer runtime API.
+	versionGuard          = "IsAtLeastVersion0_1_0"
+	streamingVersionGuard = "IsAtLeastVersion0_2_0"
 )
 
 func rewriteImport(importPath protogen.GoImportPath) protogen.GoImportPath {
@@ -74,6 +78,18 @@ func (s *serviceGen) generatedMethods() []*methodGen {
 		}
 	}
 	return out
+}
+
+// versionGuard is the runtime constant the file's generated code requires.
+func (f *fileGen) versionGuard() string {
+	for _, s := range f.services {
+		for _, m := range s.generatedMethods() {
+			if m.spec.Kind != spec.KindUnary {
+				return streamingVersionGuard
+			}
+		}
+	}
+	return versionGuard
 }
 
 func (f *fileGen) hasGeneratedMethods() bool {
@@ -324,7 +340,7 @@ func (g *generator) reserveImports() map[string]bool {
 			used[qualified[:i]] = true
 		}
 	}
-	note(g.natsrpc(versionGuard))
+	note(g.natsrpc(g.plan.versionGuard()))
 	note(g.ident(natsPackage.Ident("Conn")))
 	if g.plan.hasGeneratedMethods() {
 		note(g.ident(contextPackage.Ident("Context")))
@@ -359,7 +375,7 @@ func generatePreamble(g *generator) {
 		"generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your binary. ",
 		"Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by regenerating this code ",
 		"with the protoc-gen-natsrpc of the runtime you use.")
-	g.P("const _ = ", g.natsrpc(versionGuard))
+	g.P("const _ = ", g.natsrpc(g.plan.versionGuard()))
 	g.P()
 }
 
@@ -431,8 +447,7 @@ func generateClientInterface(g *generator, s *serviceGen) {
 		}
 		leadingComments(g.GeneratedFile, m.method.Comments.Leading, m.spec.Deprecated)
 		g.AnnotateSymbol(s.names.Client+"."+m.method.GoName, protogen.Annotation{Location: m.method.Location})
-		g.P(m.method.GoName, "(", g.ident(contextPackage.Ident("Context")), ", *", g.ident(m.method.Input.GoIdent),
-			", ...", g.natsrpc("CallOption"), ") ", m.shape.clientResults(g, m))
+		g.P(m.method.GoName, clientSignature(g, m, false))
 	}
 	g.P("}")
 	g.P()
@@ -481,10 +496,17 @@ func generateClientImplementation(g *generator, s *serviceGen) {
 	g.P("}")
 	g.P()
 	for _, m := range methods {
-		wrapComments(g.GeneratedFile, m.method.GoName, " calls ", m.method.Desc.FullName(), ".")
-		g.P("func (c *", s.names.ClientImpl, ") ", m.method.GoName, "(ctx ", g.ident(contextPackage.Ident("Context")),
-			", req *", g.ident(m.method.Input.GoIdent), ", opts ...", g.natsrpc("CallOption"), ") ", m.shape.clientResults(g, m), " {")
-		g.P("return c.", m.names.ClientField, ".", m.shape.call, "(ctx, req, opts...)")
+		verb := " calls "
+		if m.shape.noResponse {
+			verb = " publishes the event "
+		}
+		wrapComments(g.GeneratedFile, m.method.GoName, verb, m.method.Desc.FullName(), ".")
+		g.P("func (c *", s.names.ClientImpl, ") ", m.method.GoName, clientSignature(g, m, true), " {")
+		if m.shape.noRequest {
+			g.P("return c.", m.names.ClientField, ".", m.shape.call, "(ctx, opts...)")
+		} else {
+			g.P("return c.", m.names.ClientField, ".", m.shape.call, "(ctx, req, opts...)")
+		}
 		g.P("}")
 		g.P()
 	}
@@ -506,6 +528,20 @@ func generateHandlerInterface(g *generator, s *serviceGen) {
 	}
 	g.P("}")
 	g.P()
+}
+
+// clientSignature is the parameter and result list of the client method
+// for m, with parameter names in the implementation (named).
+func clientSignature(g *generator, m *methodGen, named bool) string {
+	ctx, req, opts := "", "", ""
+	if named {
+		ctx, req, opts = "ctx ", "req ", "opts "
+	}
+	params := ctx + g.ident(contextPackage.Ident("Context"))
+	if !m.shape.noRequest {
+		params += ", " + req + "*" + g.ident(m.method.Input.GoIdent)
+	}
+	return "(" + params + ", " + opts + "..." + g.natsrpc("CallOption") + ") " + m.shape.clientResults(g, m)
 }
 
 // handlerSignature is the parameter and result list of the handler method

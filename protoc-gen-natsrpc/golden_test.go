@@ -15,4 +15,5 @@ import (
 	_ "github.com/natsrpc/natsrpc/protoc-gen-natsrpc/internal/testdata/proto3optional/gen/opt/v1/optv1natsrpc"
 	_ "github.com/natsrpc/natsrpc/protoc-gen-natsrpc/internal/testdata/samepackage/gen/same/v1"
 	_ "github.com/natsrpc/natsrpc/protoc-gen-natsrpc/internal/testdata/simple/gen/quest/v1/questv1natsrpc"
+	_ "github.com/natsrpc/natsrpc/protoc-gen-natsrpc/internal/testdata/streaming/gen/stream/v1/streamv1natsrpc"
 )

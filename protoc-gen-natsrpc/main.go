@@ -50,7 +50,7 @@
 //	FooSubjectWildcard         const "acme.foo.v1.Foo.>", every subject of the service
 //	Foo<Method>Subject         const NATS subject of each method (natsrpc.v1 options applied)
 //	Foo<Method>Procedure       const "/acme.foo.v1.Foo/<Method>"
-//	FooClient                  interface, one method per unary RPC
+//	FooClient                  interface, one method per RPC and event
 //	NewFooClient               func(nc *nats.Conn, opts ...natsrpc.ClientOption) FooClient
 //	FooHandler                 interface the server implements
 //	RegisterFooHandler         func(nc *nats.Conn, impl FooHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error)
@@ -58,9 +58,22 @@
 //
 // Subjects come from internal/spec, the one package that derives them for
 // the plugin, the runtime, the breaking-change checker and the registry.
-// Streaming and event methods keep their subject and procedure constants but
-// are left out of the interfaces (with a comment saying so) until the runtime
-// supports them.
+//
+// # Method shapes
+//
+// Every kind of method is generated (Req and Res stand for the request and
+// response messages):
+//
+//	kind                 client method                                                    handler method
+//	unary                M(ctx, *Req, ...CallOption) (*Res, error)                         M(ctx, *Req) (*Res, error)
+//	server streaming     M(ctx, *Req, ...CallOption) (*natsrpc.ClientStream[Res], error)  M(ctx, *Req, *natsrpc.ServerStream[Res]) error
+//	client streaming     M(ctx, ...CallOption) (*natsrpc.ClientSendStream[Req, Res], error) M(ctx, *natsrpc.ServerRecvStream[Req]) (*Res, error)
+//	bidi streaming       M(ctx, ...CallOption) (*natsrpc.ClientBidiStream[Req, Res], error) M(ctx, *natsrpc.ServerBidiStream[Req, Res]) error
+//	event (kind option)  M(ctx, *Req, ...CallOption) error                                 M(ctx, *Req) error
+//
+// A file whose methods are all unary requires natsrpc 0.1.0 or newer
+// (const _ = natsrpc.IsAtLeastVersion0_1_0); a file with streams or events
+// requires 0.2.0 (natsrpc.IsAtLeastVersion0_2_0).
 //
 // [buf]: https://buf.build
 package main

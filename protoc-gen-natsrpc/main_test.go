@@ -65,6 +65,7 @@ var goldenCases = []goldenCase{
 		"world/v1/worldv1natsrpc/world.natsrpc.go",
 	}},
 	{name: "samepackage", param: "package_suffix", want: []string{"same/v1/same.natsrpc.go"}},
+	{name: "streaming", want: []string{"stream/v1/streamv1natsrpc/stream.natsrpc.go"}},
 }
 
 func (c goldenCase) dir() string    { return filepath.Join(testdataDir, c.name) }

@@ -33,6 +33,10 @@ type shape struct {
 	// (google.protobuf.Empty) appears nowhere in the generated code, not
 	// even as a type argument (EventClient[Req]).
 	noResponse bool
+	// noRequest is set for client and bidirectional streams: the client
+	// method takes no request (the caller sends them on the stream), and
+	// call is made with (ctx, opts...).
+	noRequest bool
 	// clientResults is the client method's result list.
 	clientResults func(g *generator, m *methodGen) string
 	// handlerParams is the handler method's parameter list after the
@@ -55,21 +59,15 @@ func (s *shape) typeArgs(g *generator, m *methodGen) string {
 func request(g *generator, m *methodGen) string  { return "*" + g.ident(m.method.Input.GoIdent) }
 func response(g *generator, m *methodGen) string { return "*" + g.ident(m.method.Output.GoIdent) }
 
-const (
-	streamingPending = "streaming support arrives with natsrpc streaming"
-	eventPending     = "event support arrives with natsrpc streaming"
-)
-
-// defaultShapes are the shapes the plugin generates with. Only unary
-// methods are generated for now; server streaming and events are fully
-// described against the runtime API they will use (and rendered by
-// TestPendingShapesRender) so that enabling them is clearing pending.
+// defaultShapes are the shapes the plugin generates with: every kind of
+// method. A shape with pending set would leave its kind out of the
+// interfaces with a comment (tests use pendingShape to check that path).
 var defaultShapes = map[spec.Kind]*shape{
 	spec.KindUnary:        unaryShape,
-	spec.KindServerStream: pendingShape(serverStreamShape, streamingPending),
-	spec.KindClientStream: {label: "client streaming", noun: "RPC", pending: streamingPending},
-	spec.KindBidiStream:   {label: "bidirectional streaming", noun: "RPC", pending: streamingPending},
-	spec.KindEvent:        pendingShape(eventShape, eventPending),
+	spec.KindServerStream: serverStreamShape,
+	spec.KindClientStream: clientStreamShape,
+	spec.KindBidiStream:   bidiStreamShape,
+	spec.KindEvent:        eventShape,
 }
 
 var unaryShape = &shape{
@@ -104,6 +102,49 @@ var serverStreamShape = &shape{
 	},
 	handlerParams: func(g *generator, m *methodGen) string {
 		return request(g, m) + ", *" + g.natsrpc("ServerStream") + "[" + g.ident(m.method.Output.GoIdent) + "]"
+	},
+	handlerResults: func(*generator, *methodGen) string { return "error" },
+}
+
+// clientStreamShape: Upload(ctx, ...CallOption)
+// (*natsrpc.ClientSendStream[Req, Res], error) on the client; Upload(ctx,
+// *natsrpc.ServerRecvStream[Req]) (*Res, error) on the handler.
+var clientStreamShape = &shape{
+	label:      "client streaming",
+	noun:       "RPC",
+	clientType: "ClientStreamClient",
+	newClient:  "NewClientStreamClient",
+	call:       "CallClientStream",
+	newHandler: "NewClientStreamHandler",
+	noRequest:  true,
+	clientResults: func(g *generator, m *methodGen) string {
+		return "(*" + g.natsrpc("ClientSendStream") + "[" + g.ident(m.method.Input.GoIdent) + ", " + g.ident(m.method.Output.GoIdent) + "], error)"
+	},
+	handlerParams: func(g *generator, m *methodGen) string {
+		return "*" + g.natsrpc("ServerRecvStream") + "[" + g.ident(m.method.Input.GoIdent) + "]"
+	},
+	handlerResults: func(g *generator, m *methodGen) string {
+		return "(" + response(g, m) + ", error)"
+	},
+	zeroResults: "nil, ",
+}
+
+// bidiStreamShape: Sync(ctx, ...CallOption) (*natsrpc.ClientBidiStream[Req,
+// Res], error) on the client; Sync(ctx, *natsrpc.ServerBidiStream[Req,
+// Res]) error on the handler.
+var bidiStreamShape = &shape{
+	label:      "bidirectional streaming",
+	noun:       "RPC",
+	clientType: "BidiStreamClient",
+	newClient:  "NewBidiStreamClient",
+	call:       "CallBidiStream",
+	newHandler: "NewBidiStreamHandler",
+	noRequest:  true,
+	clientResults: func(g *generator, m *methodGen) string {
+		return "(*" + g.natsrpc("ClientBidiStream") + "[" + g.ident(m.method.Input.GoIdent) + ", " + g.ident(m.method.Output.GoIdent) + "], error)"
+	},
+	handlerParams: func(g *generator, m *methodGen) string {
+		return "*" + g.natsrpc("ServerBidiStream") + "[" + g.ident(m.method.Input.GoIdent) + ", " + g.ident(m.method.Output.GoIdent) + "]"
 	},
 	handlerResults: func(*generator, *methodGen) string { return "error" },
 }

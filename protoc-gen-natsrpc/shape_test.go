@@ -11,38 +11,19 @@ import (
 	"github.com/natsrpc/natsrpc/internal/spec"
 )
 
-// TestPendingShapesRender generates the options case with server streaming
-// and events enabled, as they will be once the runtime supports them, and
-// checks that the code is valid Go (protogen parses and formats it) with
-// the signatures the streaming runtime will expect. It keeps the pending
-// shapes from rotting until they are switched on.
-func TestPendingShapesRender(t *testing.T) {
+// TestShapesRender generates the options case, whose services have
+// methods of every kind, and checks the signatures the runtime expects, on
+// top of the golden comparison: a golden file can be regenerated wrong,
+// these strings say what right is.
+func TestShapesRender(t *testing.T) {
 	t.Parallel()
-	enabled := make(map[spec.Kind]*shape)
-	for k, v := range defaultShapes {
-		enabled[k] = v
-	}
-	enabled[spec.KindServerStream] = serverStreamShape
-	enabled[spec.KindEvent] = eventShape
-
-	c := goldenCases[8]
-	if c.name != "options" {
-		t.Fatalf("goldenCases[8] is %q; want options", c.name)
-	}
-	req := testRequest(t, c.dir(), c.parameter(), c.protoFiles(t)...)
-	resp := generateResponse(req, enabled)
-	if resp.Error != nil {
-		t.Fatalf("plugin error: %s", resp.GetError())
-	}
-	var world string
-	for _, f := range resp.GetFile() {
-		if f.GetName() == "world/v1/worldv1natsrpc/world.natsrpc.go" {
-			world = f.GetContent()
-		}
-	}
+	files := testOptionsCase(t, defaultShapes)
+	world := files["world/v1/worldv1natsrpc/world.natsrpc.go"]
 	testImportsUsed(t, world)
 	normalized := strings.Join(strings.Fields(world), " ")
 	for _, want := range []string{
+		// Streams and events need the 0.2.0 runtime.
+		"const _ = natsrpc.IsAtLeastVersion0_2_0",
 		// Server streaming.
 		"Watch(context.Context, *v1.RegionRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.Region], error)",
 		"watch: natsrpc.NewServerStreamClient[v1.RegionRequest, v1.Region](nc, methods.ByName(\"Watch\"), opts...),",
@@ -50,6 +31,20 @@ func TestPendingShapesRender(t *testing.T) {
 		"Watch(context.Context, *v1.RegionRequest, *natsrpc.ServerStream[v1.Region]) error",
 		"natsrpc.NewServerStreamHandler(methods.ByName(\"Watch\"), impl.Watch),",
 		"func (UnimplementedWorldServiceHandler) Watch(context.Context, *v1.RegionRequest, *natsrpc.ServerStream[v1.Region]) error {\n\treturn natsrpc.NewError(",
+		// Client streaming.
+		"Upload(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.Region, v1.Region], error)",
+		"upload: natsrpc.NewClientStreamClient[v1.Region, v1.Region](nc, methods.ByName(\"Upload\"), opts...),",
+		"func (c *worldServiceClient) Upload(ctx context.Context, opts ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.Region, v1.Region], error) {",
+		"return c.upload.CallClientStream(ctx, opts...)",
+		"Upload(context.Context, *natsrpc.ServerRecvStream[v1.Region]) (*v1.Region, error)",
+		"natsrpc.NewClientStreamHandler(methods.ByName(\"Upload\"), impl.Upload),",
+		"func (UnimplementedWorldServiceHandler) Upload(context.Context, *natsrpc.ServerRecvStream[v1.Region]) (*v1.Region, error) {\n\treturn nil, natsrpc.NewError(",
+		// Bidirectional streaming.
+		"Sync(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientBidiStream[v1.Region, v1.Region], error)",
+		"sync: natsrpc.NewBidiStreamClient[v1.Region, v1.Region](nc, methods.ByName(\"Sync\"), opts...),",
+		"return c.sync.CallBidiStream(ctx, opts...)",
+		"Sync(context.Context, *natsrpc.ServerBidiStream[v1.Region, v1.Region]) error",
+		"natsrpc.NewBidiStreamHandler(methods.ByName(\"Sync\"), impl.Sync),",
 		// Events.
 		"RegionChanged(context.Context, *v1.Region, ...natsrpc.CallOption) error",
 		"regionChanged: natsrpc.NewEventClient[v1.Region](nc, methods.ByName(\"RegionChanged\"), opts...),",
@@ -57,17 +52,67 @@ func TestPendingShapesRender(t *testing.T) {
 		"return c.regionChanged.Publish(ctx, req, opts...)",
 		"RegionChanged(context.Context, *v1.Region) error",
 		"natsrpc.NewEventHandler(methods.ByName(\"RegionChanged\"), impl.RegionChanged),",
+		"natsrpc.NewEventHandler(methods.ByName(\"RegionSaved\"), impl.RegionSaved),",
 		"natsrpc.NewEventHandler(methods.ByName(\"Tick\"), impl.Tick),",
-		// Client and bidi streaming stay out.
-		"// Upload (client streaming) is not generated yet: streaming support arrives with natsrpc streaming.",
 	} {
 		if !strings.Contains(normalized, strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("generated code lacks %q", want)
 		}
 	}
+	if strings.Contains(world, "emptypb") {
+		t.Error("events mention their google.protobuf.Empty response")
+	}
 	if t.Failed() {
 		t.Logf("generated:\n%s", world)
 	}
+	// A file with only unary methods asks for no newer runtime than 0.1.0.
+	if admin := files["world/v1/worldv1natsrpc/admin.natsrpc.go"]; !strings.Contains(admin, "const _ = natsrpc.IsAtLeastVersion0_1_0") {
+		t.Errorf("admin.natsrpc.go (unary only) does not require runtime 0.1.0:\n%s", admin)
+	}
+}
+
+// TestPendingShapeLeftOut checks the path for kinds a plugin cannot
+// generate yet: they keep their constants and are left out of the
+// interfaces with a comment saying why.
+func TestPendingShapeLeftOut(t *testing.T) {
+	t.Parallel()
+	shapes := make(map[spec.Kind]*shape)
+	for k, v := range defaultShapes {
+		shapes[k] = v
+	}
+	shapes[spec.KindBidiStream] = pendingShape(bidiStreamShape, "not supported here")
+	world := testOptionsCase(t, shapes)["world/v1/worldv1natsrpc/world.natsrpc.go"]
+	testImportsUsed(t, world)
+	for _, want := range []string{
+		"// Sync (bidirectional streaming) is not generated yet: not supported here.",
+		"WorldServiceSyncSubject",
+	} {
+		if !strings.Contains(world, want) {
+			t.Errorf("generated code lacks %q", want)
+		}
+	}
+	if strings.Contains(world, "CallBidiStream") {
+		t.Error("the pending kind was generated")
+	}
+}
+
+// testOptionsCase generates the options golden case with shapes.
+func testOptionsCase(t *testing.T, shapes map[spec.Kind]*shape) map[string]string {
+	t.Helper()
+	c := goldenCases[8]
+	if c.name != "options" {
+		t.Fatalf("goldenCases[8] is %q; want options", c.name)
+	}
+	req := testRequest(t, c.dir(), c.parameter(), c.protoFiles(t)...)
+	resp := generateResponse(req, shapes)
+	if resp.Error != nil {
+		t.Fatalf("plugin error: %s", resp.GetError())
+	}
+	files := make(map[string]string)
+	for _, f := range resp.GetFile() {
+		files[f.GetName()] = f.GetContent()
+	}
+	return files
 }
 
 // testImportsUsed fails if src imports a package it does not use: the Go

@@ -11,18 +11,40 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/breaking"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/describe"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/get"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/ls"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/policy"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	root := cli.NewRoot("natsrpc",
-		cli.Group("registry", "Run and manage the schema registry",
-			registryserve.NewCommand("serve"),
-		),
-	)
-	code := cli.Execute(ctx, root)
+	code := cli.Execute(ctx, newRoot())
 	stop()
 	os.Exit(code)
+}
+
+// newRoot declares the command tree. The connection flags (-s/--server,
+// --creds, --tls-*) are global.
+func newRoot() *cobra.Command {
+	g := &cli.Globals{}
+	root := cli.NewRoot("natsrpc",
+		breaking.NewCommand("breaking"),
+		push.NewCommand("push", g),
+		policy.NewCommand("policy", g),
+		ls.NewCommand("ls", g),
+		describe.NewCommand("describe", g),
+		get.NewCommand("get", g),
+		cli.Group("registry", "Run and manage the schema registry",
+			registryserve.NewCommand("serve", g),
+		),
+	)
+	g.Bind(root.PersistentFlags())
+	return root
 }

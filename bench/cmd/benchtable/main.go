@@ -1,7 +1,8 @@
 // Command benchtable runs natsrpc's benchmark suite and prints the
 // markdown tables of the README: unary round trips over natsrpc, raw
-// nats.go, gRPC-Go, connect-go and net/http+JSON; payload sizes of all 22
-// services; codegen time; breaking-check time.
+// nats.go, gRPC-Go, connect-go and net/http+JSON; server streaming against
+// raw nats.go publish/subscribe; durable events against raw JetStream;
+// payload sizes of all 22 services; codegen time; breaking-check time.
 //
 // Every unary case runs once per round, all cases in turn (the rows of
 // one call and concurrency back to back), for several rounds in one
@@ -72,7 +73,7 @@ func run(args []string, stdout io.Writer) error {
 	flag := flag.NewFlagSet("benchtable", flag.ContinueOnError)
 	var (
 		cfg        config
-		sections   = flag.String("sections", "unary,payload,codegen,breaking", "sections to run, comma-separated")
+		sections   = flag.String("sections", "unary,stream,durable,payload,codegen,breaking", "sections to run, comma-separated")
 		transports = flag.String("transports", "", "rows to run, comma-separated keys (natsrpc,rawnats,grpc,connect,httpjson); default all")
 		calls      = flag.String("calls", "", "calls to run, comma-separated (Decide,GenerateQuest); default all")
 		callers    = flag.String("callers", "1,64", "concurrent callers, comma-separated")
@@ -160,6 +161,20 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		printUnary(out, &cfg, res)
+	}
+	if cfg.sections["stream"] {
+		res, err := benchStream(&cfg)
+		if err != nil {
+			return err
+		}
+		printStream(out, &cfg, res)
+	}
+	if cfg.sections["durable"] {
+		res, err := benchDurable(&cfg)
+		if err != nil {
+			return err
+		}
+		printDurable(out, &cfg, res)
 	}
 	if cfg.sections["payload"] {
 		if err := printPayload(out); err != nil {

@@ -51,3 +51,20 @@ func TestRunProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestRunStreams runs the stream and durable sections in quick mode with
+// one round; it takes several seconds, so -short skips it.
+func TestRunStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several seconds")
+	}
+	var out strings.Builder
+	if err := run([]string{"-sections", "stream,durable", "-quick", "-rounds", "1", "-nats", "inprocess"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| token (40 B) |", "| 1 KB chunk", "| publish, 16 publishers |", "| consume |", "raw JetStream (double ack)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

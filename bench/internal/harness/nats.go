@@ -14,8 +14,12 @@ import (
 )
 
 // childEnv, when set in the environment, makes RunNATSChildIfAsked serve
-// NATS instead of returning.
-const childEnv = "NATSRPC_BENCH_NATS_CHILD"
+// NATS instead of returning; childJetStreamEnv, when also set, enables
+// JetStream with storage in that directory.
+const (
+	childEnv          = "NATSRPC_BENCH_NATS_CHILD"
+	childJetStreamEnv = "NATSRPC_BENCH_NATS_JETSTREAM"
+)
 
 // NATS is a running nats-server on a random loopback port.
 type NATS struct {
@@ -37,8 +41,18 @@ func (n *NATS) Stop() { n.stop() }
 // that allocations per call count the client and the handler only, as in
 // the gRPC and HTTP rows.
 func StartNATS(inProcess bool) (*NATS, error) {
+	return startNATS(inProcess, "")
+}
+
+// StartNATSJetStream is StartNATS with JetStream enabled, storing in
+// storeDir (file storage, as durable events use by default).
+func StartNATSJetStream(inProcess bool, storeDir string) (*NATS, error) {
+	return startNATS(inProcess, storeDir)
+}
+
+func startNATS(inProcess bool, storeDir string) (*NATS, error) {
 	if inProcess {
-		srv, err := startServer()
+		srv, err := startServer(storeDir)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +63,7 @@ func StartNATS(inProcess bool) (*NATS, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childJetStreamEnv+"="+storeDir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -100,7 +114,7 @@ func RunNATSChildIfAsked() {
 	if os.Getenv(childEnv) == "" {
 		return
 	}
-	srv, err := startServer()
+	srv, err := startServer(os.Getenv(childJetStreamEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -112,13 +126,17 @@ func RunNATSChildIfAsked() {
 	os.Exit(0)
 }
 
-func startServer() (*server.Server, error) {
-	srv, err := server.NewServer(&server.Options{
+func startServer(storeDir string) (*server.Server, error) {
+	opts := &server.Options{
 		Host:   "127.0.0.1",
 		Port:   server.RANDOM_PORT,
 		NoSigs: true,
 		NoLog:  true,
-	})
+	}
+	if storeDir != "" {
+		opts.JetStream, opts.StoreDir = true, storeDir
+	}
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats-server: %w", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -23,13 +23,15 @@ const (
 	ExitRefused = 100
 )
 
-// ExitError is returned by a command to exit with a specific code. When Err
-// is nil nothing more is printed (the command printed its findings itself).
+// ExitCodeError is returned by a command to exit with a specific code. When
+// Err is nil nothing more is printed (the command printed its findings
+// itself).
 type ExitCodeError struct {
 	Code int
 	Err  error
 }
 
+// Error returns Err's message, or the exit code when Err is nil.
 func (e *ExitCodeError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit code %d", e.Code)
@@ -37,6 +39,7 @@ func (e *ExitCodeError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns Err.
 func (e *ExitCodeError) Unwrap() error { return e.Err }
 
 // NewRoot returns the root command with the given sub-commands.
@@ -67,19 +70,32 @@ func Group(name, short string, subs ...*cobra.Command) *cobra.Command {
 }
 
 // Execute runs root and returns the process exit code. Errors are printed as
-// one line on stderr, prefixed with the command name.
+// one line on root's stderr (os.Stderr unless set), prefixed with the
+// command name.
 func Execute(ctx context.Context, root *cobra.Command) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
+	stderr := root.ErrOrStderr()
 	var exitErr *ExitCodeError
 	if errors.As(err, &exitErr) {
 		if exitErr.Err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", root.Name(), exitErr.Err)
+			fmt.Fprintf(stderr, "%s: %s\n", root.Name(), oneLine(exitErr.Err.Error()))
 		}
 		return exitErr.Code
 	}
-	fmt.Fprintf(os.Stderr, "%s: %v\n", root.Name(), err)
+	fmt.Fprintf(stderr, "%s: %s\n", root.Name(), oneLine(err.Error()))
 	return ExitError
+}
+
+// oneLine folds a multi-line message onto one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// Refused returns the error of a command that refused its input for a
+// policy reason: exit code 100, err printed as the one-line message.
+func Refused(err error) error {
+	return &ExitCodeError{Code: ExitRefused, Err: err}
 }

@@ -17,7 +17,7 @@ import (
 // generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
 // binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
 // regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_1_0
+const _ = natsrpc.IsAtLeastVersion0_2_0
 
 const (
 	// AIIntegrationServiceName is the fully-qualified name of the AIIntegrationService service.
@@ -75,8 +75,9 @@ type AIIntegrationServiceClient interface {
 	// It spends tokens and its output is not deterministic, so it is not
 	// marked idempotent.
 	Generate(context.Context, *v1.GenerateRequest, ...natsrpc.CallOption) (*v1.GenerateResponse, error)
-	// StreamGenerate (server streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
+	// StreamGenerate runs a chat completion and streams the answer token by
+	// token, ending with the finish reason and then the token usage.
+	StreamGenerate(context.Context, *v1.StreamGenerateRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamGenerateResponse], error)
 	// Embed computes one embedding vector per input text. Each input succeeds
 	// or fails on its own.
 	Embed(context.Context, *v1.EmbedRequest, ...natsrpc.CallOption) (*v1.EmbedResponse, error)
@@ -94,6 +95,7 @@ func NewAIIntegrationServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) 
 	methods := v1.File_gaming_ai_integration_v1_ai_integration_proto.Services().ByName("AIIntegrationService").Methods()
 	return &aIIntegrationServiceClient{
 		generate:        natsrpc.NewUnaryClient[v1.GenerateRequest, v1.GenerateResponse](nc, methods.ByName("Generate"), opts...),
+		streamGenerate:  natsrpc.NewServerStreamClient[v1.StreamGenerateRequest, v1.StreamGenerateResponse](nc, methods.ByName("StreamGenerate"), opts...),
 		embed:           natsrpc.NewUnaryClient[v1.EmbedRequest, v1.EmbedResponse](nc, methods.ByName("Embed"), opts...),
 		reportUsage:     natsrpc.NewUnaryClient[v1.ReportUsageRequest, v1.ReportUsageResponse](nc, methods.ByName("ReportUsage"), opts...),
 		getUsageSummary: natsrpc.NewUnaryClient[v1.GetUsageSummaryRequest, v1.GetUsageSummaryResponse](nc, methods.ByName("GetUsageSummary"), opts...),
@@ -109,8 +111,9 @@ type AIIntegrationServiceHandler interface {
 	// It spends tokens and its output is not deterministic, so it is not
 	// marked idempotent.
 	Generate(context.Context, *v1.GenerateRequest) (*v1.GenerateResponse, error)
-	// StreamGenerate (server streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
+	// StreamGenerate runs a chat completion and streams the answer token by
+	// token, ending with the finish reason and then the token usage.
+	StreamGenerate(context.Context, *v1.StreamGenerateRequest, *natsrpc.ServerStream[v1.StreamGenerateResponse]) error
 	// Embed computes one embedding vector per input text. Each input succeeds
 	// or fails on its own.
 	Embed(context.Context, *v1.EmbedRequest) (*v1.EmbedResponse, error)
@@ -129,6 +132,7 @@ func RegisterAIIntegrationServiceHandler(nc *nats.Conn, impl AIIntegrationServic
 	methods := service.Methods()
 	return natsrpc.NewService(nc, service, []natsrpc.Handler{
 		natsrpc.NewUnaryHandler(methods.ByName("Generate"), impl.Generate),
+		natsrpc.NewServerStreamHandler(methods.ByName("StreamGenerate"), impl.StreamGenerate),
 		natsrpc.NewUnaryHandler(methods.ByName("Embed"), impl.Embed),
 		natsrpc.NewUnaryHandler(methods.ByName("ReportUsage"), impl.ReportUsage),
 		natsrpc.NewUnaryHandler(methods.ByName("GetUsageSummary"), impl.GetUsageSummary),
@@ -142,6 +146,10 @@ type UnimplementedAIIntegrationServiceHandler struct{}
 
 func (UnimplementedAIIntegrationServiceHandler) Generate(context.Context, *v1.GenerateRequest) (*v1.GenerateResponse, error) {
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.ai_integration.v1.AIIntegrationService.Generate is not implemented"))
+}
+
+func (UnimplementedAIIntegrationServiceHandler) StreamGenerate(context.Context, *v1.StreamGenerateRequest, *natsrpc.ServerStream[v1.StreamGenerateResponse]) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.ai_integration.v1.AIIntegrationService.StreamGenerate is not implemented"))
 }
 
 func (UnimplementedAIIntegrationServiceHandler) Embed(context.Context, *v1.EmbedRequest) (*v1.EmbedResponse, error) {
@@ -159,6 +167,7 @@ func (UnimplementedAIIntegrationServiceHandler) GetUsageSummary(context.Context,
 // aIIntegrationServiceClient implements AIIntegrationServiceClient.
 type aIIntegrationServiceClient struct {
 	generate        *natsrpc.UnaryClient[v1.GenerateRequest, v1.GenerateResponse]
+	streamGenerate  *natsrpc.ServerStreamClient[v1.StreamGenerateRequest, v1.StreamGenerateResponse]
 	embed           *natsrpc.UnaryClient[v1.EmbedRequest, v1.EmbedResponse]
 	reportUsage     *natsrpc.UnaryClient[v1.ReportUsageRequest, v1.ReportUsageResponse]
 	getUsageSummary *natsrpc.UnaryClient[v1.GetUsageSummaryRequest, v1.GetUsageSummaryResponse]
@@ -167,6 +176,11 @@ type aIIntegrationServiceClient struct {
 // Generate calls gaming.ai_integration.v1.AIIntegrationService.Generate.
 func (c *aIIntegrationServiceClient) Generate(ctx context.Context, req *v1.GenerateRequest, opts ...natsrpc.CallOption) (*v1.GenerateResponse, error) {
 	return c.generate.CallUnary(ctx, req, opts...)
+}
+
+// StreamGenerate calls gaming.ai_integration.v1.AIIntegrationService.StreamGenerate.
+func (c *aIIntegrationServiceClient) StreamGenerate(ctx context.Context, req *v1.StreamGenerateRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamGenerateResponse], error) {
+	return c.streamGenerate.CallServerStream(ctx, req, opts...)
 }
 
 // Embed calls gaming.ai_integration.v1.AIIntegrationService.Embed.

@@ -17,7 +17,7 @@ import (
 // generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
 // binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
 // regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_1_0
+const _ = natsrpc.IsAtLeastVersion0_2_0
 
 const (
 	// BodyBrokerQAOrchestratorServiceName is the fully-qualified name of the
@@ -86,8 +86,10 @@ type BodyBrokerQAOrchestratorServiceClient interface {
 	// CancelRun stops a run; tests in flight are aborted. Cancelling a run
 	// that already ended changes nothing.
 	CancelRun(context.Context, *v1.CancelRunRequest, ...natsrpc.CallOption) (*v1.CancelRunResponse, error)
-	// StreamResults (server streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
+	// StreamResults streams a run's test results as they finish, interleaved
+	// with progress updates, and ends with the run's final state. A client can
+	// resume from a sequence number after a disconnect.
+	StreamResults(context.Context, *v1.StreamResultsRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamResultsResponse], error)
 }
 
 // NewBodyBrokerQAOrchestratorServiceClient constructs a client for the
@@ -96,10 +98,11 @@ type BodyBrokerQAOrchestratorServiceClient interface {
 func NewBodyBrokerQAOrchestratorServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) BodyBrokerQAOrchestratorServiceClient {
 	methods := v1.File_gaming_body_broker_qa_orchestrator_v1_body_broker_qa_orchestrator_proto.Services().ByName("BodyBrokerQAOrchestratorService").Methods()
 	return &bodyBrokerQAOrchestratorServiceClient{
-		startRun:  natsrpc.NewUnaryClient[v1.StartRunRequest, v1.StartRunResponse](nc, methods.ByName("StartRun"), opts...),
-		getRun:    natsrpc.NewUnaryClient[v1.GetRunRequest, v1.GetRunResponse](nc, methods.ByName("GetRun"), opts...),
-		listRuns:  natsrpc.NewUnaryClient[v1.ListRunsRequest, v1.ListRunsResponse](nc, methods.ByName("ListRuns"), opts...),
-		cancelRun: natsrpc.NewUnaryClient[v1.CancelRunRequest, v1.CancelRunResponse](nc, methods.ByName("CancelRun"), opts...),
+		startRun:      natsrpc.NewUnaryClient[v1.StartRunRequest, v1.StartRunResponse](nc, methods.ByName("StartRun"), opts...),
+		getRun:        natsrpc.NewUnaryClient[v1.GetRunRequest, v1.GetRunResponse](nc, methods.ByName("GetRun"), opts...),
+		listRuns:      natsrpc.NewUnaryClient[v1.ListRunsRequest, v1.ListRunsResponse](nc, methods.ByName("ListRuns"), opts...),
+		cancelRun:     natsrpc.NewUnaryClient[v1.CancelRunRequest, v1.CancelRunResponse](nc, methods.ByName("CancelRun"), opts...),
+		streamResults: natsrpc.NewServerStreamClient[v1.StreamResultsRequest, v1.StreamResultsResponse](nc, methods.ByName("StreamResults"), opts...),
 	}
 }
 
@@ -120,8 +123,10 @@ type BodyBrokerQAOrchestratorServiceHandler interface {
 	// CancelRun stops a run; tests in flight are aborted. Cancelling a run
 	// that already ended changes nothing.
 	CancelRun(context.Context, *v1.CancelRunRequest) (*v1.CancelRunResponse, error)
-	// StreamResults (server streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
+	// StreamResults streams a run's test results as they finish, interleaved
+	// with progress updates, and ends with the run's final state. A client can
+	// resume from a sequence number after a disconnect.
+	StreamResults(context.Context, *v1.StreamResultsRequest, *natsrpc.ServerStream[v1.StreamResultsResponse]) error
 }
 
 // RegisterBodyBrokerQAOrchestratorServiceHandler serves impl as the
@@ -135,6 +140,7 @@ func RegisterBodyBrokerQAOrchestratorServiceHandler(nc *nats.Conn, impl BodyBrok
 		natsrpc.NewUnaryHandler(methods.ByName("GetRun"), impl.GetRun),
 		natsrpc.NewUnaryHandler(methods.ByName("ListRuns"), impl.ListRuns),
 		natsrpc.NewUnaryHandler(methods.ByName("CancelRun"), impl.CancelRun),
+		natsrpc.NewServerStreamHandler(methods.ByName("StreamResults"), impl.StreamResults),
 	}, opts...)
 }
 
@@ -160,12 +166,17 @@ func (UnimplementedBodyBrokerQAOrchestratorServiceHandler) CancelRun(context.Con
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.body_broker_qa_orchestrator.v1.BodyBrokerQAOrchestratorService.CancelRun is not implemented"))
 }
 
+func (UnimplementedBodyBrokerQAOrchestratorServiceHandler) StreamResults(context.Context, *v1.StreamResultsRequest, *natsrpc.ServerStream[v1.StreamResultsResponse]) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.body_broker_qa_orchestrator.v1.BodyBrokerQAOrchestratorService.StreamResults is not implemented"))
+}
+
 // bodyBrokerQAOrchestratorServiceClient implements BodyBrokerQAOrchestratorServiceClient.
 type bodyBrokerQAOrchestratorServiceClient struct {
-	startRun  *natsrpc.UnaryClient[v1.StartRunRequest, v1.StartRunResponse]
-	getRun    *natsrpc.UnaryClient[v1.GetRunRequest, v1.GetRunResponse]
-	listRuns  *natsrpc.UnaryClient[v1.ListRunsRequest, v1.ListRunsResponse]
-	cancelRun *natsrpc.UnaryClient[v1.CancelRunRequest, v1.CancelRunResponse]
+	startRun      *natsrpc.UnaryClient[v1.StartRunRequest, v1.StartRunResponse]
+	getRun        *natsrpc.UnaryClient[v1.GetRunRequest, v1.GetRunResponse]
+	listRuns      *natsrpc.UnaryClient[v1.ListRunsRequest, v1.ListRunsResponse]
+	cancelRun     *natsrpc.UnaryClient[v1.CancelRunRequest, v1.CancelRunResponse]
+	streamResults *natsrpc.ServerStreamClient[v1.StreamResultsRequest, v1.StreamResultsResponse]
 }
 
 // StartRun calls gaming.body_broker_qa_orchestrator.v1.BodyBrokerQAOrchestratorService.StartRun.
@@ -186,4 +197,10 @@ func (c *bodyBrokerQAOrchestratorServiceClient) ListRuns(ctx context.Context, re
 // CancelRun calls gaming.body_broker_qa_orchestrator.v1.BodyBrokerQAOrchestratorService.CancelRun.
 func (c *bodyBrokerQAOrchestratorServiceClient) CancelRun(ctx context.Context, req *v1.CancelRunRequest, opts ...natsrpc.CallOption) (*v1.CancelRunResponse, error) {
 	return c.cancelRun.CallUnary(ctx, req, opts...)
+}
+
+// StreamResults calls
+// gaming.body_broker_qa_orchestrator.v1.BodyBrokerQAOrchestratorService.StreamResults.
+func (c *bodyBrokerQAOrchestratorServiceClient) StreamResults(ctx context.Context, req *v1.StreamResultsRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamResultsResponse], error) {
+	return c.streamResults.CallServerStream(ctx, req, opts...)
 }

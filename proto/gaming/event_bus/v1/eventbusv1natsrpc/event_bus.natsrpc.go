@@ -17,7 +17,7 @@ import (
 // generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
 // binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
 // regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_1_0
+const _ = natsrpc.IsAtLeastVersion0_2_0
 
 const (
 	// EventBusServiceName is the fully-qualified name of the EventBusService service.
@@ -78,12 +78,27 @@ type EventBusServiceClient interface {
 	// minutes (the duplicate window), so a retry within that window returns
 	// the original event id instead of publishing twice.
 	Publish(context.Context, *v1.PublishRequest, ...natsrpc.CallOption) (*v1.PublishResponse, error)
-	// Subscribe (server streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
-	// WorldChanged (event) is not generated yet: event support arrives with natsrpc streaming.
-	// QuestCompleted (event) is not generated yet: event support arrives with natsrpc streaming.
-	// NpcReacted (event) is not generated yet: event support arrives with natsrpc streaming.
-	// PaymentCompleted (event) is not generated yet: event support arrives with natsrpc streaming.
+	// Subscribe streams the events whose topic matches the filters, from the
+	// requested start position, until the caller cancels. Heartbeats are
+	// interleaved while no events flow.
+	Subscribe(context.Context, *v1.SubscribeRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.SubscribeResponse], error)
+	// WorldChanged announces that entities or regions of a world changed. It
+	// is broadcast to every instance of a subscribing service, so that each
+	// instance keeps its world cache fresh. Fire-and-forget: a missed event is
+	// repaired by the next one, which carries the world revision.
+	WorldChanged(context.Context, *v1.WorldChangedRequest, ...natsrpc.CallOption) error
+	// QuestCompleted announces that a player completed a quest. Each event
+	// goes to one instance of each subscribing service.
+	QuestCompleted(context.Context, *v1.QuestCompletedRequest, ...natsrpc.CallOption) error
+	// NpcReacted announces that an NPC reacted to a player, another NPC or the
+	// world. Each event goes to one instance of each subscribing service.
+	NpcReacted(context.Context, *v1.NpcReactedRequest, ...natsrpc.CallOption) error
+	// PaymentCompleted announces that a payment was captured. It is durable:
+	// the event is stored in JetStream and delivered at least once, with up
+	// to 5 attempts backing off 1s then 5s, and publishes with the same
+	// message id within 120s are deduplicated. Handlers must still be
+	// idempotent on payment_id, because at-least-once delivery can repeat it.
+	PaymentCompleted(context.Context, *v1.PaymentCompletedRequest, ...natsrpc.CallOption) error
 }
 
 // NewEventBusServiceClient constructs a client for the gaming.event_bus.v1.EventBusService service
@@ -91,7 +106,12 @@ type EventBusServiceClient interface {
 func NewEventBusServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) EventBusServiceClient {
 	methods := v1.File_gaming_event_bus_v1_event_bus_proto.Services().ByName("EventBusService").Methods()
 	return &eventBusServiceClient{
-		publish: natsrpc.NewUnaryClient[v1.PublishRequest, v1.PublishResponse](nc, methods.ByName("Publish"), opts...),
+		publish:          natsrpc.NewUnaryClient[v1.PublishRequest, v1.PublishResponse](nc, methods.ByName("Publish"), opts...),
+		subscribe:        natsrpc.NewServerStreamClient[v1.SubscribeRequest, v1.SubscribeResponse](nc, methods.ByName("Subscribe"), opts...),
+		worldChanged:     natsrpc.NewEventClient[v1.WorldChangedRequest](nc, methods.ByName("WorldChanged"), opts...),
+		questCompleted:   natsrpc.NewEventClient[v1.QuestCompletedRequest](nc, methods.ByName("QuestCompleted"), opts...),
+		npcReacted:       natsrpc.NewEventClient[v1.NpcReactedRequest](nc, methods.ByName("NpcReacted"), opts...),
+		paymentCompleted: natsrpc.NewEventClient[v1.PaymentCompletedRequest](nc, methods.ByName("PaymentCompleted"), opts...),
 	}
 }
 
@@ -104,12 +124,27 @@ type EventBusServiceHandler interface {
 	// minutes (the duplicate window), so a retry within that window returns
 	// the original event id instead of publishing twice.
 	Publish(context.Context, *v1.PublishRequest) (*v1.PublishResponse, error)
-	// Subscribe (server streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
-	// WorldChanged (event) is not generated yet: event support arrives with natsrpc streaming.
-	// QuestCompleted (event) is not generated yet: event support arrives with natsrpc streaming.
-	// NpcReacted (event) is not generated yet: event support arrives with natsrpc streaming.
-	// PaymentCompleted (event) is not generated yet: event support arrives with natsrpc streaming.
+	// Subscribe streams the events whose topic matches the filters, from the
+	// requested start position, until the caller cancels. Heartbeats are
+	// interleaved while no events flow.
+	Subscribe(context.Context, *v1.SubscribeRequest, *natsrpc.ServerStream[v1.SubscribeResponse]) error
+	// WorldChanged announces that entities or regions of a world changed. It
+	// is broadcast to every instance of a subscribing service, so that each
+	// instance keeps its world cache fresh. Fire-and-forget: a missed event is
+	// repaired by the next one, which carries the world revision.
+	WorldChanged(context.Context, *v1.WorldChangedRequest) error
+	// QuestCompleted announces that a player completed a quest. Each event
+	// goes to one instance of each subscribing service.
+	QuestCompleted(context.Context, *v1.QuestCompletedRequest) error
+	// NpcReacted announces that an NPC reacted to a player, another NPC or the
+	// world. Each event goes to one instance of each subscribing service.
+	NpcReacted(context.Context, *v1.NpcReactedRequest) error
+	// PaymentCompleted announces that a payment was captured. It is durable:
+	// the event is stored in JetStream and delivered at least once, with up
+	// to 5 attempts backing off 1s then 5s, and publishes with the same
+	// message id within 120s are deduplicated. Handlers must still be
+	// idempotent on payment_id, because at-least-once delivery can repeat it.
+	PaymentCompleted(context.Context, *v1.PaymentCompletedRequest) error
 }
 
 // RegisterEventBusServiceHandler serves impl as the gaming.event_bus.v1.EventBusService service
@@ -119,6 +154,11 @@ func RegisterEventBusServiceHandler(nc *nats.Conn, impl EventBusServiceHandler, 
 	methods := service.Methods()
 	return natsrpc.NewService(nc, service, []natsrpc.Handler{
 		natsrpc.NewUnaryHandler(methods.ByName("Publish"), impl.Publish),
+		natsrpc.NewServerStreamHandler(methods.ByName("Subscribe"), impl.Subscribe),
+		natsrpc.NewEventHandler(methods.ByName("WorldChanged"), impl.WorldChanged),
+		natsrpc.NewEventHandler(methods.ByName("QuestCompleted"), impl.QuestCompleted),
+		natsrpc.NewEventHandler(methods.ByName("NpcReacted"), impl.NpcReacted),
+		natsrpc.NewEventHandler(methods.ByName("PaymentCompleted"), impl.PaymentCompleted),
 	}, opts...)
 }
 
@@ -131,12 +171,62 @@ func (UnimplementedEventBusServiceHandler) Publish(context.Context, *v1.PublishR
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.event_bus.v1.EventBusService.Publish is not implemented"))
 }
 
+func (UnimplementedEventBusServiceHandler) Subscribe(context.Context, *v1.SubscribeRequest, *natsrpc.ServerStream[v1.SubscribeResponse]) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.event_bus.v1.EventBusService.Subscribe is not implemented"))
+}
+
+func (UnimplementedEventBusServiceHandler) WorldChanged(context.Context, *v1.WorldChangedRequest) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.event_bus.v1.EventBusService.WorldChanged is not implemented"))
+}
+
+func (UnimplementedEventBusServiceHandler) QuestCompleted(context.Context, *v1.QuestCompletedRequest) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.event_bus.v1.EventBusService.QuestCompleted is not implemented"))
+}
+
+func (UnimplementedEventBusServiceHandler) NpcReacted(context.Context, *v1.NpcReactedRequest) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.event_bus.v1.EventBusService.NpcReacted is not implemented"))
+}
+
+func (UnimplementedEventBusServiceHandler) PaymentCompleted(context.Context, *v1.PaymentCompletedRequest) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.event_bus.v1.EventBusService.PaymentCompleted is not implemented"))
+}
+
 // eventBusServiceClient implements EventBusServiceClient.
 type eventBusServiceClient struct {
-	publish *natsrpc.UnaryClient[v1.PublishRequest, v1.PublishResponse]
+	publish          *natsrpc.UnaryClient[v1.PublishRequest, v1.PublishResponse]
+	subscribe        *natsrpc.ServerStreamClient[v1.SubscribeRequest, v1.SubscribeResponse]
+	worldChanged     *natsrpc.EventClient[v1.WorldChangedRequest]
+	questCompleted   *natsrpc.EventClient[v1.QuestCompletedRequest]
+	npcReacted       *natsrpc.EventClient[v1.NpcReactedRequest]
+	paymentCompleted *natsrpc.EventClient[v1.PaymentCompletedRequest]
 }
 
 // Publish calls gaming.event_bus.v1.EventBusService.Publish.
 func (c *eventBusServiceClient) Publish(ctx context.Context, req *v1.PublishRequest, opts ...natsrpc.CallOption) (*v1.PublishResponse, error) {
 	return c.publish.CallUnary(ctx, req, opts...)
+}
+
+// Subscribe calls gaming.event_bus.v1.EventBusService.Subscribe.
+func (c *eventBusServiceClient) Subscribe(ctx context.Context, req *v1.SubscribeRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.SubscribeResponse], error) {
+	return c.subscribe.CallServerStream(ctx, req, opts...)
+}
+
+// WorldChanged publishes the event gaming.event_bus.v1.EventBusService.WorldChanged.
+func (c *eventBusServiceClient) WorldChanged(ctx context.Context, req *v1.WorldChangedRequest, opts ...natsrpc.CallOption) error {
+	return c.worldChanged.Publish(ctx, req, opts...)
+}
+
+// QuestCompleted publishes the event gaming.event_bus.v1.EventBusService.QuestCompleted.
+func (c *eventBusServiceClient) QuestCompleted(ctx context.Context, req *v1.QuestCompletedRequest, opts ...natsrpc.CallOption) error {
+	return c.questCompleted.Publish(ctx, req, opts...)
+}
+
+// NpcReacted publishes the event gaming.event_bus.v1.EventBusService.NpcReacted.
+func (c *eventBusServiceClient) NpcReacted(ctx context.Context, req *v1.NpcReactedRequest, opts ...natsrpc.CallOption) error {
+	return c.npcReacted.Publish(ctx, req, opts...)
+}
+
+// PaymentCompleted publishes the event gaming.event_bus.v1.EventBusService.PaymentCompleted.
+func (c *eventBusServiceClient) PaymentCompleted(ctx context.Context, req *v1.PaymentCompletedRequest, opts ...natsrpc.CallOption) error {
+	return c.paymentCompleted.Publish(ctx, req, opts...)
 }

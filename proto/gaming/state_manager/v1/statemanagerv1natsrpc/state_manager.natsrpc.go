@@ -17,7 +17,7 @@ import (
 // generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
 // binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
 // regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_1_0
+const _ = natsrpc.IsAtLeastVersion0_2_0
 
 const (
 	// StateManagerServiceName is the fully-qualified name of the StateManagerService service.
@@ -104,7 +104,10 @@ type StateManagerServiceClient interface {
 	// ListDocuments lists the documents of a namespace, optionally under a key
 	// prefix, in key order.
 	ListDocuments(context.Context, *v1.ListDocumentsRequest, ...natsrpc.CallOption) (*v1.ListDocumentsResponse, error)
-	// Watch (server streaming) is not generated yet: streaming support arrives with natsrpc streaming.
+	// Watch streams every put and delete on the selected documents, in
+	// revision order, until the caller cancels. It can first replay the
+	// current documents and can resume from a revision after a reconnect.
+	Watch(context.Context, *v1.WatchRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.WatchResponse], error)
 }
 
 // NewStateManagerServiceClient constructs a client for the
@@ -118,6 +121,7 @@ func NewStateManagerServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) S
 		putDocument:       natsrpc.NewUnaryClient[v1.PutDocumentRequest, v1.PutDocumentResponse](nc, methods.ByName("PutDocument"), opts...),
 		deleteDocument:    natsrpc.NewUnaryClient[v1.DeleteDocumentRequest, v1.DeleteDocumentResponse](nc, methods.ByName("DeleteDocument"), opts...),
 		listDocuments:     natsrpc.NewUnaryClient[v1.ListDocumentsRequest, v1.ListDocumentsResponse](nc, methods.ByName("ListDocuments"), opts...),
+		watch:             natsrpc.NewServerStreamClient[v1.WatchRequest, v1.WatchResponse](nc, methods.ByName("Watch"), opts...),
 	}
 }
 
@@ -153,7 +157,10 @@ type StateManagerServiceHandler interface {
 	// ListDocuments lists the documents of a namespace, optionally under a key
 	// prefix, in key order.
 	ListDocuments(context.Context, *v1.ListDocumentsRequest) (*v1.ListDocumentsResponse, error)
-	// Watch (server streaming) is not generated yet: streaming support arrives with natsrpc streaming.
+	// Watch streams every put and delete on the selected documents, in
+	// revision order, until the caller cancels. It can first replay the
+	// current documents and can resume from a revision after a reconnect.
+	Watch(context.Context, *v1.WatchRequest, *natsrpc.ServerStream[v1.WatchResponse]) error
 }
 
 // RegisterStateManagerServiceHandler serves impl as the gaming.state_manager.v1.StateManagerService
@@ -168,6 +175,7 @@ func RegisterStateManagerServiceHandler(nc *nats.Conn, impl StateManagerServiceH
 		natsrpc.NewUnaryHandler(methods.ByName("PutDocument"), impl.PutDocument),
 		natsrpc.NewUnaryHandler(methods.ByName("DeleteDocument"), impl.DeleteDocument),
 		natsrpc.NewUnaryHandler(methods.ByName("ListDocuments"), impl.ListDocuments),
+		natsrpc.NewServerStreamHandler(methods.ByName("Watch"), impl.Watch),
 	}, opts...)
 }
 
@@ -196,6 +204,10 @@ func (UnimplementedStateManagerServiceHandler) ListDocuments(context.Context, *v
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.state_manager.v1.StateManagerService.ListDocuments is not implemented"))
 }
 
+func (UnimplementedStateManagerServiceHandler) Watch(context.Context, *v1.WatchRequest, *natsrpc.ServerStream[v1.WatchResponse]) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.state_manager.v1.StateManagerService.Watch is not implemented"))
+}
+
 // stateManagerServiceClient implements StateManagerServiceClient.
 type stateManagerServiceClient struct {
 	getDocument       *natsrpc.UnaryClient[v1.GetDocumentRequest, v1.GetDocumentResponse]
@@ -203,6 +215,7 @@ type stateManagerServiceClient struct {
 	putDocument       *natsrpc.UnaryClient[v1.PutDocumentRequest, v1.PutDocumentResponse]
 	deleteDocument    *natsrpc.UnaryClient[v1.DeleteDocumentRequest, v1.DeleteDocumentResponse]
 	listDocuments     *natsrpc.UnaryClient[v1.ListDocumentsRequest, v1.ListDocumentsResponse]
+	watch             *natsrpc.ServerStreamClient[v1.WatchRequest, v1.WatchResponse]
 }
 
 // GetDocument calls gaming.state_manager.v1.StateManagerService.GetDocument.
@@ -228,4 +241,9 @@ func (c *stateManagerServiceClient) DeleteDocument(ctx context.Context, req *v1.
 // ListDocuments calls gaming.state_manager.v1.StateManagerService.ListDocuments.
 func (c *stateManagerServiceClient) ListDocuments(ctx context.Context, req *v1.ListDocumentsRequest, opts ...natsrpc.CallOption) (*v1.ListDocumentsResponse, error) {
 	return c.listDocuments.CallUnary(ctx, req, opts...)
+}
+
+// Watch calls gaming.state_manager.v1.StateManagerService.Watch.
+func (c *stateManagerServiceClient) Watch(ctx context.Context, req *v1.WatchRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.WatchResponse], error) {
+	return c.watch.CallServerStream(ctx, req, opts...)
 }

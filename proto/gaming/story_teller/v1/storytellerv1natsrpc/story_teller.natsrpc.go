@@ -17,7 +17,7 @@ import (
 // generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
 // binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
 // regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_1_0
+const _ = natsrpc.IsAtLeastVersion0_2_0
 
 const (
 	// StoryTellerServiceName is the fully-qualified name of the StoryTellerService service.
@@ -81,8 +81,9 @@ type StoryTellerServiceClient interface {
 	// retry after the arc has moved on returns the existing next beat instead
 	// of advancing twice.
 	AdvanceBeat(context.Context, *v1.AdvanceBeatRequest, ...natsrpc.CallOption) (*v1.AdvanceBeatResponse, error)
-	// StreamNarration (server streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
+	// StreamNarration narrates a beat as a stream of text chunks, each with its
+	// speaker and emotion, and ends with one message carrying the token usage.
+	StreamNarration(context.Context, *v1.StreamNarrationRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamNarrationResponse], error)
 }
 
 // NewStoryTellerServiceClient constructs a client for the gaming.story_teller.v1.StoryTellerService
@@ -90,10 +91,11 @@ type StoryTellerServiceClient interface {
 func NewStoryTellerServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) StoryTellerServiceClient {
 	methods := v1.File_gaming_story_teller_v1_story_teller_proto.Services().ByName("StoryTellerService").Methods()
 	return &storyTellerServiceClient{
-		createArc:   natsrpc.NewUnaryClient[v1.CreateArcRequest, v1.CreateArcResponse](nc, methods.ByName("CreateArc"), opts...),
-		getArc:      natsrpc.NewUnaryClient[v1.GetArcRequest, v1.GetArcResponse](nc, methods.ByName("GetArc"), opts...),
-		listArcs:    natsrpc.NewUnaryClient[v1.ListArcsRequest, v1.ListArcsResponse](nc, methods.ByName("ListArcs"), opts...),
-		advanceBeat: natsrpc.NewUnaryClient[v1.AdvanceBeatRequest, v1.AdvanceBeatResponse](nc, methods.ByName("AdvanceBeat"), opts...),
+		createArc:       natsrpc.NewUnaryClient[v1.CreateArcRequest, v1.CreateArcResponse](nc, methods.ByName("CreateArc"), opts...),
+		getArc:          natsrpc.NewUnaryClient[v1.GetArcRequest, v1.GetArcResponse](nc, methods.ByName("GetArc"), opts...),
+		listArcs:        natsrpc.NewUnaryClient[v1.ListArcsRequest, v1.ListArcsResponse](nc, methods.ByName("ListArcs"), opts...),
+		advanceBeat:     natsrpc.NewUnaryClient[v1.AdvanceBeatRequest, v1.AdvanceBeatResponse](nc, methods.ByName("AdvanceBeat"), opts...),
+		streamNarration: natsrpc.NewServerStreamClient[v1.StreamNarrationRequest, v1.StreamNarrationResponse](nc, methods.ByName("StreamNarration"), opts...),
 	}
 }
 
@@ -115,8 +117,9 @@ type StoryTellerServiceHandler interface {
 	// retry after the arc has moved on returns the existing next beat instead
 	// of advancing twice.
 	AdvanceBeat(context.Context, *v1.AdvanceBeatRequest) (*v1.AdvanceBeatResponse, error)
-	// StreamNarration (server streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
+	// StreamNarration narrates a beat as a stream of text chunks, each with its
+	// speaker and emotion, and ends with one message carrying the token usage.
+	StreamNarration(context.Context, *v1.StreamNarrationRequest, *natsrpc.ServerStream[v1.StreamNarrationResponse]) error
 }
 
 // RegisterStoryTellerServiceHandler serves impl as the gaming.story_teller.v1.StoryTellerService
@@ -130,6 +133,7 @@ func RegisterStoryTellerServiceHandler(nc *nats.Conn, impl StoryTellerServiceHan
 		natsrpc.NewUnaryHandler(methods.ByName("GetArc"), impl.GetArc),
 		natsrpc.NewUnaryHandler(methods.ByName("ListArcs"), impl.ListArcs),
 		natsrpc.NewUnaryHandler(methods.ByName("AdvanceBeat"), impl.AdvanceBeat),
+		natsrpc.NewServerStreamHandler(methods.ByName("StreamNarration"), impl.StreamNarration),
 	}, opts...)
 }
 
@@ -154,12 +158,17 @@ func (UnimplementedStoryTellerServiceHandler) AdvanceBeat(context.Context, *v1.A
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.story_teller.v1.StoryTellerService.AdvanceBeat is not implemented"))
 }
 
+func (UnimplementedStoryTellerServiceHandler) StreamNarration(context.Context, *v1.StreamNarrationRequest, *natsrpc.ServerStream[v1.StreamNarrationResponse]) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.story_teller.v1.StoryTellerService.StreamNarration is not implemented"))
+}
+
 // storyTellerServiceClient implements StoryTellerServiceClient.
 type storyTellerServiceClient struct {
-	createArc   *natsrpc.UnaryClient[v1.CreateArcRequest, v1.CreateArcResponse]
-	getArc      *natsrpc.UnaryClient[v1.GetArcRequest, v1.GetArcResponse]
-	listArcs    *natsrpc.UnaryClient[v1.ListArcsRequest, v1.ListArcsResponse]
-	advanceBeat *natsrpc.UnaryClient[v1.AdvanceBeatRequest, v1.AdvanceBeatResponse]
+	createArc       *natsrpc.UnaryClient[v1.CreateArcRequest, v1.CreateArcResponse]
+	getArc          *natsrpc.UnaryClient[v1.GetArcRequest, v1.GetArcResponse]
+	listArcs        *natsrpc.UnaryClient[v1.ListArcsRequest, v1.ListArcsResponse]
+	advanceBeat     *natsrpc.UnaryClient[v1.AdvanceBeatRequest, v1.AdvanceBeatResponse]
+	streamNarration *natsrpc.ServerStreamClient[v1.StreamNarrationRequest, v1.StreamNarrationResponse]
 }
 
 // CreateArc calls gaming.story_teller.v1.StoryTellerService.CreateArc.
@@ -180,4 +189,9 @@ func (c *storyTellerServiceClient) ListArcs(ctx context.Context, req *v1.ListArc
 // AdvanceBeat calls gaming.story_teller.v1.StoryTellerService.AdvanceBeat.
 func (c *storyTellerServiceClient) AdvanceBeat(ctx context.Context, req *v1.AdvanceBeatRequest, opts ...natsrpc.CallOption) (*v1.AdvanceBeatResponse, error) {
 	return c.advanceBeat.CallUnary(ctx, req, opts...)
+}
+
+// StreamNarration calls gaming.story_teller.v1.StoryTellerService.StreamNarration.
+func (c *storyTellerServiceClient) StreamNarration(ctx context.Context, req *v1.StreamNarrationRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamNarrationResponse], error) {
+	return c.streamNarration.CallServerStream(ctx, req, opts...)
 }

@@ -17,7 +17,7 @@ import (
 // generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
 // binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
 // regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_1_0
+const _ = natsrpc.IsAtLeastVersion0_2_0
 
 const (
 	// RegistryServiceName is the fully-qualified name of the RegistryService service.
@@ -323,14 +323,19 @@ func (c *registryServiceClient) ResolveSubject(ctx context.Context, req *v1.Reso
 // allowed to read the registry's JetStream KV bucket can instead watch the
 // keys "mod.*.head", which never miss an update.
 type RegistryEventsServiceClient interface {
-	// VersionCreated (event) is not generated yet: event support arrives with natsrpc streaming.
+	// VersionCreated announces a new version of a module. It is broadcast to
+	// every subscriber.
+	VersionCreated(context.Context, *v1.VersionCreatedRequest, ...natsrpc.CallOption) error
 }
 
 // NewRegistryEventsServiceClient constructs a client for the
 // natsrpc.registry.v1.RegistryEventsService service that calls it over nc. The options apply to
 // every method.
 func NewRegistryEventsServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) RegistryEventsServiceClient {
-	return &registryEventsServiceClient{}
+	methods := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryEventsService").Methods()
+	return &registryEventsServiceClient{
+		versionCreated: natsrpc.NewEventClient[v1.VersionCreatedRequest](nc, methods.ByName("VersionCreated"), opts...),
+	}
 }
 
 // RegistryEventsServiceHandler is an implementation of the
@@ -348,7 +353,9 @@ func NewRegistryEventsServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption)
 // allowed to read the registry's JetStream KV bucket can instead watch the
 // keys "mod.*.head", which never miss an update.
 type RegistryEventsServiceHandler interface {
-	// VersionCreated (event) is not generated yet: event support arrives with natsrpc streaming.
+	// VersionCreated announces a new version of a module. It is broadcast to
+	// every subscriber.
+	VersionCreated(context.Context, *v1.VersionCreatedRequest) error
 }
 
 // RegisterRegistryEventsServiceHandler serves impl as the natsrpc.registry.v1.RegistryEventsService
@@ -356,7 +363,10 @@ type RegistryEventsServiceHandler interface {
 // service.
 func RegisterRegistryEventsServiceHandler(nc *nats.Conn, impl RegistryEventsServiceHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error) {
 	service := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryEventsService")
-	return natsrpc.NewService(nc, service, nil, opts...)
+	methods := service.Methods()
+	return natsrpc.NewService(nc, service, []natsrpc.Handler{
+		natsrpc.NewEventHandler(methods.ByName("VersionCreated"), impl.VersionCreated),
+	}, opts...)
 }
 
 // UnimplementedRegistryEventsServiceHandler returns natsrpc.CodeUnimplemented from all methods.
@@ -365,5 +375,16 @@ func RegisterRegistryEventsServiceHandler(nc *nats.Conn, impl RegistryEventsServ
 // later.
 type UnimplementedRegistryEventsServiceHandler struct{}
 
+func (UnimplementedRegistryEventsServiceHandler) VersionCreated(context.Context, *v1.VersionCreatedRequest) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryEventsService.VersionCreated is not implemented"))
+}
+
 // registryEventsServiceClient implements RegistryEventsServiceClient.
-type registryEventsServiceClient struct{}
+type registryEventsServiceClient struct {
+	versionCreated *natsrpc.EventClient[v1.VersionCreatedRequest]
+}
+
+// VersionCreated publishes the event natsrpc.registry.v1.RegistryEventsService.VersionCreated.
+func (c *registryEventsServiceClient) VersionCreated(ctx context.Context, req *v1.VersionCreatedRequest, opts ...natsrpc.CallOption) error {
+	return c.versionCreated.Publish(ctx, req, opts...)
+}

@@ -4,86 +4,122 @@ package registryserve
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
-	"strconv"
+	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
+	"github.com/natsrpc/natsrpc/registry/regctl"
 )
 
 const (
-	embeddedFlagName = "embedded"
-	dataDirFlagName  = "data-dir"
-	listenFlagName   = "listen"
+	embeddedFlagName   = "embedded"
+	dataDirFlagName    = "data-dir"
+	listenFlagName     = "listen"
+	bucketFlagName     = "bucket"
+	replicasFlagName   = "replicas"
+	pushDirFlagName    = "push-dir"
+	pushModuleFlagName = "push-module"
 )
 
 type flags struct {
-	Embedded bool
-	DataDir  string
-	Listen   string
+	Embedded   bool
+	DataDir    string
+	Listen     string
+	Bucket     string
+	Replicas   int
+	PushDir    string
+	PushModule string
 }
 
+// Bind registers the flags.
 func (f *flags) Bind(fs *pflag.FlagSet) {
-	fs.BoolVar(&f.Embedded, embeddedFlagName, false, "start an in-process NATS server with JetStream and serve on it")
+	fs.BoolVar(&f.Embedded, embeddedFlagName, false, "Start an in-process NATS server with JetStream (every write fsynced) and serve on it, instead of connecting to --server")
 	fs.StringVar(&f.DataDir, dataDirFlagName, ".natsrpc", "JetStream storage directory of the embedded server")
-	fs.StringVar(&f.Listen, listenFlagName, "127.0.0.1:4222", "client address of the embedded server (HOST:PORT)")
+	fs.StringVar(&f.Listen, listenFlagName, "127.0.0.1:4222", "Client address of the embedded server (HOST:PORT)")
+	fs.StringVar(&f.Bucket, bucketFlagName, "", "The registry's JetStream KV bucket (default natsrpc_registry)")
+	fs.IntVar(&f.Replicas, replicasFlagName, 1, "Replicas of the registry's streams: 3 on a 3-node cluster. Every instance serving one bucket must use the same value: a different one changes the streams")
+	fs.StringVar(&f.PushDir, pushDirFlagName, "", "Once serving, push this input (a directory of .proto files, an image or a git reference) as a version of --push-module; nothing new is stored when it is unchanged")
+	fs.StringVar(&f.PushModule, pushModuleFlagName, "", "The module --push-dir is pushed as")
 }
 
 // NewCommand returns the `serve` command.
-func NewCommand(name string) *cobra.Command {
+func NewCommand(name string, g *cli.Globals) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
 		Use:   name,
 		Short: "Serve the schema registry over NATS",
-		Args:  cobra.NoArgs,
+		Long: `Serve the schema registry's NATS API. Any number of instances can serve one
+JetStream cluster; they share the load through a queue group.
+
+With --embedded, start an in-process NATS server with JetStream, data in
+--data-dir, every write fsynced before it is acknowledged, on --listen;
+without, connect to --server.
+
+    natsrpc registry serve --embedded --push-dir proto --push-module gaming
+    natsrpc registry serve -s nats://nats-1:4222,nats://nats-2:4222 --replicas 3`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd, f)
+			return run(cmd.Context(), cmd, g, f)
 		},
 	}
 	f.Bind(cmd.Flags())
 	return cmd
 }
 
-func run(ctx context.Context, cmd *cobra.Command, f *flags) error {
-	if !f.Embedded {
-		return fmt.Errorf("only --%s is supported until the registry service lands; run with --%s", embeddedFlagName, embeddedFlagName)
+func run(ctx context.Context, cmd *cobra.Command, g *cli.Globals, f *flags) (retErr error) {
+	if (f.PushDir == "") != (f.PushModule == "") {
+		return fmt.Errorf("--%s and --%s go together: give both to push an input on start", pushDirFlagName, pushModuleFlagName)
 	}
-	host, portStr, err := net.SplitHostPort(f.Listen)
-	if err != nil {
-		return fmt.Errorf("--%s %q: want HOST:PORT: %w", listenFlagName, f.Listen, err)
+	if !f.Embedded && cmd.Flags().Changed(dataDirFlagName) {
+		return fmt.Errorf("--%s needs --%s: without it the registry stores its data in the JetStream of --server", dataDirFlagName, embeddedFlagName)
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return fmt.Errorf("--%s %q: port must be a number from 0 to 65535", listenFlagName, f.Listen)
-	}
-	dir, err := filepath.Abs(f.DataDir)
-	if err != nil {
-		return fmt.Errorf("--%s %q: %w", dataDirFlagName, f.DataDir, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--%s %q: %w", dataDirFlagName, f.DataDir, err)
-	}
-	srv, err := embeddednats.Start(embeddednats.Config{
-		Host:       host,
-		Port:       port,
-		ServerName: "natsrpc-embedded",
-		JetStream:  true,
-		StoreDir:   dir,
-		SyncAlways: true,
+	s, err := regctl.Serve(ctx, regctl.ServeConfig{
+		Embedded:   f.Embedded,
+		DataDir:    f.DataDir,
+		Listen:     f.Listen,
+		Connect:    g.Connect,
+		Bucket:     f.Bucket,
+		Replicas:   f.Replicas,
+		PushInput:  f.PushDir,
+		PushModule: f.PushModule,
+		Logger:     slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
 	})
 	if err != nil {
-		return err
+		return regctl.Explain(err, g.Server)
 	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(stopCtx); err != nil && retErr == nil {
+			retErr = fmt.Errorf("stop: %w", err)
+		}
+	}()
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "NATS with JetStream listening on %s (data in %s)\n", srv.ClientURL(), dir)
-	fmt.Fprintf(out, "connect with: export NATS_URL=%s\n", srv.ClientURL())
-	fmt.Fprintln(out, "press Ctrl-C to stop")
+	if s.DataDir != "" {
+		fmt.Fprintf(out, "natsrpc registry serving on %s (embedded NATS with JetStream, data in %s, every write fsynced)\n", s.URL, s.DataDir)
+	} else {
+		fmt.Fprintf(out, "natsrpc registry serving on %s (bucket %s)\n", s.URL, s.Bucket)
+	}
+	module := "<module>"
+	if s.Pushed != nil {
+		if s.Pushed.Refused() {
+			fmt.Fprintf(out, "the push of %s as module %s was refused (%d violations); run `natsrpc push %s --module %s --dry-run` for details\n", f.PushDir, f.PushModule, len(s.Pushed.Violations), f.PushDir, f.PushModule)
+		} else {
+			fmt.Fprintf(out, "pushed %s: %s\n", f.PushDir, s.Pushed.Summary())
+		}
+		module = f.PushModule
+	}
+	fmt.Fprintf(out, "\nconnect:\n  export NATS_URL=%s\n\ntry:\n", s.URL)
+	fmt.Fprintf(out, "  natsrpc ls %s\n", module)
+	if module == "gaming" {
+		fmt.Fprintln(out, "  natsrpc describe gaming.quest_system.v1.QuestSystemService")
+	} else {
+		fmt.Fprintln(out, "  natsrpc describe <package.Message>")
+	}
+	fmt.Fprintf(out, "  natsrpc get %s -o %s.binpb\n\npress Ctrl-C to stop\n", module, module)
 	<-ctx.Done()
-	srv.Shutdown()
-	srv.WaitForShutdown()
 	return nil
 }

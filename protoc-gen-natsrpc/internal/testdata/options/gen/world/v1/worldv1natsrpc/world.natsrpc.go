@@ -17,7 +17,7 @@ import (
 // generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
 // binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
 // regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_1_0
+const _ = natsrpc.IsAtLeastVersion0_2_0
 
 const (
 	// WorldServiceName is the fully-qualified name of the WorldService service.
@@ -84,12 +84,16 @@ type WorldServiceClient interface {
 	GetRegion(context.Context, *v1.RegionRequest, ...natsrpc.CallOption) (*v1.Region, error)
 	// ApplyEvent has its own subject tokens.
 	ApplyEvent(context.Context, *v1.ApplyEventRequest, ...natsrpc.CallOption) (*v1.Region, error)
-	// Watch (server streaming) is not generated yet: streaming support arrives with natsrpc streaming.
-	// Upload (client streaming) is not generated yet: streaming support arrives with natsrpc streaming.
-	// Sync (bidirectional streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
-	// RegionChanged (event) is not generated yet: event support arrives with natsrpc streaming.
-	// RegionSaved (event) is not generated yet: event support arrives with natsrpc streaming.
+	// Watch streams region changes.
+	Watch(context.Context, *v1.RegionRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.Region], error)
+	// Upload streams regions in.
+	Upload(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.Region, v1.Region], error)
+	// Sync streams both ways.
+	Sync(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientBidiStream[v1.Region, v1.Region], error)
+	// RegionChanged is an event delivered to one instance.
+	RegionChanged(context.Context, *v1.Region, ...natsrpc.CallOption) error
+	// RegionSaved is a durable event.
+	RegionSaved(context.Context, *v1.Region, ...natsrpc.CallOption) error
 }
 
 // NewWorldServiceClient constructs a client for the options.world.v1.WorldService service that
@@ -97,8 +101,13 @@ type WorldServiceClient interface {
 func NewWorldServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) WorldServiceClient {
 	methods := v1.File_world_v1_world_proto.Services().ByName("WorldService").Methods()
 	return &worldServiceClient{
-		getRegion:  natsrpc.NewUnaryClient[v1.RegionRequest, v1.Region](nc, methods.ByName("GetRegion"), opts...),
-		applyEvent: natsrpc.NewUnaryClient[v1.ApplyEventRequest, v1.Region](nc, methods.ByName("ApplyEvent"), opts...),
+		getRegion:     natsrpc.NewUnaryClient[v1.RegionRequest, v1.Region](nc, methods.ByName("GetRegion"), opts...),
+		applyEvent:    natsrpc.NewUnaryClient[v1.ApplyEventRequest, v1.Region](nc, methods.ByName("ApplyEvent"), opts...),
+		watch:         natsrpc.NewServerStreamClient[v1.RegionRequest, v1.Region](nc, methods.ByName("Watch"), opts...),
+		upload:        natsrpc.NewClientStreamClient[v1.Region, v1.Region](nc, methods.ByName("Upload"), opts...),
+		sync:          natsrpc.NewBidiStreamClient[v1.Region, v1.Region](nc, methods.ByName("Sync"), opts...),
+		regionChanged: natsrpc.NewEventClient[v1.Region](nc, methods.ByName("RegionChanged"), opts...),
+		regionSaved:   natsrpc.NewEventClient[v1.Region](nc, methods.ByName("RegionSaved"), opts...),
 	}
 }
 
@@ -110,12 +119,16 @@ type WorldServiceHandler interface {
 	GetRegion(context.Context, *v1.RegionRequest) (*v1.Region, error)
 	// ApplyEvent has its own subject tokens.
 	ApplyEvent(context.Context, *v1.ApplyEventRequest) (*v1.Region, error)
-	// Watch (server streaming) is not generated yet: streaming support arrives with natsrpc streaming.
-	// Upload (client streaming) is not generated yet: streaming support arrives with natsrpc streaming.
-	// Sync (bidirectional streaming) is not generated yet: streaming support arrives with natsrpc
-	// streaming.
-	// RegionChanged (event) is not generated yet: event support arrives with natsrpc streaming.
-	// RegionSaved (event) is not generated yet: event support arrives with natsrpc streaming.
+	// Watch streams region changes.
+	Watch(context.Context, *v1.RegionRequest, *natsrpc.ServerStream[v1.Region]) error
+	// Upload streams regions in.
+	Upload(context.Context, *natsrpc.ServerRecvStream[v1.Region]) (*v1.Region, error)
+	// Sync streams both ways.
+	Sync(context.Context, *natsrpc.ServerBidiStream[v1.Region, v1.Region]) error
+	// RegionChanged is an event delivered to one instance.
+	RegionChanged(context.Context, *v1.Region) error
+	// RegionSaved is a durable event.
+	RegionSaved(context.Context, *v1.Region) error
 }
 
 // RegisterWorldServiceHandler serves impl as the options.world.v1.WorldService service over nc, one
@@ -126,6 +139,11 @@ func RegisterWorldServiceHandler(nc *nats.Conn, impl WorldServiceHandler, opts .
 	return natsrpc.NewService(nc, service, []natsrpc.Handler{
 		natsrpc.NewUnaryHandler(methods.ByName("GetRegion"), impl.GetRegion),
 		natsrpc.NewUnaryHandler(methods.ByName("ApplyEvent"), impl.ApplyEvent),
+		natsrpc.NewServerStreamHandler(methods.ByName("Watch"), impl.Watch),
+		natsrpc.NewClientStreamHandler(methods.ByName("Upload"), impl.Upload),
+		natsrpc.NewBidiStreamHandler(methods.ByName("Sync"), impl.Sync),
+		natsrpc.NewEventHandler(methods.ByName("RegionChanged"), impl.RegionChanged),
+		natsrpc.NewEventHandler(methods.ByName("RegionSaved"), impl.RegionSaved),
 	}, opts...)
 }
 
@@ -142,10 +160,35 @@ func (UnimplementedWorldServiceHandler) ApplyEvent(context.Context, *v1.ApplyEve
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.ApplyEvent is not implemented"))
 }
 
+func (UnimplementedWorldServiceHandler) Watch(context.Context, *v1.RegionRequest, *natsrpc.ServerStream[v1.Region]) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.Watch is not implemented"))
+}
+
+func (UnimplementedWorldServiceHandler) Upload(context.Context, *natsrpc.ServerRecvStream[v1.Region]) (*v1.Region, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.Upload is not implemented"))
+}
+
+func (UnimplementedWorldServiceHandler) Sync(context.Context, *natsrpc.ServerBidiStream[v1.Region, v1.Region]) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.Sync is not implemented"))
+}
+
+func (UnimplementedWorldServiceHandler) RegionChanged(context.Context, *v1.Region) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.RegionChanged is not implemented"))
+}
+
+func (UnimplementedWorldServiceHandler) RegionSaved(context.Context, *v1.Region) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.RegionSaved is not implemented"))
+}
+
 // worldServiceClient implements WorldServiceClient.
 type worldServiceClient struct {
-	getRegion  *natsrpc.UnaryClient[v1.RegionRequest, v1.Region]
-	applyEvent *natsrpc.UnaryClient[v1.ApplyEventRequest, v1.Region]
+	getRegion     *natsrpc.UnaryClient[v1.RegionRequest, v1.Region]
+	applyEvent    *natsrpc.UnaryClient[v1.ApplyEventRequest, v1.Region]
+	watch         *natsrpc.ServerStreamClient[v1.RegionRequest, v1.Region]
+	upload        *natsrpc.ClientStreamClient[v1.Region, v1.Region]
+	sync          *natsrpc.BidiStreamClient[v1.Region, v1.Region]
+	regionChanged *natsrpc.EventClient[v1.Region]
+	regionSaved   *natsrpc.EventClient[v1.Region]
 }
 
 // GetRegion calls options.world.v1.WorldService.GetRegion.
@@ -158,18 +201,47 @@ func (c *worldServiceClient) ApplyEvent(ctx context.Context, req *v1.ApplyEventR
 	return c.applyEvent.CallUnary(ctx, req, opts...)
 }
 
+// Watch calls options.world.v1.WorldService.Watch.
+func (c *worldServiceClient) Watch(ctx context.Context, req *v1.RegionRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.Region], error) {
+	return c.watch.CallServerStream(ctx, req, opts...)
+}
+
+// Upload calls options.world.v1.WorldService.Upload.
+func (c *worldServiceClient) Upload(ctx context.Context, opts ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.Region, v1.Region], error) {
+	return c.upload.CallClientStream(ctx, opts...)
+}
+
+// Sync calls options.world.v1.WorldService.Sync.
+func (c *worldServiceClient) Sync(ctx context.Context, opts ...natsrpc.CallOption) (*natsrpc.ClientBidiStream[v1.Region, v1.Region], error) {
+	return c.sync.CallBidiStream(ctx, opts...)
+}
+
+// RegionChanged publishes the event options.world.v1.WorldService.RegionChanged.
+func (c *worldServiceClient) RegionChanged(ctx context.Context, req *v1.Region, opts ...natsrpc.CallOption) error {
+	return c.regionChanged.Publish(ctx, req, opts...)
+}
+
+// RegionSaved publishes the event options.world.v1.WorldService.RegionSaved.
+func (c *worldServiceClient) RegionSaved(ctx context.Context, req *v1.Region, opts ...natsrpc.CallOption) error {
+	return c.regionSaved.Publish(ctx, req, opts...)
+}
+
 // BroadcastServiceClient is a client for the options.world.v1.BroadcastService service.
 //
 // BroadcastService only has events, delivered to every instance, under its
 // own subject.
 type BroadcastServiceClient interface {
-	// Tick (event) is not generated yet: event support arrives with natsrpc streaming.
+	// Tick is broadcast.
+	Tick(context.Context, *v1.Region, ...natsrpc.CallOption) error
 }
 
 // NewBroadcastServiceClient constructs a client for the options.world.v1.BroadcastService service
 // that calls it over nc. The options apply to every method.
 func NewBroadcastServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) BroadcastServiceClient {
-	return &broadcastServiceClient{}
+	methods := v1.File_world_v1_world_proto.Services().ByName("BroadcastService").Methods()
+	return &broadcastServiceClient{
+		tick: natsrpc.NewEventClient[v1.Region](nc, methods.ByName("Tick"), opts...),
+	}
 }
 
 // BroadcastServiceHandler is an implementation of the options.world.v1.BroadcastService service.
@@ -177,14 +249,18 @@ func NewBroadcastServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) Broa
 // BroadcastService only has events, delivered to every instance, under its
 // own subject.
 type BroadcastServiceHandler interface {
-	// Tick (event) is not generated yet: event support arrives with natsrpc streaming.
+	// Tick is broadcast.
+	Tick(context.Context, *v1.Region) error
 }
 
 // RegisterBroadcastServiceHandler serves impl as the options.world.v1.BroadcastService service over
 // nc, one NATS endpoint per method on the subjects above, and returns the running service.
 func RegisterBroadcastServiceHandler(nc *nats.Conn, impl BroadcastServiceHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error) {
 	service := v1.File_world_v1_world_proto.Services().ByName("BroadcastService")
-	return natsrpc.NewService(nc, service, nil, opts...)
+	methods := service.Methods()
+	return natsrpc.NewService(nc, service, []natsrpc.Handler{
+		natsrpc.NewEventHandler(methods.ByName("Tick"), impl.Tick),
+	}, opts...)
 }
 
 // UnimplementedBroadcastServiceHandler returns natsrpc.CodeUnimplemented from all methods. Embed it
@@ -192,5 +268,16 @@ func RegisterBroadcastServiceHandler(nc *nats.Conn, impl BroadcastServiceHandler
 // methods it does not implement, including methods added to the service later.
 type UnimplementedBroadcastServiceHandler struct{}
 
+func (UnimplementedBroadcastServiceHandler) Tick(context.Context, *v1.Region) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.BroadcastService.Tick is not implemented"))
+}
+
 // broadcastServiceClient implements BroadcastServiceClient.
-type broadcastServiceClient struct{}
+type broadcastServiceClient struct {
+	tick *natsrpc.EventClient[v1.Region]
+}
+
+// Tick publishes the event options.world.v1.BroadcastService.Tick.
+func (c *broadcastServiceClient) Tick(ctx context.Context, req *v1.Region, opts ...natsrpc.CallOption) error {
+	return c.tick.Publish(ctx, req, opts...)
+}

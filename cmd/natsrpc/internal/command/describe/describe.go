@@ -1,0 +1,68 @@
+// Package describe implements `natsrpc describe`.
+package describe
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
+	"github.com/natsrpc/natsrpc/registry/regctl"
+)
+
+const (
+	moduleFlagName  = "module"
+	versionFlagName = "version"
+)
+
+type flags struct {
+	Module  string
+	Version uint64
+}
+
+// Bind registers the flags.
+func (f *flags) Bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Module, moduleFlagName, "", "Look in this module (default: the module that owns the symbol's package)")
+	fs.Uint64Var(&f.Version, versionFlagName, 0, "Look in this version of --module (default: the latest)")
+}
+
+// NewCommand returns the `describe` command.
+func NewCommand(name string, g *cli.Globals) *cobra.Command {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   name + " <symbol> [--module M] [--version V]",
+		Short: "Show a symbol's definition in .proto syntax",
+		Long: `Show the definition of a fully-qualified symbol (package, message, field,
+enum, enum value, service, method or extension) as the registry holds it,
+in .proto syntax with its comments, like grpcurl describe.
+
+    natsrpc describe gaming.quest_system.v1.QuestSystemService
+    natsrpc describe gaming.common.v1.Meta --module gaming --version 2`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd.Context(), cmd, args[0], g, f)
+		},
+	}
+	f.Bind(cmd.Flags())
+	return cmd
+}
+
+func run(ctx context.Context, cmd *cobra.Command, symbol string, g *cli.Globals, f *flags) (retErr error) {
+	ref := regctl.ModuleRef{Module: f.Module, Version: f.Version}
+	if f.Version != 0 && f.Module == "" {
+		return fmt.Errorf("--%s needs --%s: name the module whose version to look in", versionFlagName, moduleFlagName)
+	}
+	c, closeConn, err := g.RegistryClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	out, err := regctl.Describe(ctx, c, symbol, ref)
+	if err != nil {
+		return regctl.Explain(err, g.Server)
+	}
+	fmt.Fprint(cmd.OutOrStdout(), out)
+	return nil
+}

@@ -1,0 +1,80 @@
+// Package policy implements `natsrpc policy`.
+package policy
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
+	"github.com/natsrpc/natsrpc/registry/regctl"
+)
+
+const (
+	useFlagName        = "use"
+	directionFlagName  = "direction"
+	transitiveFlagName = "transitive"
+)
+
+type flags struct {
+	Use        []string
+	Direction  string
+	Transitive bool
+}
+
+// Bind registers the flags.
+func (f *flags) Bind(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&f.Use, useFlagName, nil, "Breaking-change categories to apply: FILE, PACKAGE, WIRE_JSON, WIRE, NATSRPC; repeatable or comma-separated; --use '' applies none")
+	fs.StringVar(&f.Direction, directionFlagName, "", "Which way versions must stay compatible: backward (consumers upgrade first), forward (producers first) or full")
+	fs.BoolVar(&f.Transitive, transitiveFlagName, false, "Check a push against every earlier version, not only the latest")
+}
+
+// NewCommand returns the `policy` command.
+func NewCommand(name string, g *cli.Globals) *cobra.Command {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   name + " <module> [--use CATEGORY ...] [--direction backward|forward|full] [--transitive]",
+		Short: "Show or set a module's compatibility policy",
+		Long: `Show a module's compatibility policy, or set it when any flag is given
+(the flags not given keep their current values). The registry applies the
+policy to every push of the module; a buf.yaml pushed with it does not
+override it. The default is categories FILE and NATSRPC, backward, not
+transitive.
+
+    natsrpc policy gaming
+    natsrpc policy gaming --use WIRE_JSON,NATSRPC --direction full --transitive`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd.Context(), cmd, args[0], g, f)
+		},
+	}
+	f.Bind(cmd.Flags())
+	return cmd
+}
+
+func run(ctx context.Context, cmd *cobra.Command, module string, g *cli.Globals, f *flags) (retErr error) {
+	var change regctl.PolicyChange
+	fs := cmd.Flags()
+	if fs.Changed(useFlagName) {
+		change.Categories = &f.Use
+	}
+	if fs.Changed(directionFlagName) {
+		change.Direction = &f.Direction
+	}
+	if fs.Changed(transitiveFlagName) {
+		change.Transitive = &f.Transitive
+	}
+	c, closeConn, err := g.RegistryClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	p, isDefault, err := regctl.Policy(ctx, c, module, change)
+	if err != nil {
+		return regctl.Explain(err, g.Server)
+	}
+	fmt.Fprint(cmd.OutOrStdout(), regctl.FormatPolicy(module, p, isDefault))
+	return nil
+}

@@ -1,0 +1,88 @@
+package registry_test
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/natsrpc/natsrpc/registry"
+)
+
+// Go-level benchmarks on a real in-process JetStream server. The NATS API
+// adds one request/reply round trip on top.
+
+func benchRegistry(b *testing.B) *registry.Registry {
+	_, js := startJS(b)
+	r := newRegistry(b, js)
+	set := compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
+	mustPush(b, r, registry.PushRequest{Module: "gaming", Files: set})
+	return r
+}
+
+func BenchmarkResolveSymbol(b *testing.B) {
+	r := benchRegistry(b)
+	ctx := testCtx(b, 10*time.Minute)
+	req := registry.SymbolRequest{Symbol: "gaming.quest_system.v1.QuestSystemService.GetQuest", ExcludeSourceInfo: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.ResolveSymbol(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkResolveSubject(b *testing.B) {
+	r := benchRegistry(b)
+	ctx := testCtx(b, 10*time.Minute)
+	req := registry.SubjectRequest{Subject: "gaming.quest_system.v1.QuestSystemService.GetQuest"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.ResolveSubject(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPushUnchanged is the cost of `make run` re-pushing an unchanged
+// proto/: parse, canonicalize, digest and compare with the latest.
+func BenchmarkPushUnchanged(b *testing.B) {
+	r := benchRegistry(b)
+	ctx := testCtx(b, 10*time.Minute)
+	set := compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := r.Push(ctx, registry.PushRequest{Module: "gaming", Files: proto.CloneOf(set)})
+		if err != nil || res.Created {
+			b.Fatal(res, err)
+		}
+	}
+}
+
+// BenchmarkPushNewVersion pushes the gaming schemas with alternating
+// comments, so that every push is a new, compatible version: parse,
+// canonicalize, breaking-change check against the latest, and the atomic
+// commit.
+func BenchmarkPushNewVersion(b *testing.B) {
+	r := benchRegistry(b)
+	ctx := testCtx(b, 10*time.Minute)
+	sets := [2]*descriptorpb.FileDescriptorSet{
+		compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
+		compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
+	}
+	for _, f := range sets[1].File {
+		if loc := f.GetSourceCodeInfo().GetLocation(); len(loc) > 0 {
+			loc[0].LeadingDetachedComments = append(loc[0].LeadingDetachedComments, " benchmark\n")
+		}
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		res, err := r.Push(ctx, registry.PushRequest{Module: "gaming", Files: proto.CloneOf(sets[i%2])})
+		if err != nil || !res.Created {
+			b.Fatal(res, err)
+		}
+	}
+}

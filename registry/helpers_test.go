@@ -1,0 +1,272 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bufbuild/protocompile"
+	"github.com/bufbuild/protocompile/linker"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/registry"
+)
+
+// testCtx returns a context that ends with the test or after d.
+func testCtx(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// startJS starts a JetStream server with sync_always and returns a
+// JetStream context on it.
+func startJS(t testing.TB, opts ...natstest.Option) (*server.Server, jetstream.JetStream) {
+	t.Helper()
+	opts = append([]natstest.Option{natstest.WithJetStream(), natstest.WithConfigure(func(o *server.Options) { o.SyncAlways = true })}, opts...)
+	srv := natstest.Start(t, opts...)
+	nc := natstest.Connect(t, srv)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	return srv, js
+}
+
+func newRegistry(t testing.TB, js jetstream.JetStream, opts ...registry.Option) *registry.Registry {
+	t.Helper()
+	r, err := registry.New(testCtx(t, 30*time.Second), js, opts...)
+	if err != nil {
+		t.Fatalf("registry.New: %v", err)
+	}
+	return r
+}
+
+// compile compiles the targets from srcs (falling back to the repository's
+// proto/ directory, for natsrpc/v1/options.proto and the gaming schemas),
+// with source info, and returns them and their transitive imports as a
+// descriptor set.
+func compile(t testing.TB, srcs map[string]string, targets ...string) *descriptorpb.FileDescriptorSet {
+	t.Helper()
+	c := protocompile.Compiler{
+		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
+			Accessor: func(path string) (io.ReadCloser, error) {
+				if s, ok := srcs[path]; ok {
+					return io.NopCloser(strings.NewReader(s)), nil
+				}
+				return os.Open(filepath.Join("..", "proto", path))
+			},
+		}),
+		SourceInfoMode: protocompile.SourceInfoStandard,
+	}
+	files, err := c.Compile(context.Background(), targets...)
+	if err != nil {
+		t.Fatalf("compile %v: %v", targets, err)
+	}
+	set := &descriptorpb.FileDescriptorSet{}
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if seen[fd.Path()] {
+			return
+		}
+		seen[fd.Path()] = true
+		for i := 0; i < fd.Imports().Len(); i++ {
+			add(fd.Imports().Get(i).FileDescriptor)
+		}
+		if r, ok := fd.(linker.Result); ok {
+			set.File = append(set.File, proto.CloneOf(r.FileDescriptorProto()))
+		} else {
+			set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
+		}
+	}
+	for _, f := range files {
+		add(f)
+	}
+	return set
+}
+
+func mustPush(t testing.TB, r *registry.Registry, req registry.PushRequest) *registry.PushResult {
+	t.Helper()
+	res, err := r.Push(testCtx(t, 60*time.Second), req)
+	if err != nil {
+		t.Fatalf("push %s: %v", req.Module, err)
+	}
+	return res
+}
+
+// wantKind fails unless err is a registry error of kind k whose message
+// contains every one of substrs.
+func wantKind(t testing.TB, err error, k registry.Kind, substrs ...string) *registry.Error {
+	t.Helper()
+	var re *registry.Error
+	if !errors.As(err, &re) {
+		t.Fatalf("error = %v; want a *registry.Error of kind %s", err, k)
+	}
+	if re.Kind != k {
+		t.Fatalf("error kind = %s (%v); want %s", re.Kind, err, k)
+	}
+	for _, s := range substrs {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not contain %q", err, s)
+		}
+	}
+	return re
+}
+
+func hasRule(vs []registry.Violation, rule string) bool {
+	for _, v := range vs {
+		if v.Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
+func getBytes(t testing.TB, r *registry.Registry, module string, version uint64) []byte {
+	t.Helper()
+	mc, err := r.GetModuleVersion(testCtx(t, 30*time.Second), registry.GetRequest{Module: module, Version: version, MaxInlineBytes: -1})
+	if err != nil {
+		t.Fatalf("get %s@%d: %v", module, version, err)
+	}
+	return mc.Set
+}
+
+func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
+
+// natsConnect opens a connection to url, closed when t ends.
+func natsConnect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Timeout(5 * time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// Test schemas: a shared module and a service module that imports it.
+const commonV1 = `syntax = "proto3";
+
+package acme.common.v1;
+
+// Money is an amount in a currency.
+message Money {
+  // currency is an ISO 4217 code.
+  string currency = 1;
+  // units are whole units.
+  int64 units = 2;
+}
+`
+
+const commonV2 = `syntax = "proto3";
+
+package acme.common.v1;
+
+// Money is an amount in a currency.
+message Money {
+  // currency is an ISO 4217 code.
+  string currency = 1;
+  // units are whole units.
+  int64 units = 2;
+  // nanos are billionths of a unit.
+  int32 nanos = 3;
+}
+`
+
+const shopV1 = `syntax = "proto3";
+
+package acme.shop.v1;
+
+import "acme/common/v1/common.proto";
+import "google/protobuf/timestamp.proto";
+import "natsrpc/v1/options.proto";
+
+// ShopService sells items.
+service ShopService {
+  option (natsrpc.v1.service) = {version: "1.0.0"};
+
+  // Buy buys an item.
+  rpc Buy(BuyRequest) returns (BuyResponse);
+  // Restocked announces new stock.
+  rpc Restocked(RestockedRequest) returns (RestockedResponse);
+}
+
+// Item is something for sale.
+message Item {
+  // id identifies the item.
+  string id = 1;
+  // price is what it costs.
+  acme.common.v1.Money price = 2;
+}
+
+// BuyRequest buys one item.
+message BuyRequest {
+  // item_id is the item to buy.
+  string item_id = 1;
+  // at is when.
+  google.protobuf.Timestamp at = 2;
+}
+
+// BuyResponse is the receipt.
+message BuyResponse {
+  // item is what was bought.
+  Item item = 1;
+}
+
+// RestockedRequest names the item.
+message RestockedRequest {
+  // item_id is the restocked item.
+  string item_id = 1;
+}
+
+// RestockedResponse is empty.
+message RestockedResponse {}
+
+// Unused is not used by any method.
+message Unused {
+  // note is a note.
+  string note = 1;
+}
+`
+
+func shopSrcs(shop, common string) map[string]string {
+	return map[string]string{
+		"acme/shop/v1/shop.proto":     shop,
+		"acme/common/v1/common.proto": common,
+	}
+}
+
+// pushCommon pushes the common module and returns its result.
+func pushCommon(t testing.TB, r *registry.Registry, src string) *registry.PushResult {
+	t.Helper()
+	return mustPush(t, r, registry.PushRequest{
+		Module: "common",
+		Files:  compile(t, map[string]string{"acme/common/v1/common.proto": src}, "acme/common/v1/common.proto"),
+	})
+}
+
+// pushShop pushes the shop module (importing common) and returns the
+// result and error.
+func pushShop(t testing.TB, r *registry.Registry, shop, common string) (*registry.PushResult, error) {
+	t.Helper()
+	return r.Push(testCtx(t, 60*time.Second), registry.PushRequest{
+		Module:   "shop",
+		Files:    compile(t, shopSrcs(shop, common), "acme/shop/v1/shop.proto"),
+		OwnFiles: []string{"acme/shop/v1/shop.proto"},
+	})
+}

@@ -1,0 +1,157 @@
+package registry_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/natsrpc/natsrpc/registry"
+)
+
+func TestModuleNames(t *testing.T) {
+	t.Parallel()
+	valid := []string{"gaming", "a", "quest-system", "npc_behavior2", strings.Repeat("a", 64)}
+	for _, name := range valid {
+		if err := registry.ValidateModuleName(name); err != nil {
+			t.Errorf("ValidateModuleName(%q) = %v; want nil", name, err)
+		}
+	}
+	invalid := []string{"", "Gaming", "gaming.quest", "gaming.*", "a>", "a b", "$SYS", "1abc", "-a", "_a", "gäming", "a/b", "a\x00", "a\n", strings.Repeat("a", 65)}
+	for _, name := range invalid {
+		err := registry.ValidateModuleName(name)
+		if registry.KindOf(err) != registry.KindInvalidArgument || !strings.Contains(err.Error(), "lowercase letters") {
+			t.Errorf("ValidateModuleName(%q) = %v; want an invalid-argument error that says what is allowed", name, err)
+		}
+	}
+}
+
+func TestHostileInputIsRefusedClearly(t *testing.T) {
+	t.Parallel()
+	_, js := startJS(t)
+	r := newRegistry(t, js, registry.WithMaxSetSize(4<<20), registry.WithMaxFiles(50))
+	ctx := testCtx(t, 2*time.Minute)
+	good := compile(t, shopSrcs(shopV1, commonV1), "acme/shop/v1/shop.proto")
+	shopOnly := []string{"acme/shop/v1/shop.proto"}
+	edit := func(f func(set *descriptorpb.FileDescriptorSet)) *descriptorpb.FileDescriptorSet {
+		set := proto.CloneOf(good)
+		f(set)
+		return set
+	}
+	file := func(set *descriptorpb.FileDescriptorSet, name string) *descriptorpb.FileDescriptorProto {
+		for _, f := range set.File {
+			if f.GetName() == name {
+				return f
+			}
+		}
+		t.Fatalf("no file %q", name)
+		return nil
+	}
+	addUnknown := func(m proto.Message, num protowire.Number) {
+		b := protowire.AppendTag(nil, num, protowire.VarintType)
+		b = protowire.AppendVarint(b, 1)
+		m.ProtoReflect().SetUnknown(append(m.ProtoReflect().GetUnknown(), b...))
+	}
+	garbage, err := r.Upload(ctx, []byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := r.Upload(ctx, make([]byte, 5<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	badSubject := `syntax = "proto3";
+package acme.bad.v1;
+import "natsrpc/v1/options.proto";
+message Req {}
+service BadService {
+  option (natsrpc.v1.service) = {subject: "acme..bad"};
+  rpc Do(Req) returns (Req);
+}
+`
+	twice := `syntax = "proto3";
+package acme.twice.v1;
+import "natsrpc/v1/options.proto";
+message Req {}
+service AService {
+  option (natsrpc.v1.service) = {subject: "same"};
+  rpc Do(Req) returns (Req);
+}
+service BService {
+  option (natsrpc.v1.service) = {subject: "same"};
+  rpc Do(Req) returns (Req);
+}
+`
+	tests := []struct {
+		name string
+		req  registry.PushRequest
+		kind registry.Kind
+		want []string
+	}{
+		{"invalid module name", registry.PushRequest{Module: "gaming.>", Files: good}, registry.KindInvalidArgument, []string{`"gaming.>"`, "NATS subject token"}},
+		{"no files", registry.PushRequest{Module: "x"}, registry.KindInvalidArgument, []string{"no files"}},
+		{"files and upload", registry.PushRequest{Module: "x", Files: good, Upload: garbage}, registry.KindInvalidArgument, []string{"send one"}},
+		{"malformed bytes", registry.PushRequest{Module: "x", Upload: garbage}, registry.KindInvalidArgument, []string{"not a serialized google.protobuf.FileDescriptorSet"}},
+		{"too large", registry.PushRequest{Module: "x", Upload: big}, registry.KindInvalidArgument, []string{"5242880 bytes", "at most 4194304"}},
+		{"unknown upload", registry.PushRequest{Module: "x", Upload: "t-nope"}, registry.KindNotFound, []string{`"t-nope"`, "upload the descriptor set again"}},
+		{"empty set", registry.PushRequest{Module: "x", Files: &descriptorpb.FileDescriptorSet{}}, registry.KindInvalidArgument, []string{"no files"}},
+		{"missing import", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			s.File = []*descriptorpb.FileDescriptorProto{file(s, "acme/shop/v1/shop.proto")}
+		})}, registry.KindInvalidArgument, []string{`imports "acme/common/v1/common.proto"`, "--include_imports"}},
+		{"unknown field in a file", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			addUnknown(file(s, "acme/shop/v1/shop.proto"), 99)
+		})}, registry.KindInvalidArgument, []string{"unknown fields (numbers [99])", "FileDescriptorProto"}},
+		{"unknown field in a message", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			addUnknown(file(s, "acme/shop/v1/shop.proto").MessageType[0], 77)
+		})}, registry.KindInvalidArgument, []string{"numbers [77]", "google.protobuf.DescriptorProto"}},
+		{"path escaping the root", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			file(s, "acme/shop/v1/shop.proto").Name = proto.String("../evil.proto")
+		})}, registry.KindInvalidArgument, []string{`"../evil.proto"`}},
+		{"path with a space", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			file(s, "acme/shop/v1/shop.proto").Name = proto.String("a b.proto")
+		})}, registry.KindInvalidArgument, []string{`"a b.proto"`, "letters, digits"}},
+		{"duplicate file", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			s.File = append(s.File, proto.CloneOf(s.File[0]))
+		})}, registry.KindInvalidArgument, []string{"twice"}},
+		{"unresolvable type", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			file(s, "acme/shop/v1/shop.proto").MessageType[0].Field[1].TypeName = proto.String(".acme.nope.v1.Gone")
+		})}, registry.KindInvalidArgument, []string{"descriptor set is invalid", "acme.nope.v1.Gone"}},
+		{"no package", registry.PushRequest{Module: "x", Files: compile(t, map[string]string{"nopkg.proto": "syntax = \"proto3\";\nmessage A {}\n"}, "nopkg.proto")}, registry.KindInvalidArgument, []string{`"nopkg.proto" declares no package`}},
+		{"own built-in file", registry.PushRequest{Module: "x", Files: good, OwnFiles: []string{"google/protobuf/timestamp.proto"}}, registry.KindInvalidArgument, []string{"built into the registry"}},
+		{"own file not in set", registry.PushRequest{Module: "x", Files: good, OwnFiles: []string{"acme/elsewhere.proto"}}, registry.KindInvalidArgument, []string{`"acme/elsewhere.proto" is not in the descriptor set`}},
+		{"only imports", registry.PushRequest{Module: "x", Files: compile(t, nil, "google/protobuf/empty.proto")}, registry.KindInvalidArgument, []string{"no files of the module's own"}},
+		{"subject that breaks NATS", registry.PushRequest{Module: "x", Files: compile(t, map[string]string{"acme/bad/v1/bad.proto": badSubject}, "acme/bad/v1/bad.proto")}, registry.KindInvalidArgument, []string{"(natsrpc.v1.service).subject", `"acme..bad"`}},
+		{"two methods on one subject", registry.PushRequest{Module: "x", Files: compile(t, map[string]string{"acme/twice/v1/twice.proto": twice}, "acme/twice/v1/twice.proto")}, registry.KindInvalidArgument, []string{`"same.Do"`}},
+		{"too many files", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			for i := range 60 {
+				s.File = append(s.File, &descriptorpb.FileDescriptorProto{Name: proto.String("f" + strings.Repeat("x", i) + ".proto"), Package: proto.String("p")})
+			}
+		})}, registry.KindInvalidArgument, []string{"at most 50"}},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			_, err := r.Push(ctx, test.req)
+			wantKind(t, err, test.kind, test.want...)
+		})
+	}
+
+	// Custom options are unknown fields of options messages: accepted.
+	withOption := edit(func(s *descriptorpb.FileDescriptorSet) {
+		m := file(s, "acme/shop/v1/shop.proto").MessageType[0]
+		if m.Options == nil {
+			m.Options = &descriptorpb.MessageOptions{}
+		}
+		addUnknown(m.Options, 50123)
+	})
+	// The registry still serves after all that.
+	pushCommon(t, r, commonV1)
+	if _, err := r.Push(ctx, registry.PushRequest{Module: "shop", Files: withOption, OwnFiles: shopOnly}); err != nil {
+		t.Fatalf("valid push after hostile ones: %v", err)
+	}
+	if _, err := r.ResolveSymbol(ctx, registry.SymbolRequest{Symbol: "acme.shop.v1.Item"}); err != nil {
+		t.Errorf("lookup after hostile pushes: %v", err)
+	}
+}

@@ -1,0 +1,97 @@
+package regctl
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
+	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/client"
+)
+
+// PolicyChange says which parts of a module's policy to replace; nil
+// fields keep the current value.
+type PolicyChange struct {
+	// Categories replaces the breaking-change categories.
+	Categories *[]string
+	// Direction replaces the direction: "backward", "forward" or "full".
+	Direction *string
+	// Transitive replaces the transitive switch.
+	Transitive *bool
+}
+
+func (c PolicyChange) empty() bool {
+	return c.Categories == nil && c.Direction == nil && c.Transitive == nil
+}
+
+// Policy returns a module's policy after applying change (nothing when
+// change is empty), and whether it is the registry's default (never after
+// a change).
+func Policy(ctx context.Context, c *client.Client, module string, change PolicyChange) (*registryv1.Policy, bool, error) {
+	if err := registry.ValidateModuleName(module); err != nil {
+		return nil, false, err
+	}
+	cur, err := c.API().GetPolicy(ctx, &registryv1.GetPolicyRequest{Module: module})
+	if err != nil {
+		return nil, false, err
+	}
+	if change.empty() {
+		return cur.GetPolicy(), cur.GetIsDefault(), nil
+	}
+	p := cur.GetPolicy()
+	if change.Categories != nil {
+		p.Categories = nil
+		for _, c := range *change.Categories {
+			for part := range strings.SplitSeq(c, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					p.Categories = append(p.Categories, part)
+				}
+			}
+		}
+	}
+	if change.Direction != nil {
+		d, err := registry.ParseDirection(*change.Direction)
+		if err != nil {
+			return nil, false, err
+		}
+		switch d {
+		case registry.DirectionForward:
+			p.Direction = registryv1.Direction_DIRECTION_FORWARD
+		case registry.DirectionFull:
+			p.Direction = registryv1.Direction_DIRECTION_FULL
+		default:
+			p.Direction = registryv1.Direction_DIRECTION_BACKWARD
+		}
+	}
+	if change.Transitive != nil {
+		p.Transitive = *change.Transitive
+	}
+	res, err := c.API().SetPolicy(ctx, &registryv1.SetPolicyRequest{Module: module, Policy: p})
+	if err != nil {
+		return nil, false, err
+	}
+	return res.GetPolicy(), false, nil
+}
+
+// FormatPolicy renders a policy for people.
+func FormatPolicy(module string, p *registryv1.Policy, isDefault bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "module %s", module)
+	if isDefault {
+		b.WriteString(" (default policy)")
+	}
+	b.WriteString(":\n")
+	cats := strings.Join(p.GetCategories(), ", ")
+	if cats == "" {
+		cats = "none (no breaking-change checks; ownership and dependency rules still apply)"
+	}
+	fmt.Fprintf(&b, "  categories: %s\n", cats)
+	dir := strings.ToLower(strings.TrimPrefix(p.GetDirection().String(), "DIRECTION_"))
+	if p.GetDirection() == registryv1.Direction_DIRECTION_UNSPECIFIED {
+		dir = "backward"
+	}
+	fmt.Fprintf(&b, "  direction:  %s\n", dir)
+	fmt.Fprintf(&b, "  transitive: %t\n", p.GetTransitive())
+	return b.String()
+}

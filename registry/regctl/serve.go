@@ -1,0 +1,193 @@
+package regctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/client"
+	"github.com/natsrpc/natsrpc/registry/server"
+)
+
+// ServeConfig says how to run a registry.
+type ServeConfig struct {
+	// Embedded starts an in-process NATS server with JetStream, fsyncing
+	// every write (sync_always), with its data in DataDir, listening on
+	// Listen (HOST:PORT), and serves the registry on it.
+	Embedded bool
+	// DataDir is the embedded server's JetStream directory.
+	DataDir string
+	// Listen is the embedded server's client address.
+	Listen string
+	// Connect connects to an existing NATS server when not Embedded.
+	Connect func(ctx context.Context) (*nats.Conn, error)
+	// Bucket is the registry's KV bucket; empty means the default.
+	Bucket string
+	// Replicas is the replica count of the registry's streams; 0 means 1.
+	Replicas int
+	// PushInput and PushModule, when both set, push an input (e.g. a
+	// directory of .proto files) as a version of a module once the
+	// registry serves, through its API; an unchanged input stores nothing.
+	PushInput, PushModule string
+	// Logger receives the server's operational warnings.
+	Logger *slog.Logger
+}
+
+// Serving is a running registry.
+type Serving struct {
+	// URL is the NATS URL clients connect to.
+	URL string
+	// DataDir is the embedded server's data directory; empty when not
+	// embedded.
+	DataDir string
+	// Bucket is the registry's KV bucket.
+	Bucket string
+	// Pushed is the outcome of the push on start; nil without one.
+	Pushed *PushResult
+
+	srv *natsserver.Server
+	nc  *nats.Conn
+	api *server.Server
+}
+
+// Serve starts a registry as cfg says and returns once it serves (and
+// the push on start, if any, is done). Stop it with [Serving.Stop].
+func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
+	s := &Serving{}
+	defer func() {
+		if retErr != nil {
+			s.close()
+		}
+	}()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Embedded {
+		if err := s.startEmbedded(cfg); err != nil {
+			return nil, err
+		}
+	} else {
+		if cfg.Connect == nil {
+			return nil, errors.New("no NATS connection configured")
+		}
+		nc, err := cfg.Connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.nc = nc
+		s.URL = nc.ConnectedUrlRedacted()
+	}
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	var ropts []registry.Option
+	if cfg.Bucket != "" {
+		ropts = append(ropts, registry.WithBucket(cfg.Bucket))
+	}
+	if cfg.Replicas > 0 {
+		ropts = append(ropts, registry.WithReplicas(cfg.Replicas))
+	}
+	reg, err := registry.New(ctx, js, ropts...)
+	if err != nil {
+		if !cfg.Embedded {
+			return nil, fmt.Errorf("%w (does the NATS server at %s run JetStream, version 2.12 or later?)", err, s.URL)
+		}
+		return nil, err
+	}
+	s.Bucket = reg.Bucket()
+	api, err := server.New(s.nc, reg, server.WithLogger(cfg.Logger))
+	if err != nil {
+		return nil, err
+	}
+	s.api = api
+	if cfg.PushInput != "" && cfg.PushModule != "" {
+		res, err := Push(ctx, client.New(s.nc, client.WithBucket(reg.Bucket())), cfg.PushInput, cfg.PushModule, false)
+		if err != nil {
+			return nil, fmt.Errorf("push %q as module %q: %w", cfg.PushInput, cfg.PushModule, err)
+		}
+		s.Pushed = res
+	}
+	return s, nil
+}
+
+func (s *Serving) startEmbedded(cfg ServeConfig) error {
+	host, portStr, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen address %q: want HOST:PORT, e.g. 127.0.0.1:4222: %w", cfg.Listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return fmt.Errorf("listen address %q: the port must be a number from 0 to 65535", cfg.Listen)
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory %q: %w", cfg.DataDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("data directory %q: %w", cfg.DataDir, err)
+	}
+	srv, err := embeddednats.Start(embeddednats.Config{
+		Host:       host,
+		Port:       port,
+		ServerName: "natsrpc-embedded",
+		JetStream:  true,
+		StoreDir:   dir,
+		SyncAlways: true,
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "address already in use") || strings.Contains(err.Error(), "not ready") {
+			return fmt.Errorf("cannot listen on %s (is another registry or NATS server running there? stop it, or pass another --listen address): %w", cfg.Listen, err)
+		}
+		return err
+	}
+	s.srv = srv
+	s.DataDir = dir
+	s.URL = srv.ClientURL()
+	// The registry itself talks to its embedded server in process.
+	nc, err := nats.Connect(s.URL, nats.InProcessServer(srv), nats.Name("natsrpc registry"))
+	if err != nil {
+		return fmt.Errorf("connect to the embedded NATS server: %w", err)
+	}
+	s.nc = nc
+	return nil
+}
+
+// Stop stops serving: the API drains its requests in flight (until ctx
+// ends), then the connection and the embedded server, if any, close.
+func (s *Serving) Stop(ctx context.Context) error {
+	var err error
+	if s.api != nil {
+		err = s.api.Stop(ctx)
+	}
+	s.close()
+	return err
+}
+
+func (s *Serving) close() {
+	if s.nc != nil {
+		_ = s.nc.Drain()
+		deadline := time.Now().Add(5 * time.Second)
+		for !s.nc.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		s.nc.Close()
+	}
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+	}
+}

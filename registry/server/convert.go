@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/natsrpc/natsrpc"
+	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
+	"github.com/natsrpc/natsrpc/registry"
+)
+
+// apiError turns a registry error into the natsrpc error the caller sees:
+// the registry's kinds map one to one onto natsrpc codes, and the message
+// (which says what to do) is kept.
+func apiError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *registry.Error
+	if !errors.As(err, &re) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err // the runtime maps context errors itself
+		}
+		return natsrpc.NewError(natsrpc.CodeInternal, err)
+	}
+	return natsrpc.NewError(codeOf(re.Kind), err)
+}
+
+func codeOf(k registry.Kind) natsrpc.Code {
+	switch k {
+	case registry.KindInvalidArgument:
+		return natsrpc.CodeInvalidArgument
+	case registry.KindNotFound:
+		return natsrpc.CodeNotFound
+	case registry.KindFailedPrecondition:
+		return natsrpc.CodeFailedPrecondition
+	case registry.KindConflict:
+		return natsrpc.CodeAborted
+	case registry.KindUnavailable:
+		return natsrpc.CodeUnavailable
+	default:
+		return natsrpc.CodeInternal
+	}
+}
+
+func invalidArgument(format string, args ...any) error {
+	return natsrpc.NewError(natsrpc.CodeInvalidArgument, fmt.Errorf(format, args...))
+}
+
+// moduleVersion converts a version description.
+func moduleVersion(v registry.VersionInfo) *registryv1.ModuleVersion {
+	mv := &registryv1.ModuleVersion{
+		Module:   v.Module,
+		Version:  v.Version,
+		Digest:   v.Digest,
+		Files:    v.Files,
+		RevertOf: v.RevertOf,
+	}
+	if !v.CreateTime.IsZero() {
+		mv.CreateTime = timestamppb.New(v.CreateTime)
+	}
+	for _, d := range v.Dependencies {
+		mv.Dependencies = append(mv.Dependencies, &registryv1.Dependency{
+			File:    d.File,
+			Module:  d.Module,
+			Version: d.Version,
+			Digest:  d.Digest,
+			Builtin: d.Builtin,
+		})
+	}
+	return mv
+}
+
+func violations(vs []registry.Violation) []*registryv1.Violation {
+	out := make([]*registryv1.Violation, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, &registryv1.Violation{
+			Rule:           v.Rule,
+			File:           v.File,
+			StartLine:      int32(v.StartLine),
+			StartColumn:    int32(v.StartColumn),
+			EndLine:        int32(v.EndLine),
+			EndColumn:      int32(v.EndColumn),
+			Message:        v.Message,
+			AgainstVersion: v.AgainstVersion,
+		})
+	}
+	return out
+}
+
+func outcome(o registry.Outcome) registryv1.PushOutcome {
+	switch o {
+	case registry.OutcomeCreated:
+		return registryv1.PushOutcome_PUSH_OUTCOME_CREATED
+	case registry.OutcomeUnchanged:
+		return registryv1.PushOutcome_PUSH_OUTCOME_UNCHANGED
+	case registry.OutcomeRefused:
+		return registryv1.PushOutcome_PUSH_OUTCOME_REFUSED
+	default:
+		return registryv1.PushOutcome_PUSH_OUTCOME_UNSPECIFIED
+	}
+}
+
+func policyToProto(p registry.Policy) *registryv1.Policy {
+	out := &registryv1.Policy{Categories: p.Categories, Transitive: p.Transitive}
+	switch p.Direction {
+	case registry.DirectionForward:
+		out.Direction = registryv1.Direction_DIRECTION_FORWARD
+	case registry.DirectionFull:
+		out.Direction = registryv1.Direction_DIRECTION_FULL
+	default:
+		out.Direction = registryv1.Direction_DIRECTION_BACKWARD
+	}
+	return out
+}
+
+func policyFromProto(p *registryv1.Policy) (registry.Policy, error) {
+	out := registry.Policy{Categories: p.GetCategories(), Transitive: p.GetTransitive()}
+	switch p.GetDirection() {
+	case registryv1.Direction_DIRECTION_UNSPECIFIED, registryv1.Direction_DIRECTION_BACKWARD:
+		out.Direction = registry.DirectionBackward
+	case registryv1.Direction_DIRECTION_FORWARD:
+		out.Direction = registry.DirectionForward
+	case registryv1.Direction_DIRECTION_FULL:
+		out.Direction = registry.DirectionFull
+	default:
+		return registry.Policy{}, invalidArgument("policy direction %d: use DIRECTION_BACKWARD, DIRECTION_FORWARD or DIRECTION_FULL", int32(p.GetDirection()))
+	}
+	return out, nil
+}
+
+func symbolKind(k registry.SymbolKind) registryv1.SymbolKind {
+	switch k {
+	case registry.SymbolPackage:
+		return registryv1.SymbolKind_SYMBOL_KIND_PACKAGE
+	case registry.SymbolMessage:
+		return registryv1.SymbolKind_SYMBOL_KIND_MESSAGE
+	case registry.SymbolField:
+		return registryv1.SymbolKind_SYMBOL_KIND_FIELD
+	case registry.SymbolOneof:
+		return registryv1.SymbolKind_SYMBOL_KIND_ONEOF
+	case registry.SymbolEnum:
+		return registryv1.SymbolKind_SYMBOL_KIND_ENUM
+	case registry.SymbolEnumValue:
+		return registryv1.SymbolKind_SYMBOL_KIND_ENUM_VALUE
+	case registry.SymbolService:
+		return registryv1.SymbolKind_SYMBOL_KIND_SERVICE
+	case registry.SymbolMethod:
+		return registryv1.SymbolKind_SYMBOL_KIND_METHOD
+	case registry.SymbolExtension:
+		return registryv1.SymbolKind_SYMBOL_KIND_EXTENSION
+	default:
+		return registryv1.SymbolKind_SYMBOL_KIND_UNSPECIFIED
+	}
+}
+
+func methodKind(k registry.MethodKind) registryv1.MethodKind {
+	switch k {
+	case registry.MethodUnary:
+		return registryv1.MethodKind_METHOD_KIND_UNARY
+	case registry.MethodServerStream:
+		return registryv1.MethodKind_METHOD_KIND_SERVER_STREAM
+	case registry.MethodClientStream:
+		return registryv1.MethodKind_METHOD_KIND_CLIENT_STREAM
+	case registry.MethodBidiStream:
+		return registryv1.MethodKind_METHOD_KIND_BIDI_STREAM
+	case registry.MethodEvent:
+		return registryv1.MethodKind_METHOD_KIND_EVENT
+	default:
+		return registryv1.MethodKind_METHOD_KIND_UNSPECIFIED
+	}
+}
+
+func objectRef(o *registry.ObjectRef) *registryv1.ObjectRef {
+	return &registryv1.ObjectRef{Bucket: o.Bucket, Name: o.Name, Size: o.Size, Digest: o.Digest}
+}
+
+// carry puts a registry content into a reply: the object reference, or
+// the serialized set inline.
+//
+// For binary replies the set is not decoded: the wire form of an embedded
+// message is the same as that of a bytes field, so the stored bytes are
+// appended as the raw bytes of the reply's file_descriptor_set field, which
+// the client decodes as the FileDescriptorSet it is. That skips a decode
+// and a re-encode of up to a megabyte on every lookup. protojson cannot
+// write raw fields, so JSON replies carry the decoded set.
+func carry(ctx context.Context, c registry.Content, m proto.Message,
+	setSet func(*descriptorpb.FileDescriptorSet), setObject func(*registryv1.ObjectRef),
+) error {
+	if c.Object != nil {
+		setObject(objectRef(c.Object))
+		return nil
+	}
+	if wantsJSON(ctx) {
+		set := &descriptorpb.FileDescriptorSet{}
+		if err := proto.Unmarshal(c.Set, set); err != nil {
+			return natsrpc.NewError(natsrpc.CodeInternal, fmt.Errorf("decode a stored descriptor set: %w", err))
+		}
+		setSet(set)
+		return nil
+	}
+	setField := m.ProtoReflect().Descriptor().Fields().ByName("file_descriptor_set").Number()
+	raw := make([]byte, 0, len(c.Set)+protowire.SizeTag(setField)+protowire.SizeVarint(uint64(len(c.Set))))
+	raw = protowire.AppendTag(raw, setField, protowire.BytesType)
+	raw = protowire.AppendBytes(raw, c.Set)
+	m.ProtoReflect().SetUnknown(raw)
+	return nil
+}
+
+// wantsJSON reports whether the request came as protojson, so that the
+// reply goes back as protojson too.
+func wantsJSON(ctx context.Context) bool {
+	ci, ok := natsrpc.CallInfoFromContext(ctx)
+	if !ok {
+		return false
+	}
+	ct, _, _ := strings.Cut(ci.RequestHeader().Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "application/json")
+}
