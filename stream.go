@@ -264,17 +264,20 @@ func formatCount(n uint64) []string {
 }
 
 // validInbox reports whether s is a subject a peer may be told to publish
-// to: literal tokens (no wildcards), no whitespace, bounded length.
+// to: literal tokens, no whitespace, bounded length. "*" and ">" are refused
+// anywhere in a token, not only as whole-token wildcards: nats-server treats
+// "a*" as a literal, but other clients and tools do not agree on that, and an
+// inbox never needs them.
 func validInbox(s string) bool {
 	if s == "" || len(s) > maxControlSubject {
 		return false
 	}
 	for _, tok := range strings.Split(s, ".") {
-		if tok == "" || tok == "*" || tok == ">" {
+		if tok == "" {
 			return false
 		}
 		for i := 0; i < len(tok); i++ {
-			if c := tok[i]; c <= ' ' || c == 0x7f {
+			if c := tok[i]; c <= ' ' || c == 0x7f || c == '*' || c == '>' {
 				return false
 			}
 		}
