@@ -6,12 +6,17 @@
 //
 //   - [github.com/natsrpc/natsrpc/contrib/otelnatsrpc]: OpenTelemetry
 //     tracing (client and server spans, trace context through the request
-//     headers) and RPC metrics.
+//     headers; one span per stream with an event per message) and RPC
+//     metrics.
 //   - [github.com/natsrpc/natsrpc/contrib/promnatsrpc]: Prometheus
 //     counters, histograms and in-flight gauges by service, method and code,
-//     registered on the caller's registry.
+//     and message counters, registered on the caller's registry.
 //   - [github.com/natsrpc/natsrpc/contrib/breaker]: a client-side circuit
-//     breaker that fails fast while a service is unreachable.
+//     breaker that fails calls and stream opens fast while a service is
+//     unreachable.
+//
+// All three serve unary calls, events and streams (server, client and
+// bidirectional).
 //
 // This package itself has no API.
 package contrib

@@ -115,7 +115,8 @@ type recordKey struct {
 
 type config struct {
 	bucket       string
-	replicas     int
+	replicas     int // with replicasSet; otherwise keep, or 1 for new buckets
+	replicasSet  bool
 	checker      Checker
 	now          func() time.Time
 	inlineLimit  int
@@ -145,11 +146,13 @@ func WithBucket(name string) Option {
 }
 
 // WithReplicas sets the replica count of the registry's streams, 1 to 5.
-// Use 3 on a 3-node cluster. The streams are updated to this count when
-// they exist with another, so every instance serving one bucket must be
-// given the same count. By default, 1.
+// Use 3 on a 3-node cluster. Streams that exist with another count are
+// updated to n, so every instance given this option for one bucket must be
+// given the same n. Without it, new buckets get 1 replica and existing
+// ones keep theirs: an instance started without the option never changes
+// a cluster's R3 streams to R1.
 func WithReplicas(n int) Option {
-	return optionFunc(func(c *config) { c.replicas = n })
+	return optionFunc(func(c *config) { c.replicas, c.replicasSet = n, true })
 }
 
 // WithChecker sets the breaking-change checker.
@@ -221,7 +224,6 @@ func withBlobRefresh(d time.Duration) Option {
 func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registry, error) {
 	cfg := config{
 		bucket:       DefaultBucket,
-		replicas:     1,
 		now:          time.Now,
 		inlineLimit:  512 << 10,
 		maxSetBytes:  64 << 20,
@@ -244,7 +246,7 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registry
 	if cfg.checker == nil {
 		return nil, invalidf("registry: no breaking-change checker; pass registry.WithChecker")
 	}
-	if cfg.replicas < 1 || cfg.replicas > 5 {
+	if cfg.replicasSet && (cfg.replicas < 1 || cfg.replicas > 5) {
 		return nil, invalidf("registry: replicas %d: use 1 to 5", cfg.replicas)
 	}
 	if !validBucketName(cfg.bucket) {

@@ -42,6 +42,25 @@
 // failed three attempts with no responders counts as one failure, and a
 // call that succeeded on its second attempt as one success.
 //
+// # Streams
+//
+// A breaker guards the opening of streams (server, client and
+// bidirectional streaming) like a unary call: while it is open, the
+// stream's first Send, CloseRequest or Receive fails at once with the
+// breaker's [natsrpc.CodeUnavailable] error, and so does every later one,
+// without contacting the service. Otherwise the first of them to return
+// is the open's outcome, counted as a call's: an open that failed with
+// unavailable (no instance listens, the instance did not answer in time)
+// or deadline_exceeded is a failure; a stream the service accepted, or
+// refused with another code (say resource_exhausted when it serves too
+// many streams), is a success. What happens later on an open stream does
+// not count: a stream may last hours, and a service that vanished meanwhile
+// shows up at the next open. For a server stream the first call is the
+// Send of the request, which returns once the service has accepted the
+// stream; a bidirectional stream whose client receives before it sends
+// tells its outcome with its first message. A stream closed before its
+// first call returned counts for nothing.
+//
 // # Scope
 //
 // A Breaker guards the clients it is given to as one: one client (all the
@@ -57,6 +76,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -242,10 +262,88 @@ func (b *Breaker) WrapUnary(next natsrpc.UnaryFunc) natsrpc.UnaryFunc {
 	}
 }
 
-// WrapStreamingClient returns next unchanged: streaming calls are not
-// guarded yet.
+// WrapStreamingClient guards the opening of streams: see the package
+// documentation on streams.
 func (b *Breaker) WrapStreamingClient(next natsrpc.StreamingClientFunc) natsrpc.StreamingClientFunc {
-	return next
+	return func(ctx context.Context, spec natsrpc.Spec) natsrpc.StreamingClientConn {
+		conn := next(ctx, spec)
+		if conn == nil {
+			return nil
+		}
+		return &guardedStream{StreamingClientConn: conn, b: b, c: b.circuit(spec.Procedure)}
+	}
+}
+
+// guardedStream is a client stream whose open goes through the breaker:
+// the first Send, CloseRequest or Receive asks the breaker, and the first
+// of them to return reports the open's outcome. CloseResponse passes
+// through: a stream closed before any call asks nothing of the breaker.
+type guardedStream struct {
+	natsrpc.StreamingClientConn
+	b *Breaker
+	c *circuit
+
+	admitOnce sync.Once
+	refused   error       // the breaker's refusal, when it was open
+	done      func(error) // the breaker's callback for the outcome
+	reported  atomic.Bool
+}
+
+// admit asks the breaker once, before the stream opens; it returns the
+// refusal of an open breaker.
+func (s *guardedStream) admit() error {
+	s.admitOnce.Do(func() {
+		done, err := s.c.cb.Allow()
+		s.c.flush()
+		if err != nil {
+			s.refused = natsrpc.NewError(natsrpc.CodeUnavailable, s.c.openError(err))
+			return
+		}
+		s.done = done
+	})
+	return s.refused
+}
+
+// report gives the breaker the open's outcome, once: err is what the first
+// call to return returned (io.EOF, the service ending the stream, proves
+// it was there). A stream closed while that call waits makes it return
+// canceled, which counts for nothing and frees a probe slot.
+func (s *guardedStream) report(err error) {
+	if s.done == nil || !s.reported.CompareAndSwap(false, true) {
+		return
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	s.done(s.b.outcome(err))
+	s.c.flush()
+}
+
+func (s *guardedStream) Send(msg proto.Message) error {
+	if err := s.admit(); err != nil {
+		return err
+	}
+	err := s.StreamingClientConn.Send(msg)
+	s.report(err)
+	return err
+}
+
+func (s *guardedStream) CloseRequest() error {
+	if err := s.admit(); err != nil {
+		return err
+	}
+	err := s.StreamingClientConn.CloseRequest()
+	s.report(err)
+	return err
+}
+
+func (s *guardedStream) Receive(msg proto.Message) error {
+	if err := s.admit(); err != nil {
+		return err
+	}
+	err := s.StreamingClientConn.Receive(msg)
+	s.report(err)
+	return err
 }
 
 // WrapStreamingHandler returns next unchanged: breakers guard clients only.

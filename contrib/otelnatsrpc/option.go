@@ -25,6 +25,7 @@ type config struct {
 	attributes     []attribute.KeyValue
 	withoutTracing bool
 	withoutMetrics bool
+	messageEvery   uint64
 }
 
 // WithTracerProvider makes the interceptor create spans with provider
@@ -138,4 +139,18 @@ type withoutMetricsOption struct{}
 
 func (withoutMetricsOption) apply(c *config) {
 	c.withoutMetrics = true
+}
+
+// WithMessageEvents records the "message" span event of every n-th message
+// of a stream in each direction: messages 1, 1+n, 1+2n... (their
+// rpc.message.id shows which). 1, the default, records every message; 0
+// records none. A stream's span gets its message counts either way.
+func WithMessageEvents(n uint) Option {
+	return messageEventsOption(n)
+}
+
+type messageEventsOption uint
+
+func (o messageEventsOption) apply(c *config) {
+	c.messageEvery = uint64(o)
 }

@@ -53,8 +53,31 @@
 //
 // # Streaming
 //
-// Streaming calls pass through untouched for now: natsrpc's streaming is
-// not released yet.
+// A stream (server, client or bidirectional streaming) gets one span on
+// each side for its whole life, with the attributes above, and its trace
+// context travels in the headers of the request that opens it, as for a
+// unary call; the handler's context carries the server span.
+//
+// Each message is a span event named "message" ([MessageEvent]) with
+// rpc.message.type ("SENT" or "RECEIVED"), rpc.message.id (its number in
+// its direction, from 1: for a server stream the request is message 1 sent
+// by the client) and rpc.message.uncompressed_size (its protobuf size). A
+// long stream would fill its span with events: [WithMessageEvents] records
+// only every n-th message's event (or none), and the span's end says how
+// many messages went each way in any case ([MessagesSentKey],
+// [MessagesReceivedKey]). Span event limits of the SDK still apply (128
+// events per span by default).
+//
+// The client span ends when Receive reports the end of the stream (io.EOF:
+// code ok) or an error (its code, that of the service's end frame or a
+// failure on the way), or when the client closes the stream before that:
+// then its code is the failed open's, or canceled if the client simply
+// stopped, which does not set the span's status to Error (closing a watch
+// is how it ends). A stream that is neither read to its end nor closed
+// never ends its span: always Close streams. The server span ends when the
+// handler returns, with the code of its error, as the end frame says.
+//
+// The duration histograms record each stream's whole duration.
 package otelnatsrpc
 
 import (
@@ -63,8 +86,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -77,6 +102,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/natsrpc/natsrpc"
+	"github.com/natsrpc/natsrpc/contrib/internal/streamobserve"
 )
 
 // SystemName is the rpc.system.name of natsrpc calls.
@@ -103,6 +129,7 @@ type Interceptor struct {
 	public         bool
 	attributes     []attribute.KeyValue
 	metrics        bool
+	messageEvery   uint64
 	clientDuration rpcconv.ClientCallDuration
 	serverDuration rpcconv.ServerCallDuration
 	subjects       sync.Map // subject -> *subjectOptions
@@ -118,6 +145,7 @@ var _ natsrpc.Interceptor = (*Interceptor)(nil)
 // It fails only when the meter refuses to create the instruments.
 func NewInterceptor(opts ...Option) (*Interceptor, error) {
 	cfg := config{
+		messageEvery:   1,
 		tracerProvider: otel.GetTracerProvider(),
 		meterProvider:  otel.GetMeterProvider(),
 		propagator:     globalPropagator{fallback: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})},
@@ -128,12 +156,13 @@ func NewInterceptor(opts ...Option) (*Interceptor, error) {
 		}
 	}
 	i := &Interceptor{
-		tracer:     cfg.tracerProvider.Tracer(instrumentationName, trace.WithInstrumentationVersion(natsrpc.Version), trace.WithSchemaURL(semconv.SchemaURL)),
-		propagator: cfg.propagator,
-		filter:     cfg.filter,
-		public:     cfg.public,
-		attributes: cfg.attributes,
-		metrics:    !cfg.withoutMetrics,
+		tracer:       cfg.tracerProvider.Tracer(instrumentationName, trace.WithInstrumentationVersion(natsrpc.Version), trace.WithSchemaURL(semconv.SchemaURL)),
+		propagator:   cfg.propagator,
+		filter:       cfg.filter,
+		public:       cfg.public,
+		attributes:   cfg.attributes,
+		metrics:      !cfg.withoutMetrics,
+		messageEvery: cfg.messageEvery,
 	}
 	if cfg.withoutTracing {
 		// A no-op tracer still carries the caller's span context, so
@@ -169,7 +198,7 @@ func (i *Interceptor) WrapUnary(next natsrpc.UnaryFunc) natsrpc.UnaryFunc {
 		}
 		start := time.Now()
 		method := strings.TrimPrefix(spec.Procedure, "/")
-		ctx, span := i.startSpan(ctx, ci, &spec, method)
+		ctx, span := i.startSpan(ctx, ci.RequestHeader(), &spec, method)
 		panicked := true
 		defer func() {
 			if panicked {
@@ -188,22 +217,137 @@ func (i *Interceptor) WrapUnary(next natsrpc.UnaryFunc) natsrpc.UnaryFunc {
 var errPanic = natsrpc.NewError(natsrpc.CodeInternal, errors.New("panic"))
 
 func (i *Interceptor) end(ctx context.Context, span trace.Span, isClient bool, method string, start time.Time, code natsrpc.Code, err error) {
-	i.endSpan(span, isClient, code, err)
+	i.endSpan(span, isClient, isClient, code, err)
 	if i.metrics {
 		i.recordDuration(ctx, isClient, method, code, time.Since(start))
 	}
 }
 
-// WrapStreamingClient returns next unchanged: streaming calls are not traced
-// yet.
+// WrapStreamingClient traces the client side of streams: a client span
+// for the whole stream, whose context goes to the service in the headers
+// of the request that opens the stream, with an event per message (see
+// [WithMessageEvents]).
 func (i *Interceptor) WrapStreamingClient(next natsrpc.StreamingClientFunc) natsrpc.StreamingClientFunc {
-	return next
+	return func(ctx context.Context, spec natsrpc.Spec) natsrpc.StreamingClientConn {
+		if i.filter != nil && !i.filter(ctx, spec) {
+			return next(ctx, spec)
+		}
+		start := time.Now()
+		method := strings.TrimPrefix(spec.Procedure, "/")
+		ctx, span := i.tracer.Start(ctx, method, i.spanOptions(&spec, method).client...)
+		conn := next(ctx, spec)
+		if conn == nil {
+			// The runtime fails such a call with CodeInternal.
+			i.endStream(ctx, &streamSpan{span: span}, true, method, start, natsrpc.CodeInternal, errNilStream)
+			return nil
+		}
+		// The stream opens with the first Send, CloseRequest or Receive:
+		// its request headers may still change.
+		i.propagator.Inject(ctx, HeaderCarrier(conn.RequestHeader()))
+		s := &streamSpan{span: span, every: i.messageEvery}
+		return streamobserve.Client(conn, streamobserve.Hooks{
+			Sent:     s.sent,
+			Received: s.received,
+			End: func(err error) {
+				i.endStream(ctx, s, true, method, start, natsrpc.CodeOf(err), err)
+			},
+		})
+	}
 }
 
-// WrapStreamingHandler returns next unchanged: streaming calls are not
-// traced yet.
+var errNilStream = natsrpc.NewError(natsrpc.CodeInternal, errors.New("client interceptor returned a nil stream"))
+
+// WrapStreamingHandler traces the handler side of streams: a server span,
+// a child of the client's span, around the handler, with an event per
+// message (see [WithMessageEvents]); the handler's context carries it.
 func (i *Interceptor) WrapStreamingHandler(next natsrpc.StreamingHandlerFunc) natsrpc.StreamingHandlerFunc {
-	return next
+	return func(ctx context.Context, conn natsrpc.StreamingHandlerConn) error {
+		spec := conn.Spec()
+		if i.filter != nil && !i.filter(ctx, spec) {
+			return next(ctx, conn)
+		}
+		start := time.Now()
+		method := strings.TrimPrefix(spec.Procedure, "/")
+		ctx, span := i.startSpan(ctx, conn.RequestHeader(), &spec, method)
+		s := &streamSpan{span: span, every: i.messageEvery}
+		panicked := true
+		defer func() {
+			if panicked {
+				i.endStream(ctx, s, false, method, start, natsrpc.CodeInternal, errPanic)
+			}
+		}()
+		err := next(ctx, streamobserve.Handler(conn, streamobserve.Hooks{Sent: s.sent, Received: s.received}))
+		panicked = false
+		i.endStream(ctx, s, false, method, start, natsrpc.CodeOf(err), err)
+		return err
+	}
+}
+
+// MessageEvent is the name of the span event recorded for a stream's
+// messages.
+const MessageEvent = "message"
+
+// Attributes of message events (the keys of the OpenTelemetry RPC
+// conventions up to semconv v1.37.0, which otelgrpc and otelconnect use)
+// and of stream spans.
+const (
+	// MessageTypeKey is "SENT" or "RECEIVED".
+	MessageTypeKey = attribute.Key("rpc.message.type")
+	// MessageIDKey is the message's number in its direction, from 1.
+	MessageIDKey = attribute.Key("rpc.message.id")
+	// MessageUncompressedSizeKey is the message's protobuf size in bytes.
+	MessageUncompressedSizeKey = attribute.Key("rpc.message.uncompressed_size")
+	// MessagesSentKey is set when a stream's span ends: how many messages
+	// this side sent.
+	MessagesSentKey = attribute.Key("rpc.natsrpc.messages_sent")
+	// MessagesReceivedKey is set when a stream's span ends: how many
+	// messages this side received.
+	MessagesReceivedKey = attribute.Key("rpc.natsrpc.messages_received")
+)
+
+var (
+	messageSent     = MessageTypeKey.String("SENT")
+	messageReceived = MessageTypeKey.String("RECEIVED")
+)
+
+// streamSpan is the span of one stream and its message counts.
+type streamSpan struct {
+	span             trace.Span
+	every            uint64
+	nSent, nReceived atomic.Uint64
+}
+
+func (s *streamSpan) sent(seq uint64, msg proto.Message) {
+	s.nSent.Store(seq)
+	s.event(messageSent, seq, msg)
+}
+
+func (s *streamSpan) received(seq uint64, msg proto.Message) {
+	s.nReceived.Store(seq)
+	s.event(messageReceived, seq, msg)
+}
+
+// event records message seq's event if it is one of the sampled ones:
+// messages 1, 1+every, 1+2*every...
+func (s *streamSpan) event(kind attribute.KeyValue, seq uint64, msg proto.Message) {
+	if s.every == 0 || (seq-1)%s.every != 0 || !s.span.IsRecording() {
+		return
+	}
+	s.span.AddEvent(MessageEvent, trace.WithAttributes(kind,
+		MessageIDKey.Int64(int64(seq)), MessageUncompressedSizeKey.Int(proto.Size(msg))))
+}
+
+// endStream ends a stream's span and records its duration. A client that
+// closed its stream before the end (streamobserve.ErrClosed) chose to stop:
+// that is no failure of the call.
+func (i *Interceptor) endStream(ctx context.Context, s *streamSpan, isClient bool, method string, start time.Time, code natsrpc.Code, err error) {
+	if s.span.IsRecording() {
+		s.span.SetAttributes(MessagesSentKey.Int64(int64(s.nSent.Load())), MessagesReceivedKey.Int64(int64(s.nReceived.Load())))
+	}
+	i.endSpan(s.span, isClient && !errors.Is(err, streamobserve.ErrClosed), isClient, code, err)
+	if i.metrics {
+		i.recordDuration(ctx, isClient, method, code, time.Since(start))
+	}
 }
 
 // subjectOptions are the span start options of the calls on one subject,
@@ -241,9 +385,12 @@ func (i *Interceptor) spanOptions(spec *natsrpc.Spec, method string) *subjectOpt
 	return actual.(*subjectOptions)
 }
 
-func (i *Interceptor) startSpan(ctx context.Context, ci *natsrpc.CallInfo, spec *natsrpc.Spec, method string) (context.Context, trace.Span) {
+// startSpan starts the span of a call whose request headers are header:
+// on the client it injects the span's context into them, on the server it
+// extracts the caller's.
+func (i *Interceptor) startSpan(ctx context.Context, header nats.Header, spec *natsrpc.Spec, method string) (context.Context, trace.Span) {
 	opts := i.spanOptions(spec, method)
-	carrier := HeaderCarrier(ci.RequestHeader())
+	carrier := HeaderCarrier(header)
 	if spec.IsClient {
 		ctx, span := i.tracer.Start(ctx, method, opts.client...)
 		i.propagator.Inject(ctx, carrier)
@@ -265,7 +412,11 @@ func (i *Interceptor) startSpan(ctx context.Context, ci *natsrpc.CallInfo, spec 
 	return i.tracer.Start(ctx, method, public...)
 }
 
-func (i *Interceptor) endSpan(span trace.Span, isClient bool, code natsrpc.Code, err error) {
+// endSpan ends span with code. Every error is recorded; clientFailure
+// says whether an error is the call's failure on the client, where any
+// error sets the span's status to Error (on the server only service faults
+// do).
+func (i *Interceptor) endSpan(span trace.Span, clientFailure, isClient bool, code natsrpc.Code, err error) {
 	if !span.IsRecording() {
 		span.End()
 		return
@@ -278,7 +429,7 @@ func (i *Interceptor) endSpan(span trace.Span, isClient bool, code natsrpc.Code,
 	}
 	span.SetAttributes(semconv.RPCResponseStatusCode(codeText), semconv.ErrorTypeKey.String(codeText))
 	span.RecordError(err, trace.WithAttributes(semconv.RPCResponseStatusCode(codeText)))
-	if isClient || serverFault(code) {
+	if clientFailure || !isClient && serverFault(code) {
 		span.SetStatus(codes.Error, message(err))
 	}
 	span.End()

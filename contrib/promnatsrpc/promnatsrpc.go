@@ -21,14 +21,24 @@
 //	natsrpc_client_handled_total       counter    calls a client finished, by code
 //	natsrpc_client_handling_seconds    histogram  call latency seen by the caller, by code
 //	natsrpc_client_calls_in_flight     gauge      calls waiting for an answer now
+//	natsrpc_server_msg_received_total  counter    messages handlers received
+//	natsrpc_server_msg_sent_total      counter    messages handlers sent
+//	natsrpc_client_msg_sent_total      counter    messages clients sent
+//	natsrpc_client_msg_received_total  counter    messages clients received
 //
-// Their labels are natsrpc_type (the method kind: "unary", or "event" for
-// one-way events, which go through the same hook), natsrpc_service (the
-// full protobuf name, "gaming.quest_system.v1.QuestSystemService"),
-// natsrpc_method ("GetQuest") and, on handled_total and handling_seconds, natsrpc_code (the
-// [natsrpc.Code] as text: "ok", "not_found", "unavailable"...). The prefix
-// keeps them clear of target labels such as service that Kubernetes service
-// discovery adds.
+// Their labels are natsrpc_type (the method kind: "unary",
+// "server_stream", "client_stream", "bidi_stream", or "event" for one-way
+// events, which go through the unary hook), natsrpc_service (the full
+// protobuf name, "gaming.quest_system.v1.QuestSystemService"),
+// natsrpc_method ("GetQuest") and, on handled_total and handling_seconds,
+// natsrpc_code (the [natsrpc.Code] as text: "ok", "not_found",
+// "unavailable"...). The prefix keeps them clear of target labels such as
+// service that Kubernetes service discovery adds.
+//
+// Message counters count as go-grpc-prometheus does: a unary call is one
+// message each way, the request counted when the call starts (client) or
+// reaches the handler (server), the response only when the call succeeds;
+// an event is one message from client to handler.
 //
 // The histograms carry the code too, unlike go-grpc-prometheus's, so that
 // the latency of successes is not blurred by timeouts: a method that has
@@ -40,6 +50,18 @@
 // once, as ok, with the time of all three. Server metrics count requests
 // that reached a handler; requests rejected before it (overload, expired,
 // undecodable) are in the service's NATS micro stats.
+//
+// # Streams
+//
+// A stream (server, client or bidirectional streaming) is one call: it is
+// counted in started_total and calls_in_flight when it starts, and in
+// handled_total and handling_seconds, with its whole duration and its
+// code, when it ends; each message it carries counts in msg_sent_total or
+// msg_received_total as it goes. On the client a stream ends when Receive
+// reports its end (io.EOF: code ok) or an error (its code), or when the
+// client closes it first (the failed open's code, or canceled); a stream
+// that is neither read to its end nor closed stays in flight. On the
+// server it ends when the handler returns, with its error's code.
 package promnatsrpc
 
 import (
@@ -56,6 +78,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/natsrpc/natsrpc"
+	"github.com/natsrpc/natsrpc/contrib/internal/streamobserve"
 )
 
 // DefaultBuckets are the histograms' upper bounds in seconds, from 0.1 ms
@@ -123,7 +146,8 @@ func NewInterceptor(reg prometheus.Registerer, opts ...Option) (*Interceptor, er
 	return i, nil
 }
 
-// WrapUnary counts and times unary calls.
+// WrapUnary counts and times unary calls and events, and counts their
+// messages.
 func (i *Interceptor) WrapUnary(next natsrpc.UnaryFunc) natsrpc.UnaryFunc {
 	return func(ctx context.Context, req proto.Message) (proto.Message, error) {
 		ci, ok := natsrpc.CallInfoFromContext(ctx)
@@ -138,6 +162,13 @@ func (i *Interceptor) WrapUnary(next natsrpc.UnaryFunc) natsrpc.UnaryFunc {
 		m := side.method(&spec)
 		m.started.Inc()
 		m.inFlight.Inc()
+		// The request: sent by the client as the call starts, received by
+		// the handler (the runtime decoded it before interceptors run).
+		if spec.IsClient {
+			m.sent.Inc()
+		} else {
+			m.received.Inc()
+		}
 		start := time.Now()
 		panicked := true
 		defer func() {
@@ -149,21 +180,68 @@ func (i *Interceptor) WrapUnary(next natsrpc.UnaryFunc) natsrpc.UnaryFunc {
 		}()
 		res, err := next(ctx, req)
 		panicked = false
+		if err == nil && spec.Kind != natsrpc.MethodKindEvent {
+			// The response; events have none.
+			if spec.IsClient {
+				m.received.Inc()
+			} else {
+				m.sent.Inc()
+			}
+		}
 		m.finish(side, natsrpc.CodeOf(err), time.Since(start))
 		return res, err
 	}
 }
 
-// WrapStreamingClient returns next unchanged: streaming calls are not
-// measured yet.
+// WrapStreamingClient counts and times the client side of streams, and
+// counts their messages.
 func (i *Interceptor) WrapStreamingClient(next natsrpc.StreamingClientFunc) natsrpc.StreamingClientFunc {
-	return next
+	return func(ctx context.Context, spec natsrpc.Spec) natsrpc.StreamingClientConn {
+		side := i.client
+		m := side.method(&spec)
+		m.started.Inc()
+		m.inFlight.Inc()
+		start := time.Now()
+		conn := next(ctx, spec)
+		if conn == nil {
+			// The runtime fails such a call with CodeInternal.
+			m.finish(side, natsrpc.CodeInternal, time.Since(start))
+			return nil
+		}
+		return streamobserve.Client(conn, streamobserve.Hooks{
+			Sent:     func(uint64, proto.Message) { m.sent.Inc() },
+			Received: func(uint64, proto.Message) { m.received.Inc() },
+			End: func(err error) {
+				m.finish(side, natsrpc.CodeOf(err), time.Since(start))
+			},
+		})
+	}
 }
 
-// WrapStreamingHandler returns next unchanged: streaming calls are not
-// measured yet.
+// WrapStreamingHandler counts and times the handler side of streams, and
+// counts their messages.
 func (i *Interceptor) WrapStreamingHandler(next natsrpc.StreamingHandlerFunc) natsrpc.StreamingHandlerFunc {
-	return next
+	return func(ctx context.Context, conn natsrpc.StreamingHandlerConn) error {
+		spec := conn.Spec()
+		side := i.server
+		m := side.method(&spec)
+		m.started.Inc()
+		m.inFlight.Inc()
+		start := time.Now()
+		panicked := true
+		defer func() {
+			if panicked {
+				m.finish(side, natsrpc.CodeInternal, time.Since(start))
+			}
+		}()
+		err := next(ctx, streamobserve.Handler(conn, streamobserve.Hooks{
+			Sent:     func(uint64, proto.Message) { m.sent.Inc() },
+			Received: func(uint64, proto.Message) { m.received.Inc() },
+		}))
+		panicked = false
+		m.finish(side, natsrpc.CodeOf(err), time.Since(start))
+		return err
+	}
 }
 
 // sideMetrics are the metrics of one side, client or server.
@@ -172,6 +250,8 @@ type sideMetrics struct {
 	handled  *prometheus.CounterVec
 	handling *prometheus.HistogramVec
 	inFlight *prometheus.GaugeVec
+	sent     *prometheus.CounterVec
+	received *prometheus.CounterVec
 	// methods caches each procedure's series, so that a call looks up a
 	// map once instead of hashing label values four times.
 	methods sync.Map // procedure -> *methodMetrics
@@ -183,6 +263,10 @@ func newSideMetrics(r *registration, side string, cfg *config) *sideMetrics {
 	what := map[string]string{
 		"client": "calls clients made",
 		"server": "calls handlers served",
+	}[side]
+	who := map[string]string{
+		"client": "clients",
+		"server": "handlers",
 	}[side]
 	prefix := "natsrpc_" + side + "_"
 	return &sideMetrics{
@@ -207,6 +291,16 @@ func newSideMetrics(r *registration, side string, cfg *config) *sideMetrics {
 			Help:        "Number of natsrpc " + what + " that have started and not ended.",
 			ConstLabels: cfg.constLabels,
 		}, methodLabels)),
+		sent: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name:        prefix + "msg_sent_total",
+			Help:        "Number of messages natsrpc " + who + " sent (requests, responses and stream messages).",
+			ConstLabels: cfg.constLabels,
+		}, methodLabels)),
+		received: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name:        prefix + "msg_received_total",
+			Help:        "Number of messages natsrpc " + who + " received (requests, responses and stream messages).",
+			ConstLabels: cfg.constLabels,
+		}, methodLabels)),
 	}
 }
 
@@ -215,6 +309,8 @@ type methodMetrics struct {
 	labels   [3]string // type, service, method
 	started  prometheus.Counter
 	inFlight prometheus.Gauge
+	sent     prometheus.Counter
+	received prometheus.Counter
 	codes    [17]atomic.Pointer[codeMetrics] // by code, 0 (ok) to 16
 }
 
@@ -231,6 +327,8 @@ func (s *sideMetrics) method(spec *natsrpc.Spec) *methodMetrics {
 	m := &methodMetrics{labels: [3]string{spec.Kind.String(), service, method}}
 	m.started = s.started.WithLabelValues(m.labels[:]...)
 	m.inFlight = s.inFlight.WithLabelValues(m.labels[:]...)
+	m.sent = s.sent.WithLabelValues(m.labels[:]...)
+	m.received = s.received.WithLabelValues(m.labels[:]...)
 	actual, _ := s.methods.LoadOrStore(spec.Procedure, m)
 	return actual.(*methodMetrics)
 }

@@ -94,6 +94,33 @@ natsrpc_server_started_total{natsrpc_method="GetQuest",` + labels + `} 6
 		t.Error(err)
 	}
 
+	// Messages, as go-grpc-prometheus counts them: every request, and a
+	// response for each success.
+	wantMessages := `
+# HELP natsrpc_client_msg_received_total Number of messages natsrpc clients received (requests, responses and stream messages).
+# TYPE natsrpc_client_msg_received_total counter
+natsrpc_client_msg_received_total{natsrpc_method="GenerateQuest",` + labels + `} 0
+natsrpc_client_msg_received_total{natsrpc_method="GetQuest",` + labels + `} 3
+# HELP natsrpc_client_msg_sent_total Number of messages natsrpc clients sent (requests, responses and stream messages).
+# TYPE natsrpc_client_msg_sent_total counter
+natsrpc_client_msg_sent_total{natsrpc_method="GenerateQuest",` + labels + `} 1
+natsrpc_client_msg_sent_total{natsrpc_method="GetQuest",` + labels + `} 6
+# HELP natsrpc_server_msg_received_total Number of messages natsrpc handlers received (requests, responses and stream messages).
+# TYPE natsrpc_server_msg_received_total counter
+natsrpc_server_msg_received_total{natsrpc_method="GenerateQuest",` + labels + `} 1
+natsrpc_server_msg_received_total{natsrpc_method="GetQuest",` + labels + `} 6
+# HELP natsrpc_server_msg_sent_total Number of messages natsrpc handlers sent (requests, responses and stream messages).
+# TYPE natsrpc_server_msg_sent_total counter
+natsrpc_server_msg_sent_total{natsrpc_method="GenerateQuest",` + labels + `} 0
+natsrpc_server_msg_sent_total{natsrpc_method="GetQuest",` + labels + `} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(wantMessages),
+		"natsrpc_client_msg_received_total", "natsrpc_client_msg_sent_total",
+		"natsrpc_server_msg_received_total", "natsrpc_server_msg_sent_total",
+	); err != nil {
+		t.Error(err)
+	}
+
 	// The histograms: one per method and code, with the default buckets
 	// and as many samples as handled_total says.
 	families, err := reg.Gather()

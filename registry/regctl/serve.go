@@ -36,7 +36,8 @@ type ServeConfig struct {
 	Connect func(ctx context.Context) (*nats.Conn, error)
 	// Bucket is the registry's KV bucket; empty means the default.
 	Bucket string
-	// Replicas is the replica count of the registry's streams; 0 means 1.
+	// Replicas is the replica count of the registry's streams; 0 keeps the
+	// count of existing streams and creates new ones with 1.
 	Replicas int
 	// PushInput and PushModule, when both set, push an input (e.g. a
 	// directory of .proto files) as a version of a module once the
@@ -98,7 +99,7 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 	if cfg.Bucket != "" {
 		ropts = append(ropts, registry.WithBucket(cfg.Bucket))
 	}
-	if cfg.Replicas > 0 {
+	if cfg.Replicas != 0 { // a negative count fails in registry.New
 		ropts = append(ropts, registry.WithReplicas(cfg.Replicas))
 	}
 	reg, err := registry.New(ctx, js, ropts...)

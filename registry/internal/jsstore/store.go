@@ -50,7 +50,9 @@ type Config struct {
 	// Bucket is the KV bucket name; the Object Store buckets are named
 	// Bucket+"_blobs" and Bucket+"_transfer".
 	Bucket string
-	// Replicas is the replica count of the buckets' streams (1 to 5).
+	// Replicas is the replica count of the buckets' streams (1 to 5);
+	// existing streams with another count are updated to it. 0 keeps the
+	// count of existing streams and creates new ones with 1.
 	Replicas int
 	// TransferTTL is how long objects stay in the transfer bucket.
 	TransferTTL time.Duration
@@ -83,8 +85,8 @@ type Store struct {
 }
 
 // Open creates the buckets when they do not exist, adjusts their streams
-// (atomic batch publishing on, direct get off, the configured replicas),
-// and returns a handle.
+// (atomic batch publishing on, direct get off, the configured replicas if
+// any), and returns a handle.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
 	if cfg.OpTimeout <= 0 {
 		cfg.OpTimeout = 5 * time.Second
@@ -134,7 +136,7 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstrea
 			Bucket:      cfg.Bucket,
 			Description: "natsrpc registry: module heads, versions, policies, indexes",
 			History:     1,
-			Replicas:    cfg.Replicas,
+			Replicas:    max(cfg.Replicas, 1),
 			Storage:     jetstream.FileStorage,
 		})
 		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
@@ -146,10 +148,11 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstrea
 		return nil, nil, fmt.Errorf("kv bucket %q: %w", cfg.Bucket, err)
 	}
 	sc := st.CachedInfo().Config
-	if !sc.AllowAtomicPublish || sc.AllowDirect || sc.Replicas != cfg.Replicas {
+	replicas := wantReplicas(cfg.Replicas, sc.Replicas)
+	if !sc.AllowAtomicPublish || sc.AllowDirect || sc.Replicas != replicas {
 		sc.AllowAtomicPublish = true
 		sc.AllowDirect = false
-		sc.Replicas = cfg.Replicas
+		sc.Replicas = replicas
 		if st, err = js.UpdateStream(ctx, sc); err != nil {
 			return nil, nil, fmt.Errorf("configure kv bucket %q (the registry needs nats-server 2.12 or later for atomic batch publishing): %w", cfg.Bucket, err)
 		}
@@ -168,7 +171,9 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, oc jetstream
 	name := "OBJ_" + oc.Bucket
 	st, err := js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateObjectStore(ctx, oc)
+		create := oc
+		create.Replicas = max(oc.Replicas, 1)
+		_, err = js.CreateObjectStore(ctx, create)
 		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 			return nil, fmt.Errorf("create object store %q: %w", oc.Bucket, err)
 		}
@@ -178,9 +183,10 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, oc jetstream
 		return nil, fmt.Errorf("object store %q: %w", oc.Bucket, err)
 	}
 	sc := st.CachedInfo().Config
-	if sc.AllowDirect || sc.Replicas != oc.Replicas || sc.MaxAge != oc.TTL {
+	replicas := wantReplicas(oc.Replicas, sc.Replicas)
+	if sc.AllowDirect || sc.Replicas != replicas || sc.MaxAge != oc.TTL {
 		sc.AllowDirect = false
-		sc.Replicas = oc.Replicas
+		sc.Replicas = replicas
 		sc.MaxAge = oc.TTL
 		if _, err := js.UpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("configure object store %q: %w", oc.Bucket, err)
@@ -191,6 +197,15 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, oc jetstream
 		return nil, fmt.Errorf("object store %q: %w", oc.Bucket, err)
 	}
 	return os, nil
+}
+
+// wantReplicas is the replica count an existing stream with current
+// replicas should have: configured, or current when configured is 0.
+func wantReplicas(configured, current int) int {
+	if configured == 0 {
+		return current
+	}
+	return configured
 }
 
 // Bucket returns the KV bucket name.

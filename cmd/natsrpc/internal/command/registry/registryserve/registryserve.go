@@ -40,7 +40,7 @@ func (f *flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.DataDir, dataDirFlagName, ".natsrpc", "JetStream storage directory of the embedded server")
 	fs.StringVar(&f.Listen, listenFlagName, "127.0.0.1:4222", "Client address of the embedded server (HOST:PORT)")
 	fs.StringVar(&f.Bucket, bucketFlagName, "", "The registry's JetStream KV bucket (default natsrpc_registry)")
-	fs.IntVar(&f.Replicas, replicasFlagName, 1, "Replicas of the registry's streams: 3 on a 3-node cluster. Every instance serving one bucket must use the same value: a different one changes the streams")
+	fs.IntVar(&f.Replicas, replicasFlagName, 0, "Replicas of the registry's streams, 1 to 5: 3 on a 3-node cluster. Existing streams with another count are changed to it, so every instance given --replicas for one bucket must give the same value. Unset, new buckets get 1 and existing ones keep theirs (default: keep)")
 	fs.StringVar(&f.PushDir, pushDirFlagName, "", "Once serving, push this input (a directory of .proto files, an image or a git reference) as a version of --push-module; nothing new is stored when it is unchanged")
 	fs.StringVar(&f.PushModule, pushModuleFlagName, "", "The module --push-dir is pushed as")
 }

@@ -1,0 +1,239 @@
+package promnatsrpc_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/natsrpc/natsrpc"
+	"github.com/natsrpc/natsrpc/contrib/internal/questtest"
+	"github.com/natsrpc/natsrpc/contrib/internal/streamtest"
+)
+
+// series gathers reg's natsrpc series as "<name> <type> <method>[ <code>]"
+// -> value; a histogram's value is its sample count. Zero values are left
+// out, so that a map literal lists what happened.
+func series(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			key := strings.Join(slices.DeleteFunc([]string{
+				strings.TrimPrefix(mf.GetName(), "natsrpc_"),
+				label(m, "natsrpc_type"), label(m, "natsrpc_method"), label(m, "natsrpc_code"),
+			}, func(s string) bool { return s == "" }), " ")
+			var v float64
+			switch {
+			case m.GetCounter() != nil:
+				v = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				v = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				v = float64(m.GetHistogram().GetSampleCount())
+			}
+			if v != 0 {
+				out[key] = v
+			}
+		}
+	}
+	return out
+}
+
+// waitSeries waits until reg's series are want; a server stream's metrics
+// are final when its handler returned, which may be after the client saw
+// the end.
+func waitSeries(t *testing.T, reg prometheus.Gatherer, want map[string]float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := series(t, reg)
+		if maps.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			keys := slices.Sorted(maps.Keys(got))
+			for k := range want {
+				if _, ok := got[k]; !ok {
+					keys = append(keys, k)
+				}
+			}
+			var diff []string
+			for _, k := range keys {
+				if got[k] != want[k] {
+					diff = append(diff, fmt.Sprintf("%s: got %v, want %v", k, got[k], want[k]))
+				}
+			}
+			t.Fatalf("series differ:\n%s", strings.Join(diff, "\n"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStreams runs server, bidirectional and client streams through
+// generated and generic stubs with one interceptor on both sides, and
+// checks every series exactly: started when they start, in flight while
+// they run, handled with their code and timed when they end (read to the
+// end, failed, or closed by the client), and every message counted.
+func TestStreams(t *testing.T) {
+	t.Parallel()
+	env := questtest.Start(t)
+	reg := prometheus.NewPedanticRegistry()
+	metrics := newInterceptor(t, reg)
+	streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{}, natsrpc.WithInterceptors(metrics))
+	streamtest.ServeChat(t, env.Service, natsrpc.WithInterceptors(metrics))
+	watcher := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(metrics))
+	ctx := context.Background()
+
+	ok, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := streamtest.ReadAll(ok.Recv); err != nil || len(got) != 5 {
+		t.Fatalf("Watch ok: %d, %v", len(got), err)
+	}
+	failed, err := watcher.Watch(ctx, streamtest.WatchRequest("fail", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := streamtest.ReadAll(failed.Recv); natsrpc.CodeOf(err) != natsrpc.CodeNotFound || len(got) != 3 {
+		t.Fatalf("Watch fail: %d, %v", len(got), err)
+	}
+
+	// A watch in progress is in flight on both sides.
+	forever, err := watcher.Watch(ctx, streamtest.WatchRequest("forever", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := forever.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]float64{
+		"client_started_total server_stream Watch":              3,
+		"client_calls_in_flight server_stream Watch":            1,
+		"client_handled_total server_stream Watch ok":           1,
+		"client_handled_total server_stream Watch not_found":    1,
+		"client_handling_seconds server_stream Watch ok":        1,
+		"client_handling_seconds server_stream Watch not_found": 1,
+		"client_msg_sent_total server_stream Watch":             3,
+		"client_msg_received_total server_stream Watch":         10,
+		"server_started_total server_stream Watch":              3,
+		"server_calls_in_flight server_stream Watch":            1,
+		"server_handled_total server_stream Watch ok":           1,
+		"server_handled_total server_stream Watch not_found":    1,
+		"server_handling_seconds server_stream Watch ok":        1,
+		"server_handling_seconds server_stream Watch not_found": 1,
+		"server_msg_received_total server_stream Watch":         3,
+		"server_msg_sent_total server_stream Watch":             10,
+	}
+	waitSeries(t, reg, want)
+
+	// Closed by the client: canceled on both sides, nothing in flight.
+	if err := forever.Close(); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "client_calls_in_flight server_stream Watch")
+	delete(want, "server_calls_in_flight server_stream Watch")
+	for _, s := range []string{"client", "server"} {
+		want[s+"_handled_total server_stream Watch canceled"] = 1
+		want[s+"_handling_seconds server_stream Watch canceled"] = 1
+	}
+	waitSeries(t, reg, want)
+
+	// Bidirectional and client streaming.
+	echo, err := streamtest.NewEchoClient(env.Client, natsrpc.WithInterceptors(metrics)).CallBidiStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collect, err := streamtest.NewCollectClient(env.Client, natsrpc.WithInterceptors(metrics)).CallClientStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"a", "b", "c", "d"} {
+		if err := echo.Send(wrapperspb.String(w)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := echo.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		if err := collect.Send(wrapperspb.String(w)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := echo.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := streamtest.ReadAll(echo.Recv); err != nil || len(got) != 0 {
+		t.Fatalf("Echo after CloseSend: %d, %v", len(got), err)
+	}
+	if res, err := collect.CloseAndRecv(); err != nil || res.GetValue() != "a b c d" {
+		t.Fatalf("Collect: %v, %v", res, err)
+	}
+	for _, s := range []string{"client", "server"} {
+		want[s+"_started_total bidi_stream Echo"] = 1
+		want[s+"_handled_total bidi_stream Echo ok"] = 1
+		want[s+"_handling_seconds bidi_stream Echo ok"] = 1
+		want[s+"_msg_sent_total bidi_stream Echo"] = 4
+		want[s+"_msg_received_total bidi_stream Echo"] = 4
+		want[s+"_started_total client_stream Collect"] = 1
+		want[s+"_handled_total client_stream Collect ok"] = 1
+		want[s+"_handling_seconds client_stream Collect ok"] = 1
+	}
+	want["client_msg_sent_total client_stream Collect"] = 4
+	want["client_msg_received_total client_stream Collect"] = 1
+	want["server_msg_received_total client_stream Collect"] = 4
+	want["server_msg_sent_total client_stream Collect"] = 1
+	waitSeries(t, reg, want)
+}
+
+// TestStreamNoResponders: a stream that cannot open counts on the client
+// only, as unavailable, with no message sent.
+func TestStreamNoResponders(t *testing.T) {
+	t.Parallel()
+	env := questtest.Start(t)
+	reg := prometheus.NewPedanticRegistry()
+	c := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(newInterceptor(t, reg)))
+	if _, err := c.Watch(context.Background(), streamtest.WatchRequest("ok", 1)); natsrpc.CodeOf(err) != natsrpc.CodeUnavailable {
+		t.Fatalf("Watch: %v; want unavailable", err)
+	}
+	waitSeries(t, reg, map[string]float64{
+		"client_started_total server_stream Watch":                1,
+		"client_handled_total server_stream Watch unavailable":    1,
+		"client_handling_seconds server_stream Watch unavailable": 1,
+	})
+}
+
+// TestStreamHandlerPanic: a panicking stream handler is counted as
+// internal and leaves nothing in flight.
+func TestStreamHandlerPanic(t *testing.T) {
+	t.Parallel()
+	env := questtest.Start(t)
+	reg := prometheus.NewPedanticRegistry()
+	streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{}, natsrpc.WithInterceptors(newInterceptor(t, reg)))
+	watch, err := streamtest.NewStateManagerClient(env.Client).Watch(context.Background(), streamtest.WatchRequest("panic", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := streamtest.ReadAll(watch.Recv); natsrpc.CodeOf(err) != natsrpc.CodeInternal {
+		t.Fatalf("Watch: %v; want internal", err)
+	}
+	waitSeries(t, reg, map[string]float64{
+		"server_started_total server_stream Watch":             1,
+		"server_handled_total server_stream Watch internal":    1,
+		"server_handling_seconds server_stream Watch internal": 1,
+		"server_msg_received_total server_stream Watch":        1,
+		"server_msg_sent_total server_stream Watch":            1,
+	})
+}
