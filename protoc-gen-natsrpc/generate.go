@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"go/token"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -194,6 +195,13 @@ func planFile(file *protogen.File, params *parameters, shapes map[spec.Kind]*sha
 		prefix := filepath.ToSlash(file.GeneratedFilenamePrefix)
 		plan.filename = path.Join(path.Dir(prefix), string(plan.packageName), path.Base(prefix)) + generatedFilenameExtension
 		plan.importPath = protogen.GoImportPath(path.Join(string(file.GoImportPath), string(plan.packageName)))
+	}
+	// protogen takes an explicit package name ("path;name") as written; one
+	// that is no Go identifier ("example.com/x;000") would make the
+	// generated file unparsable.
+	if !token.IsIdentifier(string(plan.packageName)) {
+		return nil, fmt.Errorf("%s: the Go package name %q (from go_package %q or an M parameter) is not a Go identifier; give a valid name after the \";\" in go_package",
+			file.Desc.Path(), file.GoPackageName, file.Proto.GetOptions().GetGoPackage())
 	}
 	return plan, nil
 }

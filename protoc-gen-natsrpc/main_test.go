@@ -14,13 +14,12 @@ import (
 	"testing"
 
 	"github.com/bufbuild/protocompile"
-	"github.com/bufbuild/protocompile/linker"
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
+
+	"github.com/natsrpc/natsrpc/internal/protoset"
 )
 
 // update rewrites the golden files: go test ./protoc-gen-natsrpc -run TestGolden -update
@@ -175,28 +174,7 @@ func compileRequest(resolver protocompile.Resolver, parameter string, files ...s
 		req.Parameter = proto.String(parameter)
 	}
 	// ProtoFile lists every file and its imports, dependencies first.
-	seen := make(map[string]bool)
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		imports := fd.Imports()
-		for i := 0; i < imports.Len(); i++ {
-			add(imports.Get(i).FileDescriptor)
-		}
-		var fdp *descriptorpb.FileDescriptorProto
-		if r, ok := fd.(linker.Result); ok {
-			fdp = r.FileDescriptorProto()
-		} else {
-			fdp = protodesc.ToFileDescriptorProto(fd)
-		}
-		req.ProtoFile = append(req.ProtoFile, fdp)
-	}
-	for _, f := range compiled {
-		add(f)
-	}
+	req.ProtoFile = protoset.Closure(compiled...).GetFile()
 	return req, nil
 }
 

@@ -177,6 +177,12 @@ func TestParameterErrors(t *testing.T) {
 			want:  goldenImportPrefix + `/simple/gen/quest/v1/questv1natsrpc/quest.natsrpc.go: generated file does not match prefix "example.com/elsewhere"`,
 		},
 		{
+			// Found by FuzzRun: the code named package "000natsrpc" and did
+			// not parse.
+			param: "Mquest/v1/quest.proto=example.com/quest/v1;000",
+			want:  `quest/v1/quest.proto: the Go package name "000" (from go_package "` + goldenImportPrefix + `/simple/gen/quest/v1;questv1" or an M parameter) is not a Go identifier; give a valid name after the ";" in go_package`,
+		},
+		{
 			param: "annotate_code=maybe",
 			want:  `bad value for parameter "annotate_code": want "true" or "false"`,
 		},

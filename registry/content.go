@@ -40,6 +40,10 @@ func isReservedPackage(pkg string) bool {
 	return pkg == "google.protobuf" || strings.HasPrefix(pkg, "google.protobuf.") || pkg == "natsrpc.v1"
 }
 
+// maxPackageLength is the longest package name an own file may declare,
+// protoc's limit.
+const maxPackageLength = 511
+
 // limits bounds what a push may contain.
 type limits struct {
 	maxSetBytes int
@@ -186,8 +190,15 @@ func newContent(set *descriptorpb.FileDescriptorSet, own []string, lim limits, s
 	}
 	slices.Sort(c.own)
 	for _, p := range c.own {
-		if c.byPath[p].GetPackage() == "" {
+		pkg := c.byPath[p].GetPackage()
+		if pkg == "" {
 			return nil, invalidf("file %q declares no package; declare one (the registry assigns ownership by package)", p)
+		}
+		// A package becomes a KV key, part of a NATS subject; a long one
+		// would make the server close the registry's connection on commit.
+		// protoc and buf refuse packages this long too.
+		if len(pkg) > maxPackageLength {
+			return nil, invalidf("file %q declares a package of %d bytes; packages are at most %d bytes", p, len(pkg), maxPackageLength)
 		}
 	}
 	// Dependencies first, ties by path.

@@ -12,16 +12,13 @@ import (
 	"time"
 
 	"github.com/bufbuild/protocompile"
-	"github.com/bufbuild/protocompile/linker"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/protoset"
 	"github.com/natsrpc/natsrpc/registry"
 )
 
@@ -77,26 +74,7 @@ func compile(t testing.TB, srcs map[string]string, targets ...string) *descripto
 	if err != nil {
 		t.Fatalf("compile %v: %v", targets, err)
 	}
-	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := 0; i < fd.Imports().Len(); i++ {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		if r, ok := fd.(linker.Result); ok {
-			set.File = append(set.File, proto.CloneOf(r.FileDescriptorProto()))
-		} else {
-			set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-		}
-	}
-	for _, f := range files {
-		add(f)
-	}
+	set := protoset.Closure(files...)
 	return set
 }
 

@@ -125,6 +125,13 @@ service BService {
 		{"only imports", registry.PushRequest{Module: "x", Files: compile(t, nil, "google/protobuf/empty.proto")}, registry.KindInvalidArgument, []string{"no files of the module's own"}},
 		{"subject that breaks NATS", registry.PushRequest{Module: "x", Files: compile(t, map[string]string{"acme/bad/v1/bad.proto": badSubject}, "acme/bad/v1/bad.proto")}, registry.KindInvalidArgument, []string{"(natsrpc.v1.service).subject", `"acme..bad"`}},
 		{"two methods on one subject", registry.PushRequest{Module: "x", Files: compile(t, map[string]string{"acme/twice/v1/twice.proto": twice}, "acme/twice/v1/twice.proto")}, registry.KindInvalidArgument, []string{`"same.Do"`}},
+		// A subject or package this long became a KV key longer than the
+		// NATS server's protocol line, and the server closed the registry's
+		// connection on commit (FuzzPushContent checks every key's length).
+		{"subject too long for NATS", registry.PushRequest{Module: "x", Files: compile(t, map[string]string{"acme/bad/v1/bad.proto": strings.Replace(badSubject, "acme..bad", strings.Repeat("\u00e9", 800), 1)}, "acme/bad/v1/bad.proto")}, registry.KindInvalidArgument, []string{"(natsrpc.v1.service).subject", "at most 1024 bytes"}},
+		{"package too long for NATS", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
+			s.File = append(s.File, &descriptorpb.FileDescriptorProto{Name: proto.String("acme/long.proto"), Package: proto.String("a" + strings.Repeat("b", 5000))})
+		}), OwnFiles: []string{"acme/long.proto"}}, registry.KindInvalidArgument, []string{`"acme/long.proto" declares a package of 5001 bytes`}},
 		{"too many files", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
 			for i := range 60 {
 				s.File = append(s.File, &descriptorpb.FileDescriptorProto{Name: proto.String("f" + strings.Repeat("x", i) + ".proto"), Package: proto.String("p")})

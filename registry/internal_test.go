@@ -11,11 +11,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/protoset"
 	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
 	"github.com/natsrpc/natsrpc/registry/internal/jsstore"
 )
@@ -23,21 +23,7 @@ import (
 // setOf returns fd and its transitive imports as a descriptor set built
 // from generated descriptors (no source info).
 func setOf(fd protoreflect.FileDescriptor) *descriptorpb.FileDescriptorSet {
-	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := 0; i < fd.Imports().Len(); i++ {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	}
-	add(fd)
-	return set
+	return protoset.Closure(fd)
 }
 
 func ctxFor(t *testing.T) context.Context {

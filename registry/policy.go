@@ -129,11 +129,25 @@ func (r *Registry) GetPolicy(ctx context.Context, module string) (Policy, bool, 
 	if err != nil {
 		return Policy{}, false, storeError(err, "read the policy of module %q", module)
 	}
-	var p Policy
-	if err := json.Unmarshal(e.Value, &p); err != nil {
-		return Policy{}, false, internalf("policy of module %q is corrupt: %w", module, err)
+	p, err := decodePolicy(module, e.Value)
+	if err != nil {
+		return Policy{}, false, err
 	}
 	return p, false, nil
+}
+
+// decodePolicy decodes the value of a module's policy key. SetPolicy
+// stores normalized policies; anything else is corrupt.
+func decodePolicy(module string, value []byte) (Policy, error) {
+	var p Policy
+	if err := json.Unmarshal(value, &p); err != nil {
+		return Policy{}, internalf("policy of module %q is corrupt: %w", module, err)
+	}
+	n, err := p.Normalize()
+	if err != nil {
+		return Policy{}, internalf("policy of module %q is corrupt: %w", module, err)
+	}
+	return n, nil
 }
 
 // SetPolicy replaces module's policy and returns it as stored. It applies

@@ -365,11 +365,20 @@ func (r *Registry) readOwner(ctx context.Context, key string) (*ownerRecord, uin
 	if e.Deleted {
 		return nil, e.Revision, nil
 	}
-	var o ownerRecord
-	if err := json.Unmarshal(e.Value, &o); err != nil || o.Module == "" {
-		return nil, 0, internalf("index key %q is corrupt (%q)", key, e.Value)
+	o, err := decodeOwner(key, e.Value)
+	if err != nil {
+		return nil, 0, err
 	}
-	return &o, e.Revision, nil
+	return o, e.Revision, nil
+}
+
+// decodeOwner decodes the value of an index key.
+func decodeOwner(key string, value []byte) (*ownerRecord, error) {
+	var o ownerRecord
+	if err := json.Unmarshal(value, &o); err != nil || o.Module == "" {
+		return nil, internalf("index key %q is corrupt (%q)", key, value)
+	}
+	return &o, nil
 }
 
 // resolveDeps identifies every imported file and reports the ones that do

@@ -2,8 +2,8 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,9 +141,9 @@ func (r *Registry) ListModules(ctx context.Context, opts ListOptions) ([]ModuleS
 		if name <= opts.PageToken {
 			continue
 		}
-		var h headRecord
-		if err := json.Unmarshal(e.Value, &h); err != nil || h.Format != recordFormat {
-			return nil, "", internalf("head of module %q is corrupt or of an unknown format", name)
+		h, err := decodeHead(name, e.Value)
+		if err != nil {
+			return nil, "", err
 		}
 		out = append(out, ModuleSummary{Name: name, LatestVersion: h.Version, LatestDigest: h.Digest, UpdateTime: h.Time})
 	}
@@ -162,13 +162,9 @@ func (r *Registry) ListVersions(ctx context.Context, module string, opts ListOpt
 	if err := ValidateModuleName(module); err != nil {
 		return nil, "", err
 	}
-	from := uint64(1)
-	if opts.PageToken != "" {
-		after, err := strconv.ParseUint(opts.PageToken, 10, 64)
-		if err != nil {
-			return nil, "", invalidf("page token %q is not one this registry issued; start from the first page", opts.PageToken)
-		}
-		from = after + 1
+	from, err := versionsFrom(opts.PageToken)
+	if err != nil {
+		return nil, "", err
 	}
 	h, _, err := r.readHead(ctx, module)
 	if err != nil {
@@ -191,6 +187,20 @@ func (r *Registry) ListVersions(ctx context.Context, module string, opts ListOpt
 		next = strconv.FormatUint(out[len(out)-1].Version, 10)
 	}
 	return out, next, nil
+}
+
+// versionsFrom returns the first version a ListVersions page token asks
+// for: the one after the token's.
+func versionsFrom(token string) (uint64, error) {
+	if token == "" {
+		return 1, nil
+	}
+	after, err := strconv.ParseUint(token, 10, 64)
+	// The largest number has no version after it (after+1 would wrap to 0).
+	if err != nil || after == math.MaxUint64 {
+		return 0, invalidf("page token %q is not one this registry issued; start from the first page", token)
+	}
+	return after + 1, nil
 }
 
 // GetRequest asks for the files of one version.

@@ -141,11 +141,40 @@ func (r *Registry) readHead(ctx context.Context, module string) (*headRecord, ui
 	if e.Deleted {
 		return nil, e.Revision, nil
 	}
-	var h headRecord
-	if err := json.Unmarshal(e.Value, &h); err != nil || h.Format != recordFormat || h.Version == 0 {
-		return nil, 0, internalf("head of module %q is corrupt or of an unknown format (%q)", module, e.Value)
+	h, err := decodeHead(module, e.Value)
+	if err != nil {
+		return nil, 0, err
 	}
-	return &h, e.Revision, nil
+	return h, e.Revision, nil
+}
+
+// decodeHead decodes the value of a module's head key.
+func decodeHead(module string, value []byte) (*headRecord, error) {
+	var h headRecord
+	if err := json.Unmarshal(value, &h); err != nil || h.Format != recordFormat || h.Version == 0 {
+		return nil, internalf("head of module %q is corrupt or of an unknown format (%q)", module, value)
+	}
+	return &h, nil
+}
+
+// decodeVersion decodes the value of version v of module's key. The own
+// files must be sorted and unique, as pushes write them: lookups search
+// them by binary search.
+func decodeVersion(module string, v uint64, value []byte) (*versionRecord, error) {
+	var rec versionRecord
+	if err := json.Unmarshal(value, &rec); err != nil || rec.Format != recordFormat || rec.Version != v || rec.Module != module || !strictlySorted(rec.Files) {
+		return nil, internalf("version %d of module %q is corrupt or of an unknown format", v, module)
+	}
+	return &rec, nil
+}
+
+func strictlySorted(files []fileEntry) bool {
+	for i := 1; i < len(files); i++ {
+		if files[i-1].Path >= files[i].Path {
+			return false
+		}
+	}
+	return true
 }
 
 // record returns version v of module. Records are immutable, so they are
@@ -162,12 +191,12 @@ func (r *Registry) record(ctx context.Context, module string, v uint64) (*versio
 	if err != nil {
 		return nil, storeError(err, "read version %d of module %q", v, module)
 	}
-	var rec versionRecord
-	if err := json.Unmarshal(e.Value, &rec); err != nil || rec.Format != recordFormat || rec.Version != v || rec.Module != module {
-		return nil, internalf("version %d of module %q is corrupt or of an unknown format", v, module)
+	rec, err := decodeVersion(module, v, e.Value)
+	if err != nil {
+		return nil, err
 	}
-	r.records.add(k, &rec)
-	return &rec, nil
+	r.records.add(k, rec)
+	return rec, nil
 }
 
 // latest returns module's latest version record; NotFound when the module

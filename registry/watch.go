@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 )
@@ -66,12 +65,13 @@ func (r *Registry) Watch(ctx context.Context, opts WatchOptions) (<-chan Version
 					current = false
 					continue
 				}
-				var h headRecord
-				if err := json.Unmarshal(e.Value(), &h); err != nil || h.Format != recordFormat {
+				module := strings.TrimSuffix(strings.TrimPrefix(e.Key(), "mod."), ".head")
+				h, err := decodeHead(module, e.Value())
+				if err != nil {
 					continue
 				}
 				ev := VersionEvent{
-					Module:  strings.TrimSuffix(strings.TrimPrefix(e.Key(), "mod."), ".head"),
+					Module:  module,
 					Version: h.Version,
 					Digest:  h.Digest,
 					Time:    h.Time,

@@ -72,6 +72,7 @@ func TestParseRef(t *testing.T) {
 		{in: "x#format=zip", wantErr: "unknown format"},
 		{in: "dir#branch=main", wantErr: "apply to git inputs only"},
 		{in: ".git#subdir=../x", wantErr: "inside the repository"},
+		{in: ".git#subdir=a /", wantErr: "ends with white space"}, // found by FuzzParseRef
 		{in: "x#color=red", wantErr: "unknown option"},
 	}
 	for _, test := range tests {

@@ -96,6 +96,12 @@ func ParseRef(raw string) (Ref, error) {
 				if filepath.IsAbs(val) || sub == ".." || strings.HasPrefix(sub, "../") {
 					return Ref{}, fmt.Errorf("input %q: subdir %q must be a relative path inside the repository", raw, val)
 				}
+				// Values are trimmed, so cleaning must not leave white space at
+				// an end ("a /" is "a "): the reference would not mean the
+				// same once written back.
+				if sub != strings.TrimSpace(sub) {
+					return Ref{}, fmt.Errorf("input %q: subdir %q starts or ends with white space; remove it", raw, val)
+				}
 				if sub != "." {
 					ref.Subdir = sub
 				}

@@ -305,6 +305,11 @@ func forMethod(s *Service, md protoreflect.MethodDescriptor) (*Method, error) {
 		token = sub
 	}
 	m.Subject = s.SubjectBase + "." + token
+	// Prefix, base and token are valid on their own; together they may
+	// still be too long to listen on.
+	if err := ValidateSubject(m.Subject); err != nil {
+		return nil, errAt("(natsrpc.v1.method).subject", "the method's subject %q: %v", m.Subject, err)
+	}
 	if d := opts.GetTimeout(); d != nil {
 		t, err := positiveDuration(d.GetSeconds(), d.GetNanos())
 		if err != nil {
@@ -409,12 +414,24 @@ func positiveDuration(sec int64, nanos int32) (time.Duration, error) {
 	return d, nil
 }
 
+// MaxSubjectLength is the longest subject, in bytes, a service may listen
+// on, its prefixes included. NATS has no subject limit of its own, but a
+// subject travels in a protocol line that the server caps (4096 bytes by
+// default) and answers by closing the connection when it is longer; the
+// schema registry also writes each subject, escaped to up to three times
+// its length, into a key. 1024 bytes keeps both well inside the cap.
+const MaxSubjectLength = 1024
+
 // ValidateSubject reports whether s is a literal NATS subject a service may
 // listen on: one or more tokens separated by single dots, no wildcards, no
-// whitespace, not starting with "$" (reserved for the system: $SRV, $JS).
+// whitespace, not starting with "$" (reserved for the system: $SRV, $JS),
+// and at most [MaxSubjectLength] bytes.
 func ValidateSubject(s string) error {
 	if s == "" {
 		return errors.New("subject is empty")
+	}
+	if len(s) > MaxSubjectLength {
+		return fmt.Errorf("subject is %d bytes long; NATS subjects natsrpc listens on are at most %d bytes: shorten it", len(s), MaxSubjectLength)
 	}
 	if strings.HasPrefix(s, "$") {
 		return errors.New("subjects starting with \"$\" are reserved for NATS")

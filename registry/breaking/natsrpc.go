@@ -29,8 +29,10 @@ type natsMethod struct {
 
 // natsMethods derives the NATS mapping of every method of a side, keyed by
 // "<service full name>/<method>". Services whose natsrpc options are
-// invalid fail the check for the current side (the plugin would refuse
-// them too) and are skipped for the previous side.
+// invalid fail the check for the current side's targets (the plugin would
+// refuse them too) and are skipped for the previous side and for imports:
+// an import is generated, checked and pushed with the module that owns it,
+// so its options must not fail the check of a module that only imports it.
 func (s *side) natsMethods(strict bool) (map[string]*natsMethod, error) {
 	if s.nats != nil {
 		return s.nats, nil
@@ -40,7 +42,7 @@ func (s *side) natsMethods(strict bool) (map[string]*natsMethod, error) {
 		for _, sv := range f.services {
 			ss, err := spec.ForService(sv.sd)
 			if err != nil {
-				if strict {
+				if strict && !f.imp {
 					return nil, fmt.Errorf("invalid natsrpc options: %w", err)
 				}
 				continue

@@ -166,6 +166,16 @@ func TestNATSRPCInvalidOptions(t *testing.T) {
 	if _, err := CheckImages(context.Background(), bad, prev, Config{NATSRPC: true}); err != nil {
 		t.Errorf("invalid options in the previous schema: %v", err)
 	}
+	// So is an import with invalid options (found by the registry's
+	// FuzzPushContent: a push that only imports such a file failed its
+	// check with an internal error): its owner answers for it.
+	imported := Image{Files: slices.Clone(bad.Files)}
+	for i := range imported.Files {
+		imported.Files[i].Import = true
+	}
+	if _, err := CheckImages(context.Background(), prev, imported, Config{NATSRPC: true}); err != nil {
+		t.Errorf("invalid options in an import: %v", err)
+	}
 }
 
 // TestNATSRPCGamingSchemas runs every rule, NATSRPC ones included, on the

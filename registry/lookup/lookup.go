@@ -159,6 +159,19 @@ func WithClientOptions(opts ...client.Option) Option {
 	return optionFunc(func(c *config) { c.clientOpts = append(c.clientOpts, opts...) })
 }
 
+// emptyClient returns a client with empty caches and no connection.
+func emptyClient() *Client {
+	return &Client{
+		heads:    map[string]head{},
+		mods:     map[string]*module{},
+		pkgs:     map[string]string{},
+		paths:    map[string]string{},
+		subjects: map[string]subjectEntry{},
+		missing:  map[string]bool{},
+		msgTypes: map[protoreflect.FullName]msgType{},
+	}
+}
+
 // New returns a client that resolves through the registry reachable over
 // nc. It subscribes to the registry's events and lists the modules' heads;
 // when no registry answers yet, it still returns a client, which lists the
@@ -171,20 +184,12 @@ func New(ctx context.Context, nc *nats.Conn, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	c := &Client{
-		api:      client.New(nc, cfg.clientOpts...),
-		nc:       nc,
-		timeout:  cfg.timeout,
-		heads:    map[string]head{},
-		mods:     map[string]*module{},
-		pkgs:     map[string]string{},
-		paths:    map[string]string{},
-		subjects: map[string]subjectEntry{},
-		missing:  map[string]bool{},
-		msgTypes: map[protoreflect.FullName]msgType{},
-		stopped:  make(chan struct{}),
-		done:     make(chan struct{}),
-	}
+	c := emptyClient()
+	c.api = client.New(nc, cfg.clientOpts...)
+	c.nc = nc
+	c.timeout = cfg.timeout
+	c.stopped = make(chan struct{})
+	c.done = make(chan struct{})
 	c.status = nc.StatusChanged(nats.CONNECTED, nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
 	sub, err := nc.Subscribe(c.api.EventSubject(), c.onEvent)
 	if err != nil {
@@ -463,6 +468,31 @@ func (c *Client) load(ctx context.Context, name string) (*module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lookup: load module %q: %w", name, err)
 	}
+	m, err := newModule(name, mv, set)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h := c.heads[name]; m.version > h.version {
+		c.heads[name] = head{version: m.version, digest: m.digest}
+	}
+	if old := c.mods[name]; old != nil && old.version > m.version {
+		return old, nil // a concurrent load got a later version
+	}
+	c.dropModuleLocked(name)
+	c.mods[name] = m
+	for _, p := range m.pkgs {
+		c.pkgs[p] = name
+	}
+	for p := range m.own {
+		c.paths[p] = name
+	}
+	return m, nil
+}
+
+// newModule builds a module from a GetModuleVersion reply.
+func newModule(name string, mv *registryv1.ModuleVersion, set *descriptorpb.FileDescriptorSet) (*module, error) {
 	files, err := protodesc.NewFiles(set)
 	if err != nil {
 		return nil, fmt.Errorf("lookup: module %s@%d does not link: %w", name, mv.GetVersion(), err)
@@ -484,22 +514,6 @@ func (c *Client) load(ctx context.Context, name string) (*module, error) {
 	}
 	for p := range pkgs {
 		m.pkgs = append(m.pkgs, p)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if h := c.heads[name]; m.version > h.version {
-		c.heads[name] = head{version: m.version, digest: m.digest}
-	}
-	if old := c.mods[name]; old != nil && old.version > m.version {
-		return old, nil // a concurrent load got a later version
-	}
-	c.dropModuleLocked(name)
-	c.mods[name] = m
-	for _, p := range m.pkgs {
-		c.pkgs[p] = name
-	}
-	for p := range m.own {
-		c.paths[p] = name
 	}
 	return m, nil
 }

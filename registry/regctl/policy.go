@@ -41,14 +41,7 @@ func Policy(ctx context.Context, c *client.Client, module string, change PolicyC
 	}
 	p := cur.GetPolicy()
 	if change.Categories != nil {
-		p.Categories = nil
-		for _, c := range *change.Categories {
-			for part := range strings.SplitSeq(c, ",") {
-				if part = strings.TrimSpace(part); part != "" {
-					p.Categories = append(p.Categories, part)
-				}
-			}
-		}
+		p.Categories = parseCategories(*change.Categories)
 	}
 	if change.Direction != nil {
 		d, err := registry.ParseDirection(*change.Direction)
@@ -72,6 +65,20 @@ func Policy(ctx context.Context, c *client.Client, module string, change PolicyC
 		return nil, false, err
 	}
 	return res.GetPolicy(), false, nil
+}
+
+// parseCategories splits --use values, each a comma-separated list of
+// categories; blanks are dropped, so an empty --use means none.
+func parseCategories(values []string) []string {
+	var out []string
+	for _, c := range values {
+		for part := range strings.SplitSeq(c, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
 }
 
 // FormatPolicy renders a policy for people.

@@ -1,0 +1,67 @@
+package protoset_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/bufbuild/protocompile"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/natsrpc/natsrpc/internal/protoset"
+	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+)
+
+// TestClosureOrdersImportsFirst checks that every file comes once and after
+// its imports, for generated descriptors.
+func TestClosureOrdersImportsFirst(t *testing.T) {
+	fd := questsystemv1.File_gaming_quest_system_v1_quest_system_proto
+	set := protoset.Closure(fd, fd)
+	pos := map[string]int{}
+	for i, f := range set.GetFile() {
+		if _, dup := pos[f.GetName()]; dup {
+			t.Fatalf("file %q appears twice", f.GetName())
+		}
+		pos[f.GetName()] = i
+	}
+	last := set.GetFile()[len(set.GetFile())-1].GetName()
+	if last != fd.Path() {
+		t.Errorf("last file = %q, want the requested %q", last, fd.Path())
+	}
+	for _, f := range set.GetFile() {
+		for _, dep := range f.GetDependency() {
+			p, ok := pos[dep]
+			if !ok {
+				t.Errorf("%q imports %q, which is missing", f.GetName(), dep)
+			} else if p > pos[f.GetName()] {
+				t.Errorf("%q comes before its import %q", f.GetName(), dep)
+			}
+		}
+	}
+}
+
+// TestClosureKeepsSourceInfo checks that protocompile results keep their
+// source info and that the set does not alias the compiler's protos.
+func TestClosureKeepsSourceInfo(t *testing.T) {
+	c := protocompile.Compiler{
+		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(map[string]string{
+			"a.proto": "syntax = \"proto3\";\npackage a;\nimport \"google/protobuf/empty.proto\";\n// A is a message.\nmessage A { google.protobuf.Empty e = 1; }\n",
+		})}),
+		SourceInfoMode: protocompile.SourceInfoStandard,
+	}
+	files, err := c.Compile(context.Background(), "a.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := protoset.Closure(protoreflect.FileDescriptor(files[0]))
+	if n := len(set.GetFile()); n != 2 {
+		t.Fatalf("got %d files, want a.proto and its import", n)
+	}
+	a := set.GetFile()[1]
+	if a.GetName() != "a.proto" || len(a.GetSourceCodeInfo().GetLocation()) == 0 {
+		t.Fatalf("a.proto lost its source info: %v", a.GetSourceCodeInfo())
+	}
+	a.Name = nil
+	if files[0].Path() != "a.proto" || protoset.Closure(files[0]).GetFile()[1].GetName() != "a.proto" {
+		t.Error("changing the returned set changed the compiler's result")
+	}
+}
