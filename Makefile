@@ -37,8 +37,10 @@ vet: ## Run go vet
 	$(GO) vet ./...
 
 .PHONY: lint
-lint: ## Lint the schemas with buf and check formatting (Go and proto)
+lint: ## Lint the schemas with buf, check formatting (Go and proto) and that go.mod files are tidy
 	$(BUF) lint
+	$(GO) mod tidy -diff
+	cd bench && $(GO) mod tidy -diff
 	$(BUF) format -d --exit-code
 	@test -z "$$(gofmt -l $$(git ls-files '*.go') | tee /dev/stderr)" || (echo "gofmt: run 'gofmt -w' on the files above" >&2; exit 1)
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -118,7 +119,7 @@ func checkImage(t *testing.T, files []*File) {
 	set := &descriptorpb.FileDescriptorSet{}
 	seen := map[string]bool{}
 	for i, f := range files {
-		if f.Proto == nil || f.Path == "" || f.Path != f.Proto.GetName() || seen[f.Path] {
+		if f.Proto == nil || f.Path == "" || f.Path != f.Proto.GetName() || seen[f.Path] || !utf8.ValidString(f.Path) {
 			t.Fatalf("file %d: %q (seen: %v)", i, f.Path, seen[f.Path])
 		}
 		seen[f.Path] = true

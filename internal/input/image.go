@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/prototext"
@@ -100,6 +101,11 @@ func DecodeImage(data []byte, format Format) ([]*File, error) {
 		name := fdp.GetName()
 		if name == "" {
 			return nil, fmt.Errorf("file #%d has no name", i+1)
+		}
+		// descriptor.proto is proto2, so decoding does not check UTF-8;
+		// a name that is no text would reach messages and outputs.
+		if !utf8.ValidString(name) {
+			return nil, fmt.Errorf("file #%d has a name that is not valid UTF-8 (%q); file names are paths like \"a/b/c.proto\"", i+1, name)
 		}
 		if seen[name] {
 			return nil, fmt.Errorf("file %q appears twice", name)

@@ -373,6 +373,22 @@ func TestLoadImages(t *testing.T) {
 	dup := proto.Clone(set).(*descriptorpb.FileDescriptorSet)
 	dup.File = append(dup.File, dup.File[0])
 	dupData, _ := proto.Marshal(dup)
+	// Found by the registry's FuzzMarshalImage: descriptor.proto is proto2,
+	// so a name that is no UTF-8 decodes without complaint.
+	notText := proto.Clone(set).(*descriptorpb.FileDescriptorSet)
+	imported := map[string]bool{}
+	for _, f := range notText.File {
+		for _, d := range f.GetDependency() {
+			imported[d] = true
+		}
+	}
+	for _, f := range notText.File {
+		if !imported[f.GetName()] { // renaming it leaves the set linkable
+			f.Name = proto.String("\xff\xfe")
+			break
+		}
+	}
+	notTextData, _ := proto.Marshal(notText)
 	for _, bad := range []struct {
 		data []byte
 		want string
@@ -381,6 +397,7 @@ func TestLoadImages(t *testing.T) {
 		{nil, "holds no files"},
 		{brokenData, "do not link"},
 		{dupData, "appears twice"},
+		{notTextData, `has a name that is not valid UTF-8 ("\xff\xfe")`},
 	} {
 		if _, err := DecodeImage(bad.data, FormatBinpb); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("DecodeImage: %v, want %q", err, bad.want)
