@@ -137,15 +137,34 @@ func NewNatsrpcStreamer(server, client *nats.Conn, m *Message, opts ...natsrpc.C
 // on the server connection marshals and publishes n messages to the
 // client's inbox; the client's subscription callback unmarshals each.
 func NewRawStreamer(server, client *nats.Conn, m *Message) (*Streamer, error) {
+	return newRawStreamer(server, client, m, false)
+}
+
+// NewRawSeqHeaderStreamer is the floor plus one NATS header per message,
+// a sequence number the client reads back: what headers alone cost, the
+// part of natsrpc's per-message overhead that belongs to the header
+// (natsrpc numbers every frame in one).
+func NewRawSeqHeaderStreamer(server, client *nats.Conn, m *Message) (*Streamer, error) {
+	return newRawStreamer(server, client, m, true)
+}
+
+func newRawStreamer(server, client *nats.Conn, m *Message, seqHeader bool) (*Streamer, error) {
+	const seqKey = "Nats-Rpc-Seq"
 	trigger := nats.NewInbox()
 	sub, err := server.Subscribe(trigger, func(req *nats.Msg) {
 		n, _ := strconv.Atoi(string(req.Data))
-		for range n {
+		hdr := nats.Header{}
+		for i := range n {
 			b, err := proto.Marshal(m.Msg)
 			if err != nil {
 				return
 			}
-			if err := server.Publish(req.Reply, b); err != nil {
+			msg := &nats.Msg{Subject: req.Reply, Data: b}
+			if seqHeader {
+				hdr[seqKey] = []string{strconv.Itoa(i + 1)}
+				msg.Header = hdr
+			}
+			if err := server.PublishMsg(msg); err != nil {
 				return
 			}
 		}
@@ -157,8 +176,12 @@ func NewRawStreamer(server, client *nats.Conn, m *Message) (*Streamer, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := "raw nats.go"
+	if seqHeader {
+		name = "raw nats.go + seq header"
+	}
 	return &Streamer{
-		Name: "raw nats.go",
+		Name: name,
 		Stream: func(ctx context.Context, n int) error {
 			var (
 				got  int
@@ -173,6 +196,9 @@ func NewRawStreamer(server, client *nats.Conn, m *Message) (*Streamer, error) {
 				var res aiv1.StreamGenerateResponse
 				if err := proto.Unmarshal(msg.Data, &res); err != nil || res.GetGenerationId() != m.Msg.GetGenerationId() {
 					ferr = errors.New("raw stream: wrong message")
+				}
+				if seqHeader && msg.Header.Get(seqKey) != strconv.Itoa(got+1) {
+					ferr = fmt.Errorf("raw stream: message %d has sequence %q", got+1, msg.Header.Get(seqKey))
 				}
 				if got++; got == n || ferr != nil {
 					close(done)

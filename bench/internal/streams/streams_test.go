@@ -31,7 +31,7 @@ func conns(t testing.TB, url string) (server, client *nats.Conn) {
 	return server, client
 }
 
-// TestStreamers streams a few messages of each kind on both rows.
+// TestStreamers streams a few messages of each kind on every row.
 func TestStreamers(t *testing.T) {
 	n, err := harness.StartNATS(true)
 	if err != nil {
@@ -43,6 +43,7 @@ func TestStreamers(t *testing.T) {
 		for _, mk := range []func() (*Streamer, error){
 			func() (*Streamer, error) { return NewNatsrpcStreamer(server, client, m) },
 			func() (*Streamer, error) { return NewRawStreamer(server, client, m) },
+			func() (*Streamer, error) { return NewRawSeqHeaderStreamer(server, client, m) },
 		} {
 			s, err := mk()
 			if err != nil {
@@ -116,6 +117,7 @@ func BenchmarkStream(b *testing.B) {
 		for _, mk := range []func() (*Streamer, error){
 			func() (*Streamer, error) { return NewNatsrpcStreamer(server, client, m) },
 			func() (*Streamer, error) { return NewRawStreamer(server, client, m) },
+			func() (*Streamer, error) { return NewRawSeqHeaderStreamer(server, client, m) },
 		} {
 			s, err := mk()
 			if err != nil {
