@@ -2,6 +2,7 @@ package natsrpc
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -128,6 +129,36 @@ type frame struct {
 	// control and heartbeat are set on open frames.
 	control   string
 	heartbeat time.Duration
+}
+
+// readFrame reads the frame m is. A message without headers is a compact
+// data frame: its payload is the sequence number (a minimal uvarint, from
+// 1) followed by the message, which readFrame leaves in m.Data. Any other
+// frame says what it is in its headers (see parseFrame).
+func readFrame(m *nats.Msg) (frame, error) {
+	if len(m.Header) > 0 {
+		return parseFrame(m.Header)
+	}
+	seq, n := binary.Uvarint(m.Data)
+	switch {
+	case n <= 0:
+		return frame{}, errors.New("a frame without headers (a compact data frame) must start with its sequence number as a uvarint")
+	case seq == 0:
+		return frame{}, errors.New("compact data frame numbered 0: data frames are numbered from 1")
+	case n != uvarintLen(seq):
+		return frame{}, fmt.Errorf("compact data frame numbered %d in %d bytes: the sequence number must be a minimal uvarint", seq, n)
+	}
+	m.Data = m.Data[n:]
+	return frame{kind: frameData, seq: seq}, nil
+}
+
+// uvarintLen is the length of v's minimal uvarint encoding.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // parseFrame reads the protocol headers of a stream frame. Every frame
@@ -342,6 +373,9 @@ type outbound struct {
 	// PublishMsg returns, so neither needs a fresh allocation per frame.
 	seqBuf [maxCountDigits + 1]byte
 	seqVal [1]string
+	// compact holds the payload of the compact data frame being sent: its
+	// sequence number and the message (see publishLocked).
+	compact []byte
 }
 
 func newOutbound(nc *nats.Conn, payload *payloadLimit, subject string) *outbound {
@@ -456,6 +490,20 @@ func (o *outbound) sendControl(kind frameKind, extra nats.Header, data []byte) e
 // publishLocked publishes a frame; o.mu is held. The header map and the
 // message are reused: nats.go encodes them before PublishMsg returns.
 func (o *outbound) publishLocked(kind frameKind, extra nats.Header, data []byte) error {
+	if kind == frameData && len(extra) == 0 {
+		// A compact data frame: no headers, the sequence number as a
+		// uvarint before the message. Headers cost more than anything
+		// else per small message (nats.go builds and parses a map for
+		// each), and most data frames have nothing else to say.
+		o.compact = binary.AppendUvarint(o.compact[:0], o.seq)
+		o.compact = append(o.compact, data...)
+		err := o.nc.Publish(o.subject, o.compact) // copies the payload
+		if cap(o.compact) > maxPooledBuffer {
+			o.compact = nil
+		}
+		o.sent.bump()
+		return err
+	}
 	h := o.hdr
 	clear(h)
 	for k, vs := range extra {

@@ -351,7 +351,7 @@ func (c *clientConn) onFrame(m *nats.Msg) {
 		c.abort(NewError(CodeUnavailable, fmt.Errorf("no service instance listens on %q: %w", subject, nats.ErrNoResponders)), false, false)
 		return
 	}
-	f, err := parseFrame(m.Header)
+	f, err := readFrame(m)
 	if err != nil {
 		c.abort(NewError(CodeInternal, fmt.Errorf("malformed stream frame from the service on %q: %w", subject, err)), false, true)
 		return

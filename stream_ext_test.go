@@ -2,6 +2,8 @@ package natsrpc_test
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -481,15 +483,34 @@ func rawFrame(t testing.TB, nc *nats.Conn, subject string, kv ...string) {
 
 // publishFrame is rawFrame for subscription callbacks, which must not
 // fail the test (they may run after it ended).
+// Besides header pairs and "body", kv may hold "compact" with a sequence
+// number: the frame is then a compact data frame (no headers, the number
+// as a uvarint before the body), or "payload" with raw bytes in hex, sent
+// as they are.
 func publishFrame(nc *nats.Conn, subject string, kv ...string) error {
 	h := nats.Header{}
 	var data []byte
+	compact := false
+	var seq uint64
 	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i] == "body" {
+		switch kv[i] {
+		case "body":
 			data, _ = proto.Marshal(&str{Value: kv[i+1]})
-			continue
+		case "compact":
+			compact = true
+			seq, _ = strconv.ParseUint(kv[i+1], 10, 64)
+		case "payload":
+			raw, err := hex.DecodeString(kv[i+1])
+			if err != nil {
+				return err
+			}
+			return nc.Publish(subject, raw)
+		default:
+			h.Set(kv[i], kv[i+1])
 		}
-		h.Set(kv[i], kv[i+1])
+	}
+	if compact {
+		return nc.Publish(subject, append(binary.AppendUvarint(nil, seq), data...))
 	}
 	return nc.PublishMsg(&nats.Msg{Subject: subject, Header: h, Data: data})
 }
@@ -503,10 +524,27 @@ func TestStreamDetectsLostMessages(t *testing.T) {
 	const control = "_INBOX.rawservice.control"
 	cases := []struct {
 		name string
-		// frames after the open frame: header pairs, "body" for a payload.
+		// frames after the open frame: header pairs, "body" for a payload
+		// (see publishFrame).
 		frames [][]string
 		want   []string
+		// malformed: the client reports CodeInternal, not CodeDataLoss.
+		malformed bool
 	}{
+		{name: "gap in compact frames", want: []string{"a"}, frames: [][]string{
+			{"compact", "1", "body", "a"},
+			{"compact", "3", "body", "c"},
+		}},
+		{name: "compact and header frames mixed", want: []string{"a", "b", "c"}, frames: [][]string{
+			{"compact", "1", "body", "a"},
+			{"Nats-Rpc-Seq", "2", "body", "b", "X-Extra", "1"},
+			{"compact", "3", "body", "c"},
+			{"compact", "5", "body", "e"},
+		}},
+		{name: "compact frame numbered 0", malformed: true, frames: [][]string{{"compact", "0", "body", "a"}}},
+		{name: "compact frame without a number", malformed: true, frames: [][]string{{"payload", ""}}},
+		{name: "compact frame with a truncated number", malformed: true, frames: [][]string{{"payload", "80"}}},
+		{name: "compact frame with a padded number", malformed: true, frames: [][]string{{"payload", "8100"}}},
 		{name: "gap", want: []string{"a"}, frames: [][]string{
 			{"Nats-Rpc-Seq", "1", "body", "a"},
 			{"Nats-Rpc-Seq", "3", "body", "c"},
@@ -561,7 +599,11 @@ func TestStreamDetectsLostMessages(t *testing.T) {
 			if strings.Join(got, ",") != strings.Join(c.want, ",") {
 				t.Errorf("received %q; want %q", got, c.want)
 			}
-			wantCode(t, err, natsrpc.CodeDataLoss)
+			if c.malformed {
+				wantCode(t, err, natsrpc.CodeInternal)
+			} else {
+				wantCode(t, err, natsrpc.CodeDataLoss)
+			}
 			if c.frames[len(c.frames)-1][1] != "end" {
 				// The client tells a service that has not ended to stop.
 				within(t, 2*time.Second, "a cancel frame", canceled)
@@ -797,12 +839,18 @@ func TestStreamRawClient(t *testing.T) {
 			if m.Header.Get("Nats-Rpc-Frame") == "heartbeat" {
 				continue
 			}
-			var v str
-			if err := proto.Unmarshal(m.Data, &v); err != nil {
-				t.Fatal(err)
+			// Data frames without response headers are compact: no
+			// headers, the sequence number as a uvarint, the message.
+			if len(m.Header) != 0 {
+				t.Fatalf("data frame with headers %v; want a compact frame", m.Header)
 			}
-			if want := strconv.Itoa(len(got) + 1); m.Header.Get("Nats-Rpc-Seq") != want {
-				t.Fatalf("data frame numbered %q; want %s", m.Header.Get("Nats-Rpc-Seq"), want)
+			seq, n := binary.Uvarint(m.Data)
+			if want := uint64(len(got) + 1); n <= 0 || seq != want {
+				t.Fatalf("compact data frame % x: numbered %d (%d bytes); want %d", m.Data, seq, n, want)
+			}
+			var v str
+			if err := proto.Unmarshal(m.Data[n:], &v); err != nil {
+				t.Fatal(err)
 			}
 			got = append(got, v.GetValue())
 		}

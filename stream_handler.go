@@ -334,7 +334,7 @@ func (h *handlerConn) Send(msg proto.Message) error {
 // control subscription, shared by all its streams, so it never blocks.
 func (h *handlerConn) onFrame(m *nats.Msg) {
 	h.heard.bump()
-	f, err := parseFrame(m.Header)
+	f, err := readFrame(m)
 	if err != nil {
 		h.protocolError(fmt.Sprintf("malformed frame: %v", err))
 		return
