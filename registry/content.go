@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/protoset"
 	"github.com/natsrpc/natsrpc/internal/spec"
 )
 
@@ -312,31 +313,10 @@ func fileDigest(fd *descriptorpb.FileDescriptorProto) (string, error) {
 
 func clearDefaultJSONNames(fields []*descriptorpb.FieldDescriptorProto) {
 	for _, f := range fields {
-		if f.JsonName != nil && f.GetJsonName() == jsonCamelCase(f.GetName()) {
+		if f.JsonName != nil && f.GetJsonName() == protoset.DefaultJSONName(f.GetName()) {
 			f.JsonName = nil
 		}
 	}
-}
-
-// jsonCamelCase is protoc's default JSON name: underscores dropped, the
-// letter after each one upper-cased.
-func jsonCamelCase(s string) string {
-	var b strings.Builder
-	upper := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_':
-			upper = true
-		case upper && c >= 'a' && c <= 'z':
-			b.WriteByte(c - 'a' + 'A')
-			upper = false
-		default:
-			b.WriteByte(c)
-			upper = false
-		}
-	}
-	return b.String()
 }
 
 // optionsMessages are the descriptor.proto messages whose unknown fields

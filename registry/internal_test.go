@@ -192,7 +192,7 @@ func TestCanonicalFormIgnoresCompilerDifferences(t *testing.T) {
 	// (some compilers write it, some do not); source info neither.
 	explicit := proto.CloneOf(base)
 	for _, f := range quest(explicit).MessageType[0].Field {
-		f.JsonName = proto.String(jsonCamelCase(f.GetName()))
+		f.JsonName = proto.String(protoset.DefaultJSONName(f.GetName()))
 	}
 	quest(explicit).SourceCodeInfo = &descriptorpb.SourceCodeInfo{Location: []*descriptorpb.SourceCodeInfo_Location{{Path: []int32{4, 0}, Span: []int32{1, 0, 5}, LeadingComments: proto.String(" hi\n")}}}
 	got, gotFiles := digest(explicit)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/natsrpc/natsrpc/registry/internal/jsstore"
@@ -244,7 +243,7 @@ func (r *Registry) content(ctx context.Context, rec *versionRecord) (*content, e
 	// Parsing a large module takes tens of milliseconds: concurrent misses
 	// (after a start or an eviction) share one load instead of each
 	// parsing the same set.
-	return r.loading.do(k, func() (*content, error) {
+	return r.loading.Do(ctx, k, func() (*content, error) {
 		if c, ok := r.contents.get(k); ok {
 			return c, nil
 		}
@@ -281,40 +280,4 @@ func uitoa(v uint64) string {
 		}
 	}
 	return string(b[i:])
-}
-
-// contentFlight runs one load per key at a time; concurrent callers of a
-// key wait for it and share its result.
-type contentFlight struct {
-	mu    sync.Mutex
-	calls map[string]*contentCall
-}
-
-type contentCall struct {
-	done chan struct{}
-	c    *content
-	err  error
-}
-
-func (f *contentFlight) do(key string, load func() (*content, error)) (*content, error) {
-	f.mu.Lock()
-	if f.calls == nil {
-		f.calls = map[string]*contentCall{}
-	}
-	if call, ok := f.calls[key]; ok {
-		f.mu.Unlock()
-		<-call.done
-		return call.c, call.err
-	}
-	call := &contentCall{done: make(chan struct{})}
-	f.calls[key] = call
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		delete(f.calls, key)
-		f.mu.Unlock()
-		close(call.done)
-	}()
-	call.c, call.err = load()
-	return call.c, call.err
 }

@@ -88,6 +88,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/natsrpc/natsrpc/registry/internal/flight"
 	"github.com/natsrpc/natsrpc/registry/internal/jsstore"
 )
 
@@ -105,7 +106,7 @@ type Registry struct {
 	contents *lru[string, *content]
 	closures *lru[string, []byte]
 	owners   sync.Map // index key -> owner (a hint, always verified)
-	loading  contentFlight
+	loading  flight.Group[*content]
 }
 
 type recordKey struct {

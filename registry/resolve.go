@@ -163,19 +163,12 @@ func (r *Registry) ResolveSymbol(ctx context.Context, req SymbolRequest) (*Symbo
 	}
 	for _, fresh := range []bool{false, true} {
 		for _, pkg := range candidates {
-			o, err := r.ownerHint(ctx, pkgKey(pkg), fresh)
+			rec, err := r.ownerLatest(ctx, pkgKey(pkg), fresh)
 			if err != nil {
 				return nil, err
 			}
-			if o == nil {
+			if rec == nil {
 				continue
-			}
-			rec, err := r.latest(ctx, o.Module)
-			if IsNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return nil, err
 			}
 			c, err := r.content(ctx, rec)
 			if err != nil {
@@ -238,6 +231,22 @@ func (r *Registry) ownerHint(ctx context.Context, key string, fresh bool) (*owne
 		r.owners.Delete(key)
 	}
 	return o, nil
+}
+
+// ownerLatest returns the latest version of the module an index key
+// names: nil when the key is unset or the module has no version any more.
+// The hint comes from the cache unless fresh (see ownerHint); callers
+// verify it against the version's content.
+func (r *Registry) ownerLatest(ctx context.Context, key string, fresh bool) (*versionRecord, error) {
+	o, err := r.ownerHint(ctx, key, fresh)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	rec, err := r.latest(ctx, o.Module)
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	return rec, err
 }
 
 // findSymbol looks sym up in c: a descriptor, or a package declared by
@@ -382,19 +391,12 @@ func (r *Registry) ResolveFile(ctx context.Context, req FileRequest) (*FileResul
 		return nil, invalidf("a version needs a module; name the module or drop the version")
 	}
 	for _, fresh := range []bool{false, true} {
-		o, err := r.ownerHint(ctx, fileKey(req.File), fresh)
+		rec, err := r.ownerLatest(ctx, fileKey(req.File), fresh)
 		if err != nil {
 			return nil, err
 		}
-		if o == nil {
+		if rec == nil {
 			continue
-		}
-		rec, err := r.latest(ctx, o.Module)
-		if IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
 		}
 		if _, ok := rec.fileDigest(req.File); !ok {
 			continue
@@ -530,19 +532,12 @@ func (r *Registry) ResolveSubject(ctx context.Context, req SubjectRequest) (*Sub
 	for _, fresh := range []bool{false, true} {
 		for i := range tokens {
 			candidate := strings.Join(tokens[i:], ".")
-			o, err := r.ownerHint(ctx, subjKey(candidate), fresh)
+			rec, err := r.ownerLatest(ctx, subjKey(candidate), fresh)
 			if err != nil {
 				return nil, err
 			}
-			if o == nil {
+			if rec == nil {
 				continue
-			}
-			rec, err := r.latest(ctx, o.Module)
-			if IsNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return nil, err
 			}
 			c, err := r.content(ctx, rec)
 			if err != nil {

@@ -1,7 +1,10 @@
-// Package protoset builds descriptor sets from compiled files.
+// Package protoset builds descriptor sets from compiled files and answers
+// what protoc would derive for the descriptors in them.
 package protoset
 
 import (
+	"strings"
+
 	"github.com/bufbuild/protocompile/linker"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -38,4 +41,26 @@ func Closure[F protoreflect.FileDescriptor](files ...F) *descriptorpb.FileDescri
 		add(fd)
 	}
 	return set
+}
+
+// DefaultJSONName is the JSON name protoc gives a field that sets none: the
+// field name with underscores dropped and the letter after each one
+// upper-cased. A json_name equal to it says nothing.
+func DefaultJSONName(field string) string {
+	var b strings.Builder
+	upper := false
+	for i := 0; i < len(field); i++ {
+		c := field[i]
+		switch {
+		case c == '_':
+			upper = true
+		case upper && c >= 'a' && c <= 'z':
+			b.WriteByte(c - 'a' + 'A')
+			upper = false
+		default:
+			b.WriteByte(c)
+			upper = false
+		}
+	}
+	return b.String()
 }

@@ -5,7 +5,10 @@ import (
 	"testing"
 
 	"github.com/bufbuild/protocompile"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/internal/protoset"
 	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
@@ -63,5 +66,35 @@ func TestClosureKeepsSourceInfo(t *testing.T) {
 	a.Name = nil
 	if files[0].Path() != "a.proto" || protoset.Closure(files[0]).GetFile()[1].GetName() != "a.proto" {
 		t.Error("changing the returned set changed the compiler's result")
+	}
+}
+
+// TestDefaultJSONName compares with the JSON names protobuf-go derives
+// when a field sets none.
+func TestDefaultJSONName(t *testing.T) {
+	names := []string{"a", "foo_bar", "foo__bar", "_foo", "foo_", "foo_1bar", "fooBar_baz", "FOO_BAR", "x_y_z"}
+	msg := &descriptorpb.DescriptorProto{Name: proto.String("M")}
+	for i, n := range names {
+		msg.Field = append(msg.Field, &descriptorpb.FieldDescriptorProto{
+			Name:   proto.String(n),
+			Number: proto.Int32(int32(i + 1)),
+			Type:   descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(),
+			Label:  descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+		})
+	}
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name:        proto.String("j.proto"),
+		Syntax:      proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{msg},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := fd.Messages().Get(0).Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		if got, want := protoset.DefaultJSONName(string(f.Name())), f.JSONName(); got != want {
+			t.Errorf("DefaultJSONName(%q) = %q; protobuf-go says %q", f.Name(), got, want)
+		}
 	}
 }

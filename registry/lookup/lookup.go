@@ -61,6 +61,7 @@ import (
 	"github.com/natsrpc/natsrpc"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
+	"github.com/natsrpc/natsrpc/registry/internal/flight"
 )
 
 // Interfaces the client implements, so that it plugs into protodesc,
@@ -93,8 +94,8 @@ type Client struct {
 	closed   bool
 	msgTypes map[protoreflect.FullName]msgType // the fast path of MessageType
 
-	loads   flight[*module]
-	syncing flight[struct{}]
+	loads   flight.Group[*module]
+	syncing flight.Group[struct{}]
 
 	sub     *nats.Subscription
 	status  chan nats.Status
@@ -343,7 +344,7 @@ func (c *Client) resyncLoop() {
 // only once the client is synchronised: a listing during which events may
 // have been missed again (a disconnect, a gap) is repeated.
 func (c *Client) resync(ctx context.Context) error {
-	_, err := c.syncing.do(ctx, "", func() (struct{}, error) {
+	_, err := c.syncing.Do(ctx, "", func() (struct{}, error) {
 		for attempt := 1; ; attempt++ {
 			done, err := c.listHeads(ctx)
 			if err != nil || done {
@@ -446,7 +447,7 @@ func (c *Client) module(ctx context.Context, name string) (*module, error) {
 			return m, nil
 		}
 		c.mu.RUnlock()
-		m, err := c.loads.do(ctx, name, func() (*module, error) { return c.load(ctx, name) })
+		m, err := c.loads.Do(ctx, name, func() (*module, error) { return c.load(ctx, name) })
 		if err != nil {
 			return nil, err
 		}

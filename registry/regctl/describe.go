@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/natsrpc/natsrpc/internal/protoset"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
 )
@@ -252,7 +253,7 @@ func (p *printer) fieldLine(f protoreflect.FieldDescriptor) {
 	if f.HasDefault() {
 		opts = append(opts, "default = "+defaultValue(f))
 	}
-	if !f.IsExtension() && f.HasJSONName() && f.JSONName() != jsonCamelCase(string(f.Name())) {
+	if !f.IsExtension() && f.HasJSONName() && f.JSONName() != protoset.DefaultJSONName(string(f.Name())) {
 		opts = append(opts, "json_name = "+strconv.Quote(f.JSONName()))
 	}
 	opts = append(opts, p.optionList(f.Options())...)
@@ -449,24 +450,4 @@ func reservedNames(n protoreflect.Names) string {
 		parts = append(parts, strconv.Quote(string(n.Get(i))))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// jsonCamelCase is protoc's default JSON name.
-func jsonCamelCase(s string) string {
-	var b strings.Builder
-	upper := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_':
-			upper = true
-		case upper && c >= 'a' && c <= 'z':
-			b.WriteByte(c - 'a' + 'A')
-			upper = false
-		default:
-			b.WriteByte(c)
-			upper = false
-		}
-	}
-	return b.String()
 }
