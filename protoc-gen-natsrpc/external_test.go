@@ -255,6 +255,9 @@ func TestGoldenVet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(dirs) == 0 {
+		t.Fatalf("no golden Go files under %s: go vet would check nothing", testdataDir)
+	}
 	args := []string{"vet"}
 	for dir := range dirs {
 		args = append(args, dir)

@@ -4,6 +4,9 @@
 package gaming_test
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -73,6 +76,25 @@ func TestServiceNames(t *testing.T) {
 	t.Parallel()
 	if len(services) != 22 {
 		t.Fatalf("%d services in the table; want 22", len(services))
+	}
+	// Every schema under proto/gaming with a service is in the table, so
+	// that a service added there is not left out of these checks.
+	inTable := map[string]bool{}
+	for _, s := range services {
+		inTable[s.file.Path()] = true
+	}
+	sources, err := filepath.Glob("*/*/*.proto")
+	if err != nil || len(sources) == 0 {
+		t.Fatalf("no schemas found under proto/gaming: %v", err)
+	}
+	for _, src := range sources {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := "gaming/" + filepath.ToSlash(src); regexp.MustCompile(`(?m)^service `).Match(b) && !inTable[p] {
+			t.Errorf("%s defines a service but is not in the services table", p)
+		}
 	}
 	for _, s := range services {
 		if s.file.Package() != s.pkg {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/natsrpc/natsrpc/bench/internal/harness"
 )
@@ -98,10 +99,27 @@ func TestDurable(t *testing.T) {
 	}
 }
 
+// TestSizes pins the encoded sizes the READMEs quote ("token (40 B)",
+// "1 KB chunk (1033 B)"): a change to the fixtures must update them.
 func TestSizes(t *testing.T) {
-	for _, m := range Messages {
-		t.Logf("%s: %d bytes", m.Name, m.Size)
+	want := map[string]int{"token": 40, "1 KB chunk": 1033}
+	if len(Messages) != len(want) {
+		t.Fatalf("%d messages; want %d", len(Messages), len(want))
 	}
+	for _, m := range Messages {
+		if got := len(mustMarshal(t, m)); m.Size != want[m.Name] || got != m.Size {
+			t.Errorf("%s: Size %d, encoded %d bytes; the READMEs say %d", m.Name, m.Size, got, want[m.Name])
+		}
+	}
+}
+
+func mustMarshal(t *testing.T, m *Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m.Msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // BenchmarkStream streams b.N messages in one stream, per message kind and
