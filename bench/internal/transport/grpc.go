@@ -59,25 +59,9 @@ func NewGRPC(_ Env, call *workload.Call) (*harness.Target, error) {
 	var do func(ctx context.Context) error
 	switch call {
 	case workload.DecideCall:
-		c := benchv1.NewNPCBehaviorServiceClient(conn)
-		req := workload.DecideRequest()
-		do = func(ctx context.Context) error {
-			res, err := c.Decide(ctx, req)
-			if err != nil {
-				return err
-			}
-			return call.Check(res)
-		}
+		do = unary(call, workload.DecideRequest(), benchv1.NewNPCBehaviorServiceClient(conn).Decide)
 	case workload.GenerateQuestCall:
-		c := benchv1.NewQuestSystemServiceClient(conn)
-		req := workload.GenerateQuestRequest()
-		do = func(ctx context.Context) error {
-			res, err := c.GenerateQuest(ctx, req)
-			if err != nil {
-				return err
-			}
-			return call.Check(res)
-		}
+		do = unary(call, workload.GenerateQuestRequest(), benchv1.NewQuestSystemServiceClient(conn).GenerateQuest)
 	}
 	return &harness.Target{
 		Name:       "grpc",

@@ -57,25 +57,11 @@ func NewNatsrpc(env Env, call *workload.Call) (*harness.Target, error) {
 	case workload.DecideCall:
 		svc, err = npcbehaviorv1natsrpc.RegisterNPCBehaviorServiceHandler(server, npcHandler{}, NatsrpcHandlerOptions...)
 		c := npcbehaviorv1natsrpc.NewNPCBehaviorServiceClient(client, NatsrpcClientOptions...)
-		req := workload.DecideRequest()
-		do = func(ctx context.Context) error {
-			res, err := c.Decide(ctx, req)
-			if err != nil {
-				return err
-			}
-			return call.Check(res)
-		}
+		do = unary(call, workload.DecideRequest(), c.Decide)
 	case workload.GenerateQuestCall:
 		svc, err = questsystemv1natsrpc.RegisterQuestSystemServiceHandler(server, questHandler{}, NatsrpcHandlerOptions...)
 		c := questsystemv1natsrpc.NewQuestSystemServiceClient(client, NatsrpcClientOptions...)
-		req := workload.GenerateQuestRequest()
-		do = func(ctx context.Context) error {
-			res, err := c.GenerateQuest(ctx, req)
-			if err != nil {
-				return err
-			}
-			return call.Check(res)
-		}
+		do = unary(call, workload.GenerateQuestRequest(), c.GenerateQuest)
 	default:
 		err = errors.New("no natsrpc stubs for " + call.Name)
 	}

@@ -5,10 +5,12 @@
 package transport
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/natsrpc/natsrpc/bench/internal/harness"
 	"github.com/natsrpc/natsrpc/bench/internal/workload"
@@ -85,4 +87,17 @@ func natsPair(url string) (server, client *nats.Conn, callerWire, allWire *harne
 		return nil, nil, nil, nil, err
 	}
 	return server, client, callerWire, allWire, nil
+}
+
+// unary is a Target's Call for a generated client method (gRPC's or
+// natsrpc's, whose options it leaves at their defaults): it sends req and
+// checks the response.
+func unary[Req, Res proto.Message, Opt any](call *workload.Call, req Req, method func(context.Context, Req, ...Opt) (Res, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		res, err := method(ctx, req)
+		if err != nil {
+			return err
+		}
+		return call.Check(res)
+	}
 }
