@@ -248,10 +248,7 @@ func (c *Client) content(ctx context.Context, inline *descriptorpb.FileDescripto
 func (c *Client) GetModuleVersion(ctx context.Context, req *registryv1.GetModuleVersionRequest) (*registryv1.ModuleVersion, *descriptorpb.FileDescriptorSet, error) {
 	req = withInlineLimit(c, req, req.GetMaxInlineBytes(), func(r *registryv1.GetModuleVersionRequest, n int64) { r.MaxInlineBytes = n })
 	res, err := c.api.GetModuleVersion(ctx, req)
-	if err != nil {
-		return nil, nil, err
-	}
-	set, err := c.content(ctx, res.GetFileDescriptorSet(), res.GetObject())
+	res, set, err := withContent(ctx, c, res, err)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,14 +260,7 @@ func (c *Client) GetModuleVersion(ctx context.Context, req *registryv1.GetModule
 func (c *Client) ResolveSymbol(ctx context.Context, req *registryv1.ResolveSymbolRequest) (*registryv1.ResolveSymbolResponse, *descriptorpb.FileDescriptorSet, error) {
 	req = withInlineLimit(c, req, req.GetMaxInlineBytes(), func(r *registryv1.ResolveSymbolRequest, n int64) { r.MaxInlineBytes = n })
 	res, err := c.api.ResolveSymbol(ctx, req)
-	if err != nil {
-		return nil, nil, err
-	}
-	set, err := c.content(ctx, res.GetFileDescriptorSet(), res.GetObject())
-	if err != nil {
-		return nil, nil, err
-	}
-	return res, set, nil
+	return withContent(ctx, c, res, err)
 }
 
 // ResolveFile calls ResolveFile and returns the reply and the file with
@@ -278,14 +268,7 @@ func (c *Client) ResolveSymbol(ctx context.Context, req *registryv1.ResolveSymbo
 func (c *Client) ResolveFile(ctx context.Context, req *registryv1.ResolveFileRequest) (*registryv1.ResolveFileResponse, *descriptorpb.FileDescriptorSet, error) {
 	req = withInlineLimit(c, req, req.GetMaxInlineBytes(), func(r *registryv1.ResolveFileRequest, n int64) { r.MaxInlineBytes = n })
 	res, err := c.api.ResolveFile(ctx, req)
-	if err != nil {
-		return nil, nil, err
-	}
-	set, err := c.content(ctx, res.GetFileDescriptorSet(), res.GetObject())
-	if err != nil {
-		return nil, nil, err
-	}
-	return res, set, nil
+	return withContent(ctx, c, res, err)
 }
 
 // ResolveSubject calls ResolveSubject and returns the reply and, when
@@ -293,12 +276,28 @@ func (c *Client) ResolveFile(ctx context.Context, req *registryv1.ResolveFileReq
 func (c *Client) ResolveSubject(ctx context.Context, req *registryv1.ResolveSubjectRequest) (*registryv1.ResolveSubjectResponse, *descriptorpb.FileDescriptorSet, error) {
 	req = withInlineLimit(c, req, req.GetMaxInlineBytes(), func(r *registryv1.ResolveSubjectRequest, n int64) { r.MaxInlineBytes = n })
 	res, err := c.api.ResolveSubject(ctx, req)
+	return withContent(ctx, c, res, err)
+}
+
+// contentReply is a reply that carries a descriptor set inline or names
+// the object that holds it.
+type contentReply interface {
+	GetFileDescriptorSet() *descriptorpb.FileDescriptorSet
+	GetObject() *registryv1.ObjectRef
+}
+
+// withContent finishes a call whose reply carries a descriptor set, so
+// that each method does not repeat the steps: it passes the call's error
+// on, else returns the reply with its set, downloaded when the reply names
+// an object. On error the reply is nil.
+func withContent[R contentReply](ctx context.Context, c *Client, res R, err error) (R, *descriptorpb.FileDescriptorSet, error) {
+	var none R
 	if err != nil {
-		return nil, nil, err
+		return none, nil, err
 	}
 	set, err := c.content(ctx, res.GetFileDescriptorSet(), res.GetObject())
 	if err != nil {
-		return nil, nil, err
+		return none, nil, err
 	}
 	return res, set, nil
 }

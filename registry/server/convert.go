@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -182,8 +183,11 @@ func objectRef(o *registry.ObjectRef) *registryv1.ObjectRef {
 	return &registryv1.ObjectRef{Bucket: o.Bucket, Name: o.Name, Size: o.Size, Digest: o.Digest}
 }
 
-// carry puts a registry content into a reply: the object reference, or
-// the serialized set inline.
+// carry puts a registry content into the reply out, the object reference
+// or the serialized set inline, and returns out (or nil and the error) so
+// that a handler can end with it. It sets the reply's oneof by field name
+// (object, file_descriptor_set), which every reply carrying a set has, so
+// that the handlers need no setter per generated oneof type.
 //
 // For binary replies the set is not decoded: the wire form of an embedded
 // message is the same as that of a bytes field, so the stored bytes are
@@ -191,27 +195,29 @@ func objectRef(o *registry.ObjectRef) *registryv1.ObjectRef {
 // the client decodes as the FileDescriptorSet it is. That skips a decode
 // and a re-encode of up to a megabyte on every lookup. protojson cannot
 // write raw fields, so JSON replies carry the decoded set.
-func carry(ctx context.Context, c registry.Content, m proto.Message,
-	setSet func(*descriptorpb.FileDescriptorSet), setObject func(*registryv1.ObjectRef),
-) error {
+func carry[M proto.Message](ctx context.Context, c registry.Content, out M) (M, error) {
+	reply := out.ProtoReflect()
+	fields := reply.Descriptor().Fields()
 	if c.Object != nil {
-		setObject(objectRef(c.Object))
-		return nil
+		reply.Set(fields.ByName("object"), protoreflect.ValueOfMessage(objectRef(c.Object).ProtoReflect()))
+		return out, nil
 	}
+	setField := fields.ByName("file_descriptor_set")
 	if wantsJSON(ctx) {
 		set := &descriptorpb.FileDescriptorSet{}
 		if err := proto.Unmarshal(c.Set, set); err != nil {
-			return natsrpc.NewError(natsrpc.CodeInternal, fmt.Errorf("decode a stored descriptor set: %w", err))
+			var none M
+			return none, natsrpc.NewError(natsrpc.CodeInternal, fmt.Errorf("decode a stored descriptor set: %w", err))
 		}
-		setSet(set)
-		return nil
+		reply.Set(setField, protoreflect.ValueOfMessage(set.ProtoReflect()))
+		return out, nil
 	}
-	setField := m.ProtoReflect().Descriptor().Fields().ByName("file_descriptor_set").Number()
-	raw := make([]byte, 0, len(c.Set)+protowire.SizeTag(setField)+protowire.SizeVarint(uint64(len(c.Set))))
-	raw = protowire.AppendTag(raw, setField, protowire.BytesType)
+	num := setField.Number()
+	raw := make([]byte, 0, len(c.Set)+protowire.SizeTag(num)+protowire.SizeVarint(uint64(len(c.Set))))
+	raw = protowire.AppendTag(raw, num, protowire.BytesType)
 	raw = protowire.AppendBytes(raw, c.Set)
-	m.ProtoReflect().SetUnknown(raw)
-	return nil
+	reply.SetUnknown(raw)
+	return out, nil
 }
 
 // wantsJSON reports whether the request came as protojson, so that the

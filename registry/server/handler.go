@@ -133,17 +133,7 @@ func (s *Server) GetModuleVersion(ctx context.Context, req *registryv1.GetModule
 		return nil, apiError(err)
 	}
 	out := &registryv1.GetModuleVersionResponse{Version: moduleVersion(mc.Version)}
-	err = carry(ctx, mc.Content, out,
-		func(set *descriptorpb.FileDescriptorSet) {
-			out.Content = &registryv1.GetModuleVersionResponse_FileDescriptorSet{FileDescriptorSet: set}
-		},
-		func(ref *registryv1.ObjectRef) {
-			out.Content = &registryv1.GetModuleVersionResponse_Object{Object: ref}
-		})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return carry(ctx, mc.Content, out)
 }
 
 // ResolveSymbol implements RegistryService.ResolveSymbol.
@@ -164,15 +154,7 @@ func (s *Server) ResolveSymbol(ctx context.Context, req *registryv1.ResolveSymbo
 		File:    res.File,
 		Kind:    symbolKind(res.Kind),
 	}
-	err = carry(ctx, res.Content, out,
-		func(set *descriptorpb.FileDescriptorSet) {
-			out.Content = &registryv1.ResolveSymbolResponse_FileDescriptorSet{FileDescriptorSet: set}
-		},
-		func(ref *registryv1.ObjectRef) { out.Content = &registryv1.ResolveSymbolResponse_Object{Object: ref} })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return carry(ctx, res.Content, out)
 }
 
 // ResolveFile implements RegistryService.ResolveFile.
@@ -188,15 +170,7 @@ func (s *Server) ResolveFile(ctx context.Context, req *registryv1.ResolveFileReq
 		return nil, apiError(err)
 	}
 	out := &registryv1.ResolveFileResponse{Module: res.Module, Version: res.Version}
-	err = carry(ctx, res.Content, out,
-		func(set *descriptorpb.FileDescriptorSet) {
-			out.Content = &registryv1.ResolveFileResponse_FileDescriptorSet{FileDescriptorSet: set}
-		},
-		func(ref *registryv1.ObjectRef) { out.Content = &registryv1.ResolveFileResponse_Object{Object: ref} })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return carry(ctx, res.Content, out)
 }
 
 // ResolveSubject implements RegistryService.ResolveSubject.
@@ -224,14 +198,7 @@ func (s *Server) ResolveSubject(ctx context.Context, req *registryv1.ResolveSubj
 		File:         res.File,
 	}
 	if req.GetIncludeFiles() {
-		err = carry(ctx, res.Content, out,
-			func(set *descriptorpb.FileDescriptorSet) {
-				out.Content = &registryv1.ResolveSubjectResponse_FileDescriptorSet{FileDescriptorSet: set}
-			},
-			func(ref *registryv1.ObjectRef) { out.Content = &registryv1.ResolveSubjectResponse_Object{Object: ref} })
-		if err != nil {
-			return nil, err
-		}
+		return carry(ctx, res.Content, out)
 	}
 	return out, nil
 }
