@@ -40,40 +40,16 @@ type UnaryClient[Req, Res any] struct {
 func NewUnaryClient[Req, Res any](nc *nats.Conn, method protoreflect.MethodDescriptor, opts ...ClientOption) *UnaryClient[Req, Res] {
 	c := &UnaryClient[Req, Res]{nc: nc}
 	c.payload.nc = nc
-	var cfg clientConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyToClient(&cfg)
-		}
-	}
-	m, err := methodSpec(method)
-	if err == nil {
-		err = errors.Join(cfg.err, checkUnary(m), checkMessages[Req, Res](method))
-	}
-	if err == nil && nc == nil {
-		err = errors.New("nats connection is nil")
-	}
+	cfg, m, err := setupClient(nc, method, opts, func(m *spec.Method) error {
+		return errors.Join(checkUnary(m), checkMessages[Req, Res](method))
+	})
 	if err != nil {
-		name := "<nil>"
-		if method != nil {
-			name = string(method.FullName())
-		}
-		c.err = NewError(CodeInvalidArgument, fmt.Errorf("invalid client for %q: %w", name, err))
+		c.err = invalidClient("client", method, err)
 		return c
 	}
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
-	if cfg.json {
-		c.codec = codecJSON
-	}
-	// Precedence (documented on WithTimeout): the schema's method timeout
-	// or service default_timeout, then WithTimeout, then DefaultTimeout.
-	c.timeout = m.Timeout
-	if c.timeout == 0 {
-		c.timeout = cfg.timeout
-	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
-	}
+	c.codec = cfg.codec()
+	c.timeout = cfg.timeoutFor(m)
 	if c.spec.Idempotency == IdempotencyNoSideEffects || c.spec.Idempotency == IdempotencyIdempotent {
 		c.retry = newRetrier(cfg.retry)
 	}
@@ -370,6 +346,45 @@ func checkUnary(m *spec.Method) error {
 	return nil
 }
 
+// checkEvent is checkUnary for events, worded "an event".
+func checkEvent(m *spec.Method) error {
+	if m.Kind != spec.KindEvent {
+		return fmt.Errorf("method is %s, not an event", m.Kind)
+	}
+	return nil
+}
+
+// checkKind is checkUnary for the streaming kinds, whose names read as
+// they are.
+func checkKind(m *spec.Method, kind spec.Kind) error {
+	if m.Kind != kind {
+		return fmt.Errorf("method is %s, not %s", m.Kind, kind)
+	}
+	return nil
+}
+
+// codec is the codec the options chose: JSON with WithJSON, else protobuf.
+func (cfg *clientConfig) codec() codec {
+	if cfg.json {
+		return codecJSON
+	}
+	return codecProto
+}
+
+// timeoutFor is the default call timeout of unary and event clients of m.
+// Precedence (documented on WithTimeout): the schema's method timeout or
+// service default_timeout, then WithTimeout, then DefaultTimeout. Streams
+// differ: only the method's own timeout bounds them.
+func (cfg *clientConfig) timeoutFor(m *spec.Method) time.Duration {
+	if m.Timeout != 0 {
+		return m.Timeout
+	}
+	if cfg.timeout != 0 {
+		return cfg.timeout
+	}
+	return DefaultTimeout
+}
+
 // checkMessages verifies that Req and Res are the method's input and output
 // types, so that a mismatch in generated or hand-written code fails at the
 // first call instead of corrupting messages.
@@ -389,6 +404,43 @@ func checkMessage[T any](role string, want protoreflect.MessageDescriptor) error
 		return fmt.Errorf("%s type is %q; the method wants %q", role, got, want.FullName())
 	}
 	return nil
+}
+
+// setupClient is the construction every client kind shares: it applies
+// opts, then checks method, the options and check (the kind's own checks:
+// method kind, message types), and only when those pass, nc. The caller
+// wraps the error with invalidClient: constructors never fail.
+func setupClient(nc *nats.Conn, method protoreflect.MethodDescriptor, opts []ClientOption, check func(*spec.Method) error) (clientConfig, *spec.Method, error) {
+	var cfg clientConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyToClient(&cfg)
+		}
+	}
+	m, err := methodSpec(method)
+	if err == nil {
+		err = errors.Join(cfg.err, check(m))
+	}
+	if err == nil && nc == nil {
+		err = errors.New("nats connection is nil")
+	}
+	return cfg, m, err
+}
+
+// invalidClient is the error that every call of a client whose
+// construction failed returns (constructors never fail), naming what and
+// the method.
+func invalidClient(what string, method protoreflect.MethodDescriptor, err error) *Error {
+	return NewError(CodeInvalidArgument, fmt.Errorf("invalid %s for %q: %w", what, methodName(method), err))
+}
+
+// methodName is method's full name for error messages, which must not
+// panic on the nil descriptor they may be reporting.
+func methodName(method protoreflect.MethodDescriptor) string {
+	if method == nil {
+		return "<nil>"
+	}
+	return string(method.FullName())
 }
 
 func prefixed(prefix, subject string) string {

@@ -40,45 +40,19 @@ type EventClient[Req any] struct {
 func NewEventClient[Req any](nc *nats.Conn, method protoreflect.MethodDescriptor, opts ...ClientOption) *EventClient[Req] {
 	c := &EventClient[Req]{nc: nc}
 	c.payload.nc = nc
-	var cfg clientConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyToClient(&cfg)
-		}
-	}
-	m, err := methodSpec(method)
-	if err == nil {
-		err = cfg.err
-		if m.Kind != spec.KindEvent {
-			err = errors.Join(err, fmt.Errorf("method is %s, not an event", m.Kind))
-		}
-		err = errors.Join(err, checkMessage[Req]("request", method.Input()))
-	}
-	if err == nil && nc == nil {
-		err = errors.New("nats connection is nil")
-	}
+	cfg, m, err := setupClient(nc, method, opts, func(m *spec.Method) error {
+		return errors.Join(checkEvent(m), checkMessage[Req]("request", method.Input()))
+	})
 	if err == nil && m.Durable != nil {
 		c.durable, err = newDurableTarget(nc, m, cfg.prefix)
 	}
 	if err != nil {
-		name := "<nil>"
-		if method != nil {
-			name = string(method.FullName())
-		}
-		c.err = NewError(CodeInvalidArgument, fmt.Errorf("invalid event client for %q: %w", name, err))
+		c.err = invalidClient("event client", method, err)
 		return c
 	}
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
-	if cfg.json {
-		c.codec = codecJSON
-	}
-	c.timeout = m.Timeout
-	if c.timeout == 0 {
-		c.timeout = cfg.timeout
-	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
-	}
+	c.codec = cfg.codec()
+	c.timeout = cfg.timeoutFor(m)
 	if len(cfg.interceptors) > 0 {
 		c.call = chainUnary(c.invoke, cfg.interceptors)
 	}
@@ -217,25 +191,10 @@ func (c *EventClient[Req]) send(ctx context.Context, ci *CallInfo, req proto.Mes
 // handler does) makes the instance stop consuming the event; a durable
 // event goes back to the consumer for another instance.
 func NewEventHandler[Req any](method protoreflect.MethodDescriptor, fn func(context.Context, *Req) error) Handler {
-	h := &eventHandler[Req]{method: method, fn: fn}
-	m, err := methodSpec(method)
-	if err == nil {
-		if m.Kind != spec.KindEvent {
-			err = fmt.Errorf("method is %s, not an event", m.Kind)
-		}
-		err = errors.Join(err, checkMessage[Req]("request", method.Input()))
-	}
-	if err == nil && fn == nil {
-		err = errors.New("handler function is nil")
-	}
-	if err != nil {
-		name := "<nil>"
-		if method != nil {
-			name = string(method.FullName())
-		}
-		h.err = fmt.Errorf("invalid handler for %q: %w", name, err)
-	}
-	return h
+	err := checkHandler(method, fn == nil, func(m *spec.Method) error {
+		return errors.Join(checkEvent(m), checkMessage[Req]("request", method.Input()))
+	})
+	return &eventHandler[Req]{method: method, fn: fn, err: err}
 }
 
 type eventHandler[Req any] struct {

@@ -55,22 +55,28 @@ type boundHandler struct {
 //
 // It never fails: a problem with the arguments is returned by [NewService].
 func NewUnaryHandler[Req, Res any](method protoreflect.MethodDescriptor, fn func(context.Context, *Req) (*Res, error)) Handler {
-	h := &unaryHandler[Req, Res]{method: method, fn: fn}
+	err := checkHandler(method, fn == nil, func(m *spec.Method) error {
+		return errors.Join(checkUnary(m), checkMessages[Req, Res](method))
+	})
+	return &unaryHandler[Req, Res]{method: method, fn: fn, err: err}
+}
+
+// checkHandler is the validation every handler constructor shares: method,
+// check (the kind's own checks: method kind, message types), then a nil
+// fn. Its error, nil when all is well, is kept for NewService to report:
+// handler constructors never fail.
+func checkHandler(method protoreflect.MethodDescriptor, nilFn bool, check func(*spec.Method) error) error {
 	m, err := methodSpec(method)
 	if err == nil {
-		err = errors.Join(checkUnary(m), checkMessages[Req, Res](method))
+		err = check(m)
 	}
-	if err == nil && fn == nil {
+	if err == nil && nilFn {
 		err = errors.New("handler function is nil")
 	}
 	if err != nil {
-		name := "<nil>"
-		if method != nil {
-			name = string(method.FullName())
-		}
-		h.err = fmt.Errorf("invalid handler for %q: %w", name, err)
+		return fmt.Errorf("invalid handler for %q: %w", methodName(method), err)
 	}
-	return h
+	return nil
 }
 
 type unaryHandler[Req, Res any] struct {

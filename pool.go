@@ -71,13 +71,7 @@ func (p *pool) push(r *request) bool {
 		p.mu.Unlock()
 		return false
 	}
-	p.queue[(p.head+p.n)%len(p.queue)] = r
-	p.n++
-	w := p.wakeLocked()
-	p.mu.Unlock()
-	if w != nil {
-		w.wake <- struct{}{}
-	}
+	p.enqueueUnlock(r)
 	return true
 }
 
@@ -96,6 +90,15 @@ func (p *pool) pushWait(r *request) bool {
 		p.mu.Unlock()
 		return false
 	}
+	p.enqueueUnlock(r)
+	return true
+}
+
+// enqueueUnlock queues r, then unlocks p.mu, which the caller holds, and
+// wakes a worker if one is needed: push and pushWait differ only in how
+// they wait for room. The wake-up is sent after unlocking, as wakeLocked
+// asks.
+func (p *pool) enqueueUnlock(r *request) {
 	p.queue[(p.head+p.n)%len(p.queue)] = r
 	p.n++
 	w := p.wakeLocked()
@@ -103,7 +106,6 @@ func (p *pool) pushWait(r *request) bool {
 	if w != nil {
 		w.wake <- struct{}{}
 	}
-	return true
 }
 
 // wakeLocked picks a parked worker to wake when requests wait and no awake

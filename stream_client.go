@@ -36,35 +36,15 @@ type streamClient struct {
 func newStreamClient(nc *nats.Conn, method protoreflect.MethodDescriptor, kind spec.Kind, typeErr func() error, opts []ClientOption) *streamClient {
 	c := &streamClient{nc: nc}
 	c.payload.nc = nc
-	var cfg clientConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyToClient(&cfg)
-		}
-	}
-	m, err := methodSpec(method)
-	if err == nil {
-		err = cfg.err
-		if m.Kind != kind {
-			err = errors.Join(err, fmt.Errorf("method is %s, not %s", m.Kind, kind))
-		}
-		err = errors.Join(err, typeErr())
-	}
-	if err == nil && nc == nil {
-		err = errors.New("nats connection is nil")
-	}
+	cfg, m, err := setupClient(nc, method, opts, func(m *spec.Method) error {
+		return errors.Join(checkKind(m, kind), typeErr())
+	})
 	if err != nil {
-		name := "<nil>"
-		if method != nil {
-			name = string(method.FullName())
-		}
-		c.err = NewError(CodeInvalidArgument, fmt.Errorf("invalid client for %q: %w", name, err))
+		c.err = invalidClient("client", method, err)
 		return c
 	}
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
-	if cfg.json {
-		c.codec = codecJSON
-	}
+	c.codec = cfg.codec()
 	if o, _ := spec.MethodOptions(method); o.GetTimeout() != nil {
 		c.timeout = o.GetTimeout().AsDuration()
 	}

@@ -25,25 +25,10 @@ type streamHandler struct {
 }
 
 func newStreamHandler(method protoreflect.MethodDescriptor, kind spec.Kind, nilFn bool, typeErr func() error, fn StreamingHandlerFunc) *streamHandler {
-	h := &streamHandler{method: method, fn: fn}
-	m, err := methodSpec(method)
-	if err == nil {
-		if m.Kind != kind {
-			err = fmt.Errorf("method is %s, not %s", m.Kind, kind)
-		}
-		err = errors.Join(err, typeErr())
-	}
-	if err == nil && nilFn {
-		err = errors.New("handler function is nil")
-	}
-	if err != nil {
-		name := "<nil>"
-		if method != nil {
-			name = string(method.FullName())
-		}
-		h.err = fmt.Errorf("invalid handler for %q: %w", name, err)
-	}
-	return h
+	err := checkHandler(method, nilFn, func(m *spec.Method) error {
+		return errors.Join(checkKind(m, kind), typeErr())
+	})
+	return &streamHandler{method: method, fn: fn, err: err}
 }
 
 func (h *streamHandler) handlerMethod() protoreflect.MethodDescriptor { return h.method }
