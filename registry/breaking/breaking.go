@@ -67,11 +67,17 @@ func CheckImages(ctx context.Context, previous, current Image, cfg Config) (_ []
 	if rc.disabled || len(rc.ruleIDs) == 0 {
 		return nil, nil
 	}
-	prev, err := newSide(previous, "against")
+	return checkSides(ctx, previous, current, "against", "input", rc)
+}
+
+// checkSides runs the rules of rc on previous and current, naming them
+// prevWhat and curWhat in errors.
+func checkSides(ctx context.Context, previous, current Image, prevWhat, curWhat string, rc *resolvedConfig) ([]Violation, error) {
+	prev, err := newSide(previous, prevWhat)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := newSide(current, "input")
+	cur, err := newSide(current, curWhat)
 	if err != nil {
 		return nil, err
 	}

@@ -342,17 +342,7 @@ func (p *printer) optAllowed(o gOpt, fieldType string) bool {
 func (p *printer) message(m *gMsg) {
 	p.line("message %s {", m.name)
 	p.indent++
-	for _, o := range m.opts {
-		if p.optAllowed(o, "") {
-			p.line("option %s = %s;", o.name, o.value)
-		}
-	}
-	if len(m.resRanges) > 0 {
-		p.line("reserved %s;", rangesString(m.resRanges))
-	}
-	if len(m.resNames) > 0 {
-		p.line("reserved %s;", p.namesString(m.resNames))
-	}
+	p.optionsAndReserved(m.opts, m.resRanges, m.resNames)
 	if len(m.extRanges) > 0 && p.file.syntax != "proto3" {
 		p.line("extensions %s;", rangesString(m.extRanges))
 	}
@@ -538,20 +528,26 @@ func defaultMatches(v, typ string, sym *gSym) bool {
 	return false
 }
 
-func (p *printer) enum(e *gEnum) {
-	p.line("enum %s {", e.name)
-	p.indent++
-	for _, o := range e.opts {
+// optionsAndReserved prints the option and reserved statements that open
+// a message or enum body.
+func (p *printer) optionsAndReserved(opts []gOpt, resRanges [][2]int32, resNames []string) {
+	for _, o := range opts {
 		if p.optAllowed(o, "") {
 			p.line("option %s = %s;", o.name, o.value)
 		}
 	}
-	if len(e.resRanges) > 0 {
-		p.line("reserved %s;", rangesString(e.resRanges))
+	if len(resRanges) > 0 {
+		p.line("reserved %s;", rangesString(resRanges))
 	}
-	if len(e.resNames) > 0 {
-		p.line("reserved %s;", p.namesString(e.resNames))
+	if len(resNames) > 0 {
+		p.line("reserved %s;", p.namesString(resNames))
 	}
+}
+
+func (p *printer) enum(e *gEnum) {
+	p.line("enum %s {", e.name)
+	p.indent++
+	p.optionsAndReserved(e.opts, e.resRanges, e.resNames)
 	for _, v := range e.vals {
 		p.line("%s = %d;", v.name, v.num)
 	}

@@ -99,6 +99,16 @@ func fieldsByNumber(m *message) (map[int32]*field, error) {
 	return out, nil
 }
 
+// fieldsByNumberPair indexes both sides of a message pair, the previous
+// side first.
+func fieldsByNumberPair(cm, pm *message) (cur, prev map[int32]*field, err error) {
+	if prev, err = fieldsByNumber(pm); err != nil {
+		return nil, nil, err
+	}
+	cur, err = fieldsByNumber(cm)
+	return cur, prev, err
+}
+
 // valuesByNumber maps each number of an enum to its values by name.
 func valuesByNumber(e *enum) (map[int32]map[string]*enumValue, error) {
 	out := map[int32]map[string]*enumValue{}
@@ -114,6 +124,16 @@ func valuesByNumber(e *enum) (map[int32]map[string]*enumValue, error) {
 		byName[v.name] = v
 	}
 	return out, nil
+}
+
+// valuesByNumberPair indexes both sides of an enum pair, the previous side
+// first.
+func valuesByNumberPair(ce, pe *enum) (cur, prev map[int32]map[string]*enumValue, err error) {
+	if prev, err = valuesByNumber(pe); err != nil {
+		return nil, nil, err
+	}
+	cur, err = valuesByNumber(ce)
+	return cur, prev, err
 }
 
 func nestedMessages(f *file) map[string]*message {

@@ -221,17 +221,5 @@ func checkWithRules(ctx context.Context, previous, current Image, ids []string, 
 	for _, id := range ids {
 		rc.ruleIDs[id] = true
 	}
-	prev, err := newSide(previous, "previous")
-	if err != nil {
-		return nil, err
-	}
-	cur, err := newSide(current, "current")
-	if err != nil {
-		return nil, err
-	}
-	anns, err := runRules(ctx, prev, cur, rc)
-	if err != nil {
-		return nil, err
-	}
-	return finish(anns, rc), nil
+	return checkSides(ctx, previous, current, "previous", "current", rc)
 }

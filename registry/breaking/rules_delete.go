@@ -59,31 +59,23 @@ func ruleFileNoDelete(c *checker) error {
 }
 
 func ruleEnumNoDelete(c *checker) error {
-	return c.filePairs(func(cf, pf *file) error {
-		cur := nestedEnums(cf)
-		var msgs map[string]*message
-		prev := nestedEnums(pf)
-		for _, name := range sortedKeys(prev) {
-			if _, ok := cur[name]; ok {
-				continue
-			}
-			if msgs == nil {
-				msgs = nestedMessages(cf)
-			}
-			var l *loc
-			if m := parentForDeleted(msgs, name); m != nil {
-				l = m.location()
-			}
-			c.add(l, prev[name].location(), cf.path, `Previously present enum %q was deleted from file.`, name)
-		}
-		return nil
-	})
+	return deletedFromFile(c, "enum", nestedEnums)
 }
 
 func ruleExtensionNoDelete(c *checker) error {
+	return deletedFromFile(c, "extension", nestedExtensions)
+}
+
+func ruleMessageNoDelete(c *checker) error {
+	return deletedFromFile(c, "message", nestedMessages)
+}
+
+// deletedFromFile reports every element of a previous file, by nested
+// name, that the current file no longer has, attached to the closest
+// enclosing message that remains.
+func deletedFromFile[T deletable](c *checker, kind string, nested func(*file) map[string]T) error {
 	return c.filePairs(func(cf, pf *file) error {
-		cur := nestedExtensions(cf)
-		prev := nestedExtensions(pf)
+		cur, prev := nested(cf), nested(pf)
 		var msgs map[string]*message
 		for _, name := range sortedKeys(prev) {
 			if _, ok := cur[name]; ok {
@@ -96,25 +88,7 @@ func ruleExtensionNoDelete(c *checker) error {
 			if m := parentForDeleted(msgs, name); m != nil {
 				l = m.location()
 			}
-			c.add(l, prev[name].location(), cf.path, `Previously present extension %q was deleted from file.`, name)
-		}
-		return nil
-	})
-}
-
-func ruleMessageNoDelete(c *checker) error {
-	return c.filePairs(func(cf, pf *file) error {
-		cur := nestedMessages(cf)
-		prev := nestedMessages(pf)
-		for _, name := range sortedKeys(prev) {
-			if _, ok := cur[name]; ok {
-				continue
-			}
-			var l *loc
-			if m := parentForDeleted(cur, name); m != nil {
-				l = m.location()
-			}
-			c.add(l, prev[name].location(), cf.path, `Previously present message %q was deleted from file.`, name)
+			c.add(l, prev[name].location(), cf.path, `Previously present %s %q was deleted from file.`, kind, name)
 		}
 		return nil
 	})
@@ -169,11 +143,7 @@ func (c *checker) pairs() (*pairs, error) {
 		}
 		pm := pix.messages[name]
 		p.messages = append(p.messages, [2]*message{cm, pm})
-		prev, err := fieldsByNumber(pm)
-		if err != nil {
-			return nil, err
-		}
-		cur, err := fieldsByNumber(cm)
+		cur, prev, err := fieldsByNumberPair(cm, pm)
 		if err != nil {
 			return nil, err
 		}
@@ -216,89 +186,54 @@ func (c *checker) pairs() (*pairs, error) {
 	return p, nil
 }
 
-// enumPairs calls fn for every previous enum that still exists, by full
-// name.
-func (c *checker) enumPairs(fn func(cur, prev *enum) error) error {
+// eachPair calls fn for every pair that sel picks from c.pairs().
+func eachPair[T any](c *checker, sel func(*pairs) [][2]*T, fn func(cur, prev *T) error) error {
 	p, err := c.pairs()
 	if err != nil {
 		return err
 	}
-	for _, e := range p.enums {
-		if err := fn(e[0], e[1]); err != nil {
+	for _, x := range sel(p) {
+		if err := fn(x[0], x[1]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// enumPairs calls fn for every previous enum that still exists, by full
+// name.
+func (c *checker) enumPairs(fn func(cur, prev *enum) error) error {
+	return eachPair(c, func(p *pairs) [][2]*enum { return p.enums }, fn)
+}
+
 // messagePairs calls fn for every previous message that still exists, by
 // full name.
 func (c *checker) messagePairs(fn func(cur, prev *message) error) error {
-	p, err := c.pairs()
-	if err != nil {
-		return err
-	}
-	for _, m := range p.messages {
-		if err := fn(m[0], m[1]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachPair(c, func(p *pairs) [][2]*message { return p.messages }, fn)
 }
 
 // fieldPairs calls fn for every previous field that still exists by
 // number in the same message, then for every previous extension that
 // still exists by extendee and number.
 func (c *checker) fieldPairs(fn func(cur, prev *field) error) error {
-	p, err := c.pairs()
-	if err != nil {
-		return err
-	}
-	for _, f := range p.fields {
-		if err := fn(f[0], f[1]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachPair(c, func(p *pairs) [][2]*field { return p.fields }, fn)
 }
 
 // servicePairs calls fn for every previous service that still exists.
 func (c *checker) servicePairs(fn func(cur, prev *service) error) error {
-	p, err := c.pairs()
-	if err != nil {
-		return err
-	}
-	for _, s := range p.services {
-		if err := fn(s[0], s[1]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachPair(c, func(p *pairs) [][2]*service { return p.services }, fn)
 }
 
 // methodPairs calls fn for every previous method that still exists in the
 // same service.
 func (c *checker) methodPairs(fn func(cur, prev *method) error) error {
-	p, err := c.pairs()
-	if err != nil {
-		return err
-	}
-	for _, m := range p.methods {
-		if err := fn(m[0], m[1]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachPair(c, func(p *pairs) [][2]*method { return p.methods }, fn)
 }
 
 func enumValueNoDelete(allowNumberReserved, allowNameReserved bool) func(*checker) error {
 	return func(c *checker) error {
 		return c.enumPairs(func(ce, pe *enum) error {
-			prev, err := valuesByNumber(pe)
-			if err != nil {
-				return err
-			}
-			cur, err := valuesByNumber(ce)
+			cur, prev, err := valuesByNumberPair(ce, pe)
 			if err != nil {
 				return err
 			}
@@ -371,11 +306,7 @@ func joinQuoted(ss []string) string {
 func fieldNoDelete(allowNumberReserved, allowNameReserved bool) func(*checker) error {
 	return func(c *checker) error {
 		return c.messagePairs(func(cm, pm *message) error {
-			prev, err := fieldsByNumber(pm)
-			if err != nil {
-				return err
-			}
-			cur, err := fieldsByNumber(cm)
+			cur, prev, err := fieldsByNumberPair(cm, pm)
 			if err != nil {
 				return err
 			}
@@ -442,67 +373,57 @@ type tagRange struct{ start, end int64 }
 
 func ruleExtensionMessageNoDelete(c *checker) error {
 	return c.messagePairs(func(cm, pm *message) error {
-		var prev, cur []tagRange
-		for _, r := range pm.pb.GetExtensionRange() {
-			prev = append(prev, tagRange{int64(r.GetStart()), int64(r.GetEnd()) - 1})
-		}
-		for _, r := range cm.pb.GetExtensionRange() {
-			cur = append(cur, tagRange{int64(r.GetStart()), int64(r.GetEnd()) - 1})
-		}
 		c.checkRanges("extension", cm.location(), pm.location(), cm.file.path, "message", cm.name,
-			messageMax(cm), messageMax(pm), prev, cur)
+			messageMax(cm), messageMax(pm), tagRanges(pm.pb.GetExtensionRange(), -1), tagRanges(cm.pb.GetExtensionRange(), -1))
 		return nil
 	})
 }
 
 func ruleReservedMessageNoDelete(c *checker) error {
 	return c.messagePairs(func(cm, pm *message) error {
-		var prev, cur []tagRange
-		for _, r := range pm.pb.GetReservedRange() {
-			prev = append(prev, tagRange{int64(r.GetStart()), int64(r.GetEnd()) - 1})
-		}
-		for _, r := range cm.pb.GetReservedRange() {
-			cur = append(cur, tagRange{int64(r.GetStart()), int64(r.GetEnd()) - 1})
-		}
 		c.checkRanges("reserved", cm.location(), pm.location(), cm.file.path, "message", cm.name,
-			messageMax(cm), messageMax(pm), prev, cur)
-		names := map[string]bool{}
-		for _, n := range cm.pb.GetReservedName() {
-			names[n] = true
-		}
-		for _, n := range uniqueSorted(pm.pb.GetReservedName()) {
-			if !names[n] {
-				c.add(cm.location(), pm.location(), cm.file.path,
-					`Previously present reserved name %q on message %q was deleted.`, n, cm.name)
-			}
-		}
+			messageMax(cm), messageMax(pm), tagRanges(pm.pb.GetReservedRange(), -1), tagRanges(cm.pb.GetReservedRange(), -1))
+		c.checkReservedNames(cm.location(), pm.location(), cm.file.path, "message", cm.name,
+			pm.pb.GetReservedName(), cm.pb.GetReservedName())
 		return nil
 	})
 }
 
 func ruleReservedEnumNoDelete(c *checker) error {
 	return c.enumPairs(func(ce, pe *enum) error {
-		var prev, cur []tagRange
-		for _, r := range pe.pb.GetReservedRange() {
-			prev = append(prev, tagRange{int64(r.GetStart()), int64(r.GetEnd())})
-		}
-		for _, r := range ce.pb.GetReservedRange() {
-			cur = append(cur, tagRange{int64(r.GetStart()), int64(r.GetEnd())})
-		}
 		c.checkRanges("reserved", ce.location(), pe.location(), ce.file.path, "enum", ce.name,
-			enumRangeMax, enumRangeMax, prev, cur)
-		names := map[string]bool{}
-		for _, n := range ce.pb.GetReservedName() {
-			names[n] = true
-		}
-		for _, n := range uniqueSorted(pe.pb.GetReservedName()) {
-			if !names[n] {
-				c.add(ce.location(), pe.location(), ce.file.path,
-					`Previously present reserved name %q on enum %q was deleted.`, n, ce.name)
-			}
-		}
+			enumRangeMax, enumRangeMax, tagRanges(pe.pb.GetReservedRange(), 0), tagRanges(ce.pb.GetReservedRange(), 0))
+		c.checkReservedNames(ce.location(), pe.location(), ce.file.path, "enum", ce.name,
+			pe.pb.GetReservedName(), ce.pb.GetReservedName())
 		return nil
 	})
+}
+
+// tagRanges converts descriptor ranges to inclusive ones: endAdjust is -1
+// for messages, whose ranges are end-exclusive, and 0 for enums.
+func tagRanges[R interface {
+	GetStart() int32
+	GetEnd() int32
+}](rs []R, endAdjust int64) []tagRange {
+	var out []tagRange
+	for _, r := range rs {
+		out = append(out, tagRange{int64(r.GetStart()), int64(r.GetEnd()) + endAdjust})
+	}
+	return out
+}
+
+// checkReservedNames reports every previously reserved name that the
+// current element no longer reserves.
+func (c *checker) checkReservedNames(l, al *loc, fileName, elementKind, elementName string, prev, cur []string) {
+	names := map[string]bool{}
+	for _, n := range cur {
+		names[n] = true
+	}
+	for _, n := range uniqueSorted(prev) {
+		if !names[n] {
+			c.add(l, al, fileName, `Previously present reserved name %q on %s %q was deleted.`, n, elementKind, elementName)
+		}
+	}
 }
 
 func uniqueSorted(ss []string) []string {
@@ -654,127 +575,63 @@ func rulePackageNoDelete(c *checker) error {
 	return nil
 }
 
-func packageEnums(s *side) map[string]map[string]*enum {
-	out := map[string]map[string]*enum{}
-	for _, f := range s.files {
-		f.forEachEnum(func(e *enum) {
-			if out[f.pkg] == nil {
-				out[f.pkg] = map[string]*enum{}
-			}
-			out[f.pkg][e.nested] = e
-		})
-	}
-	return out
+// A deletable element is one that the delete rules report by name.
+type deletable interface {
+	location() *loc
+	filePath() string
 }
 
-func packageMessages(s *side) map[string]map[string]*message {
-	out := map[string]map[string]*message{}
-	for _, f := range s.files {
-		f.forEachMessage(func(m *message) {
-			if out[f.pkg] == nil {
-				out[f.pkg] = map[string]*message{}
-			}
-			out[f.pkg][m.nested] = m
-		})
-	}
-	return out
-}
+func (e *enum) filePath() string    { return e.file.path }
+func (m *message) filePath() string { return m.file.path }
+func (f *field) filePath() string   { return f.file.path }
+func (s *service) filePath() string { return s.file.path }
 
-func packageExtensions(s *side) map[string]map[string]*field {
-	out := map[string]map[string]*field{}
+// byPackage maps each package that has elements to its elements by nested
+// name.
+func byPackage[T any](s *side, forEach func(*file, func(T)), nested func(T) string) map[string]map[string]T {
+	out := map[string]map[string]T{}
 	for _, f := range s.files {
-		f.forEachExtension(func(x *field) {
+		forEach(f, func(x T) {
 			if out[f.pkg] == nil {
-				out[f.pkg] = map[string]*field{}
+				out[f.pkg] = map[string]T{}
 			}
-			out[f.pkg][x.nested] = x
+			out[f.pkg][nested(x)] = x
 		})
 	}
 	return out
 }
 
 func rulePackageEnumNoDelete(c *checker) error {
-	prev, cur := packageEnums(c.prev), packageEnums(c.cur)
-	for _, pkg := range sortedKeys(prev) {
-		curEnums, ok := cur[pkg]
-		if !ok {
-			continue
-		}
-		for _, name := range sortedKeys(prev[pkg]) {
-			if _, ok := curEnums[name]; ok {
-				continue
-			}
-			pe := prev[pkg][name]
-			var l *loc
-			fileName := ""
-			if cf, ok := c.cur.byPath[pe.file.path]; ok {
-				fileName = cf.path
-				if m := parentForDeleted(nestedMessages(cf), name); m != nil {
-					l = m.location()
-					fileName = m.file.path
-				}
-			}
-			c.add(l, pe.location(), fileName, `Previously present enum %q was deleted from package %q.`, name, pkg)
-		}
+	enums := func(s *side) map[string]map[string]*enum {
+		return byPackage(s, (*file).forEachEnum, func(e *enum) string { return e.nested })
 	}
+	deletedFromPackage(c, "enum", enums(c.prev), enums(c.cur), sameFileMessages)
 	return nil
 }
 
 func rulePackageExtensionNoDelete(c *checker) error {
-	prev, cur := packageExtensions(c.prev), packageExtensions(c.cur)
-	for _, pkg := range sortedKeys(prev) {
-		curExts, ok := cur[pkg]
-		if !ok {
-			continue
-		}
-		for _, name := range sortedKeys(prev[pkg]) {
-			if _, ok := curExts[name]; ok {
-				continue
-			}
-			px := prev[pkg][name]
-			var l *loc
-			fileName := ""
-			if cf, ok := c.cur.byPath[px.file.path]; ok {
-				fileName = cf.path
-				if m := parentForDeleted(nestedMessages(cf), name); m != nil {
-					l = m.location()
-					fileName = m.file.path
-				}
-			}
-			c.add(l, px.location(), fileName, `Previously present extension %q was deleted from package %q.`, name, pkg)
-		}
+	exts := func(s *side) map[string]map[string]*field {
+		return byPackage(s, (*file).forEachExtension, func(x *field) string { return x.nested })
 	}
+	deletedFromPackage(c, "extension", exts(c.prev), exts(c.cur), sameFileMessages)
 	return nil
 }
 
 func rulePackageMessageNoDelete(c *checker) error {
-	prev, cur := packageMessages(c.prev), packageMessages(c.cur)
-	for _, pkg := range sortedKeys(prev) {
-		curMsgs, ok := cur[pkg]
-		if !ok {
-			continue
-		}
-		for _, name := range sortedKeys(prev[pkg]) {
-			if _, ok := curMsgs[name]; ok {
-				continue
-			}
-			pm := prev[pkg][name]
-			var l *loc
-			fileName := ""
-			if cf, ok := c.cur.byPath[pm.file.path]; ok {
-				fileName = cf.path
-				if m := parentForDeleted(curMsgs, name); m != nil {
-					l = m.location()
-					fileName = m.file.path
-				}
-			}
-			c.add(l, pm.location(), fileName, `Previously present message %q was deleted from package %q.`, name, pkg)
-		}
+	msgs := func(s *side) map[string]map[string]*message {
+		return byPackage(s, (*file).forEachMessage, func(m *message) string { return m.nested })
 	}
+	prev, cur := msgs(c.prev), msgs(c.cur)
+	// A deleted message's parent may be in any file of the package.
+	deletedFromPackage(c, "message", prev, cur, func(_ *file, pkg string) map[string]*message { return cur[pkg] })
 	return nil
 }
 
+func sameFileMessages(cf *file, _ string) map[string]*message { return nestedMessages(cf) }
+
 func rulePackageServiceNoDelete(c *checker) error {
+	// Unlike the other package maps, every package is present, even one
+	// without services.
 	byPkg := func(s *side) map[string]map[string]*service {
 		out := map[string]map[string]*service{}
 		for _, f := range s.files {
@@ -787,25 +644,40 @@ func rulePackageServiceNoDelete(c *checker) error {
 		}
 		return out
 	}
-	prev, cur := byPkg(c.prev), byPkg(c.cur)
+	deletedFromPackage(c, "service", byPkg(c.prev), byPkg(c.cur), nil)
+	return nil
+}
+
+// deletedFromPackage reports every previous element of a package that is
+// still present but no longer has it. When parents is set, the finding is
+// attached to the closest enclosing message, among parents(file, package),
+// that remains.
+func deletedFromPackage[T deletable](c *checker, kind string, prev, cur map[string]map[string]T,
+	parents func(cf *file, pkg string) map[string]*message) {
 	for _, pkg := range sortedKeys(prev) {
-		curSvcs, ok := cur[pkg]
+		curElems, ok := cur[pkg]
 		if !ok {
 			continue
 		}
 		for _, name := range sortedKeys(prev[pkg]) {
-			if _, ok := curSvcs[name]; ok {
+			if _, ok := curElems[name]; ok {
 				continue
 			}
-			ps := prev[pkg][name]
+			p := prev[pkg][name]
+			var l *loc
 			fileName := ""
-			if cf, ok := c.cur.byPath[ps.file.path]; ok {
+			if cf, ok := c.cur.byPath[p.filePath()]; ok {
 				fileName = cf.path
+				if parents != nil {
+					if m := parentForDeleted(parents(cf, pkg), name); m != nil {
+						l = m.location()
+						fileName = m.file.path
+					}
+				}
 			}
-			c.add(nil, ps.location(), fileName, `Previously present service %q was deleted from package %q.`, name, pkg)
+			c.add(l, p.location(), fileName, `Previously present %s %q was deleted from package %q.`, kind, name, pkg)
 		}
 	}
-	return nil
 }
 
 // fieldDescription names a field or extension the way buf's messages do.

@@ -168,11 +168,7 @@ func ruleMessageSameJSONFormat(c *checker) error {
 
 func ruleEnumValueSameName(c *checker) error {
 	return c.enumPairs(func(ce, pe *enum) error {
-		prev, err := valuesByNumber(pe)
-		if err != nil {
-			return err
-		}
-		cur, err := valuesByNumber(ce)
+		cur, prev, err := valuesByNumberPair(ce, pe)
 		if err != nil {
 			return err
 		}
