@@ -32,14 +32,7 @@ func breakingCheck(ctx context.Context, previous, current *Snapshot, p Policy) (
 			bp.Categories = append(bp.Categories, c)
 		}
 	}
-	switch p.Direction {
-	case DirectionForward:
-		bp.Direction = breaking.DirectionForward
-	case DirectionFull:
-		bp.Direction = breaking.DirectionFull
-	default:
-		bp.Direction = breaking.DirectionBackward
-	}
+	bp.Direction = p.Direction // the zero value is backward in both
 	var rs breaking.PolicyRuleSet
 	if len(bp.Categories) > 0 {
 		var err error

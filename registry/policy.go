@@ -12,50 +12,38 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/registry/breaking"
 	"github.com/natsrpc/natsrpc/registry/internal/jsstore"
 )
 
 // Direction says which way a new version must stay compatible with earlier
-// ones.
-type Direction int
+// ones: the checker's directions, whose zero value means backward (the
+// default). Stored policies keep it as a number.
+type Direction = breaking.Direction
 
+// The directions a policy can name.
 const (
 	// DirectionBackward means readers of the new version understand data
-	// written with earlier versions: consumers upgrade first. It is the
-	// default (the zero value means it too).
-	DirectionBackward Direction = iota + 1
+	// written with earlier versions: consumers upgrade first.
+	DirectionBackward = breaking.DirectionBackward
 	// DirectionForward means readers of earlier versions understand data
 	// written with the new version: producers upgrade first.
-	DirectionForward
+	DirectionForward = breaking.DirectionForward
 	// DirectionFull means both backward and forward.
-	DirectionFull
+	DirectionFull = breaking.DirectionFull
 )
 
-// String returns "backward", "forward" or "full".
-func (d Direction) String() string {
-	switch d {
-	case 0, DirectionBackward:
-		return "backward"
-	case DirectionForward:
-		return "forward"
-	case DirectionFull:
-		return "full"
-	default:
-		return fmt.Sprintf("direction(%d)", int(d))
-	}
-}
-
-// ParseDirection parses "backward", "forward" or "full" (any case).
+// ParseDirection parses "backward", "forward" or "full" (any case); empty
+// means backward.
 func ParseDirection(s string) (Direction, error) {
-	switch strings.ToLower(s) {
-	case "backward", "":
+	if s == "" {
 		return DirectionBackward, nil
-	case "forward":
-		return DirectionForward, nil
-	case "full":
-		return DirectionFull, nil
 	}
-	return 0, invalidf("direction %q: use backward, forward or full", s)
+	d, err := breaking.ParseDirection(s)
+	if err != nil {
+		return 0, invalidf("direction %q: use backward, forward or full", s)
+	}
+	return d, nil
 }
 
 // Categories a policy can use: buf's breaking-change categories, strictest

@@ -22,10 +22,11 @@ const (
 	DirectionFull
 )
 
-// String returns "backward", "forward" or "full".
+// String returns "backward" (also for the zero value, which means it),
+// "forward" or "full".
 func (d Direction) String() string {
 	switch d {
-	case DirectionBackward:
+	case 0, DirectionBackward:
 		return "backward"
 	case DirectionForward:
 		return "forward"
