@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
 // Go-level benchmarks on a real in-process JetStream server. The NATS API
@@ -16,14 +17,14 @@ import (
 func benchRegistry(b *testing.B) *registry.Registry {
 	_, js := startJS(b)
 	r := newRegistry(b, js)
-	set := compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
+	set := registrytest.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
 	mustPush(b, r, registry.PushRequest{Module: "gaming", Files: set})
 	return r
 }
 
 func BenchmarkResolveSymbol(b *testing.B) {
 	r := benchRegistry(b)
-	ctx := testCtx(b, 10*time.Minute)
+	ctx := registrytest.Ctx(b, 10*time.Minute)
 	req := registry.SymbolRequest{Symbol: "gaming.quest_system.v1.QuestSystemService.GetQuest", ExcludeSourceInfo: true}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -35,7 +36,7 @@ func BenchmarkResolveSymbol(b *testing.B) {
 
 func BenchmarkResolveSubject(b *testing.B) {
 	r := benchRegistry(b)
-	ctx := testCtx(b, 10*time.Minute)
+	ctx := registrytest.Ctx(b, 10*time.Minute)
 	req := registry.SubjectRequest{Subject: "gaming.quest_system.v1.QuestSystemService.GetQuest"}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -49,8 +50,8 @@ func BenchmarkResolveSubject(b *testing.B) {
 // proto/: parse, canonicalize, digest and compare with the latest.
 func BenchmarkPushUnchanged(b *testing.B) {
 	r := benchRegistry(b)
-	ctx := testCtx(b, 10*time.Minute)
-	set := compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
+	ctx := registrytest.Ctx(b, 10*time.Minute)
+	set := registrytest.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := r.Push(ctx, registry.PushRequest{Module: "gaming", Files: proto.CloneOf(set)})
@@ -66,10 +67,10 @@ func BenchmarkPushUnchanged(b *testing.B) {
 // commit.
 func BenchmarkPushNewVersion(b *testing.B) {
 	r := benchRegistry(b)
-	ctx := testCtx(b, 10*time.Minute)
+	ctx := registrytest.Ctx(b, 10*time.Minute)
 	sets := [2]*descriptorpb.FileDescriptorSet{
-		compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
-		compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
+		registrytest.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
+		registrytest.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
 	}
 	for _, f := range sets[1].File {
 		if loc := f.GetSourceCodeInfo().GetLocation(); len(loc) > 0 {

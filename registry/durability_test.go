@@ -18,6 +18,7 @@ import (
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
 	"github.com/natsrpc/natsrpc/internal/natstest"
 	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
 // acked is a version whose push returned successfully.
@@ -36,7 +37,7 @@ func versionSet(t testing.TB, i int) *descriptorpb.FileDescriptorSet {
 	for j := 0; j <= i; j++ {
 		fmt.Fprintf(&b, "// M%d is message %d.\nmessage M%d {\n  string v = 1;\n}\n", j, j, j)
 	}
-	return compile(t, map[string]string{"acme/dur/v1/dur.proto": b.String()}, "acme/dur/v1/dur.proto")
+	return registrytest.Compile(t, map[string]string{"acme/dur/v1/dur.proto": b.String()}, "acme/dur/v1/dur.proto")
 }
 
 // pushUntil pushes new versions of module "dur" until stop is closed or a
@@ -72,7 +73,7 @@ func pushUntil(ctx context.Context, t testing.TB, r *registry.Registry, sets []*
 // unacknowledged one included) loads whole.
 func verifyAcked(t *testing.T, r *registry.Registry, acks []acked) {
 	t.Helper()
-	ctx := testCtx(t, time.Minute)
+	ctx := registrytest.Ctx(t, time.Minute)
 	vs, _, err := r.ListVersions(ctx, "dur", registry.ListOptions{PageSize: 1000})
 	if err != nil {
 		t.Fatalf("list versions: %v", err)
@@ -116,7 +117,7 @@ func TestRestartKeepsEveryAcknowledgedVersion(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	syncAlways := natstest.WithConfigure(func(o *server.Options) { o.SyncAlways = true })
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := registrytest.Ctx(t, 2*time.Minute)
 	sets := make([]*descriptorpb.FileDescriptorSet, 60)
 	for i := range sets {
 		sets[i] = versionSet(t, i)
@@ -217,7 +218,7 @@ func TestClusterR3SurvivesLeaderLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t, 55*time.Second)
+	ctx := registrytest.Ctx(t, 55*time.Second)
 	for {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
 		_, err := js.AccountInfo(actx)

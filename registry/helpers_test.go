@@ -2,33 +2,19 @@ package registry_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bufbuild/protocompile"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
-	"github.com/natsrpc/natsrpc/internal/protoset"
 	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
-
-// testCtx returns a context that ends with the test or after d.
-func testCtx(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // startJS starts a JetStream server with sync_always and returns a
 // JetStream context on it.
@@ -46,41 +32,16 @@ func startJS(t testing.TB, opts ...natstest.Option) (*server.Server, jetstream.J
 
 func newRegistry(t testing.TB, js jetstream.JetStream, opts ...registry.Option) *registry.Registry {
 	t.Helper()
-	r, err := registry.New(testCtx(t, 30*time.Second), js, opts...)
+	r, err := registry.New(registrytest.Ctx(t, 30*time.Second), js, opts...)
 	if err != nil {
 		t.Fatalf("registry.New: %v", err)
 	}
 	return r
 }
 
-// compile compiles the targets from srcs (falling back to the repository's
-// proto/ directory, for natsrpc/v1/options.proto and the gaming schemas),
-// with source info, and returns them and their transitive imports as a
-// descriptor set.
-func compile(t testing.TB, srcs map[string]string, targets ...string) *descriptorpb.FileDescriptorSet {
-	t.Helper()
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: func(path string) (io.ReadCloser, error) {
-				if s, ok := srcs[path]; ok {
-					return io.NopCloser(strings.NewReader(s)), nil
-				}
-				return os.Open(filepath.Join("..", "proto", path))
-			},
-		}),
-		SourceInfoMode: protocompile.SourceInfoStandard,
-	}
-	files, err := c.Compile(context.Background(), targets...)
-	if err != nil {
-		t.Fatalf("compile %v: %v", targets, err)
-	}
-	set := protoset.Closure(files...)
-	return set
-}
-
 func mustPush(t testing.TB, r *registry.Registry, req registry.PushRequest) *registry.PushResult {
 	t.Helper()
-	res, err := r.Push(testCtx(t, 60*time.Second), req)
+	res, err := r.Push(registrytest.Ctx(t, 60*time.Second), req)
 	if err != nil {
 		t.Fatalf("push %s: %v", req.Module, err)
 	}
@@ -117,7 +78,7 @@ func hasRule(vs []registry.Violation, rule string) bool {
 
 func getBytes(t testing.TB, r *registry.Registry, module string, version uint64) []byte {
 	t.Helper()
-	mc, err := r.GetModuleVersion(testCtx(t, 30*time.Second), registry.GetRequest{Module: module, Version: version, MaxInlineBytes: -1})
+	mc, err := r.GetModuleVersion(registrytest.Ctx(t, 30*time.Second), registry.GetRequest{Module: module, Version: version, MaxInlineBytes: -1})
 	if err != nil {
 		t.Fatalf("get %s@%d: %v", module, version, err)
 	}
@@ -138,34 +99,6 @@ func natsConnect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
 }
 
 // Test schemas: a shared module and a service module that imports it.
-const commonV1 = `syntax = "proto3";
-
-package acme.common.v1;
-
-// Money is an amount in a currency.
-message Money {
-  // currency is an ISO 4217 code.
-  string currency = 1;
-  // units are whole units.
-  int64 units = 2;
-}
-`
-
-const commonV2 = `syntax = "proto3";
-
-package acme.common.v1;
-
-// Money is an amount in a currency.
-message Money {
-  // currency is an ISO 4217 code.
-  string currency = 1;
-  // units are whole units.
-  int64 units = 2;
-  // nanos are billionths of a unit.
-  int32 nanos = 3;
-}
-`
-
 const shopV1 = `syntax = "proto3";
 
 package acme.shop.v1;
@@ -222,19 +155,12 @@ message Unused {
 }
 `
 
-func shopSrcs(shop, common string) map[string]string {
-	return map[string]string{
-		"acme/shop/v1/shop.proto":     shop,
-		"acme/common/v1/common.proto": common,
-	}
-}
-
 // pushCommon pushes the common module and returns its result.
 func pushCommon(t testing.TB, r *registry.Registry, src string) *registry.PushResult {
 	t.Helper()
 	return mustPush(t, r, registry.PushRequest{
 		Module: "common",
-		Files:  compile(t, map[string]string{"acme/common/v1/common.proto": src}, "acme/common/v1/common.proto"),
+		Files:  registrytest.CommonSet(t, src),
 	})
 }
 
@@ -242,9 +168,9 @@ func pushCommon(t testing.TB, r *registry.Registry, src string) *registry.PushRe
 // result and error.
 func pushShop(t testing.TB, r *registry.Registry, shop, common string) (*registry.PushResult, error) {
 	t.Helper()
-	return r.Push(testCtx(t, 60*time.Second), registry.PushRequest{
+	return r.Push(registrytest.Ctx(t, 60*time.Second), registry.PushRequest{
 		Module:   "shop",
-		Files:    compile(t, shopSrcs(shop, common), "acme/shop/v1/shop.proto"),
+		Files:    registrytest.ShopSet(t, shop, common),
 		OwnFiles: []string{"acme/shop/v1/shop.proto"},
 	})
 }

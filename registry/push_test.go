@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
 func TestPushCreatesVersionAndServesIt(t *testing.T) {
@@ -17,10 +18,10 @@ func TestPushCreatesVersionAndServesIt(t *testing.T) {
 	_, js := startJS(t)
 	clock := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	r := newRegistry(t, js, registry.WithClock(func() time.Time { return clock }))
-	ctx := testCtx(t, time.Minute)
+	ctx := registrytest.Ctx(t, time.Minute)
 
-	pushCommon(t, r, commonV1)
-	res, err := pushShop(t, r, shopV1, commonV1)
+	pushCommon(t, r, registrytest.CommonV1)
+	res, err := pushShop(t, r, shopV1, registrytest.CommonV1)
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
@@ -110,26 +111,26 @@ func TestPushIdenticalCreatesNothing(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)
 	r := newRegistry(t, js)
-	pushCommon(t, r, commonV1)
-	first, err := pushShop(t, r, shopV1, commonV1)
+	pushCommon(t, r, registrytest.CommonV1)
+	first, err := pushShop(t, r, shopV1, registrytest.CommonV1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same files in another order, with own files given by buf's
 	// image markers instead of a list: still identical.
-	set := compile(t, shopSrcs(shopV1, commonV1), "acme/shop/v1/shop.proto")
+	set := registrytest.ShopSet(t, shopV1, registrytest.CommonV1)
 	slices.Reverse(set.File)
 	for _, f := range set.File {
 		markImport(f, f.GetName() != "acme/shop/v1/shop.proto")
 	}
-	again, err := r.Push(testCtx(t, time.Minute), registry.PushRequest{Module: "shop", Files: set})
+	again, err := r.Push(registrytest.Ctx(t, time.Minute), registry.PushRequest{Module: "shop", Files: set})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again.Outcome != registry.OutcomeUnchanged || again.Created || again.Version.Version != 1 || again.Version.Digest != first.Version.Digest {
 		t.Fatalf("re-push = %+v; want unchanged version 1", again)
 	}
-	vs, _, _ := r.ListVersions(testCtx(t, time.Minute), "shop", registry.ListOptions{})
+	vs, _, _ := r.ListVersions(registrytest.Ctx(t, time.Minute), "shop", registry.ListOptions{})
 	if len(vs) != 1 {
 		t.Errorf("versions = %d; want 1", len(vs))
 	}
@@ -151,16 +152,16 @@ func TestBreakingPushRefusedAndNothingStored(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)
 	r := newRegistry(t, js)
-	ctx := testCtx(t, time.Minute)
-	pushCommon(t, r, commonV1)
-	v1, err := pushShop(t, r, shopV1, commonV1)
+	ctx := registrytest.Ctx(t, time.Minute)
+	pushCommon(t, r, registrytest.CommonV1)
+	v1, err := pushShop(t, r, shopV1, registrytest.CommonV1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := getBytes(t, r, "shop", 1)
 
 	broken := strings.Replace(shopV1, "  // at is when.\n  google.protobuf.Timestamp at = 2;\n", "", 1)
-	set := compile(t, shopSrcs(broken, commonV1), "acme/shop/v1/shop.proto")
+	set := registrytest.ShopSet(t, broken, registrytest.CommonV1)
 
 	dry, err := r.Push(ctx, registry.PushRequest{Module: "shop", Files: proto.CloneOf(set), OwnFiles: []string{"acme/shop/v1/shop.proto"}, DryRun: true})
 	if err != nil {
@@ -202,15 +203,15 @@ func TestCompatiblePushAndRevert(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)
 	r := newRegistry(t, js)
-	ctx := testCtx(t, time.Minute)
-	pushCommon(t, r, commonV1)
-	v1, err := pushShop(t, r, shopV1, commonV1)
+	ctx := registrytest.Ctx(t, time.Minute)
+	pushCommon(t, r, registrytest.CommonV1)
+	v1, err := pushShop(t, r, shopV1, registrytest.CommonV1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A comment change is compatible: version 2.
 	commented := strings.Replace(shopV1, "// Buy buys an item.", "// Buy buys an item, now with more words.", 1)
-	v2, err := pushShop(t, r, commented, commonV1)
+	v2, err := pushShop(t, r, commented, registrytest.CommonV1)
 	if err != nil {
 		t.Fatalf("compatible push: %v", err)
 	}
@@ -219,18 +220,18 @@ func TestCompatiblePushAndRevert(t *testing.T) {
 	}
 	// Adding a field is compatible too: version 3.
 	added := strings.Replace(commented, "  string note = 1;\n", "  string note = 1;\n  // more is more.\n  string more = 2;\n", 1)
-	v3, err := pushShop(t, r, added, commonV1)
+	v3, err := pushShop(t, r, added, registrytest.CommonV1)
 	if err != nil || v3.Version.Version != 3 {
 		t.Fatalf("adding a field = %+v, %v; want version 3", v3, err)
 	}
 	// Going back to version 2's content deletes the field: refused.
-	_, err = pushShop(t, r, commented, commonV1)
+	_, err = pushShop(t, r, commented, registrytest.CommonV1)
 	wantKind(t, err, registry.KindFailedPrecondition)
 	// With a policy that allows it, the revert becomes version 4.
 	if _, err := r.SetPolicy(ctx, "shop", registry.Policy{Categories: nil}); err != nil {
 		t.Fatal(err)
 	}
-	v4, err := pushShop(t, r, commented, commonV1)
+	v4, err := pushShop(t, r, commented, registrytest.CommonV1)
 	if err != nil {
 		t.Fatalf("revert: %v", err)
 	}
@@ -247,7 +248,7 @@ func TestPolicy(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)
 	r := newRegistry(t, js)
-	ctx := testCtx(t, time.Minute)
+	ctx := registrytest.Ctx(t, time.Minute)
 	p, isDefault, err := r.GetPolicy(ctx, "anything")
 	if err != nil || !isDefault || !slices.Equal(p.Categories, []string{"FILE", "NATSRPC"}) || p.Direction != registry.DirectionBackward || p.Transitive {
 		t.Fatalf("default policy = %+v, %v, %v", p, isDefault, err)
@@ -276,12 +277,12 @@ func TestTransitivePolicy(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)
 	r := newRegistry(t, js)
-	ctx := testCtx(t, time.Minute)
+	ctx := registrytest.Ctx(t, time.Minute)
 	v1 := "syntax = \"proto3\";\npackage acme.t.v1;\nmessage M {\n  string a = 1;\n}\n"
 	v2 := "syntax = \"proto3\";\npackage acme.t.v1;\nmessage M {\n  reserved 1;\n  reserved \"a\";\n}\n"
 	v3 := "syntax = \"proto3\";\npackage acme.t.v1;\nmessage M {\n  reserved 1;\n  reserved \"a\";\n  string b = 2;\n}\n"
 	push := func(src string) error {
-		_, err := r.Push(ctx, registry.PushRequest{Module: "t", Files: compile(t, map[string]string{"acme/t/v1/t.proto": src}, "acme/t/v1/t.proto")})
+		_, err := r.Push(ctx, registry.PushRequest{Module: "t", Files: registrytest.Compile(t, map[string]string{"acme/t/v1/t.proto": src}, "acme/t/v1/t.proto")})
 		return err
 	}
 	if _, err := r.SetPolicy(ctx, "t", registry.Policy{Categories: []string{"WIRE"}}); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
 	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
 // startCluster starts an n-node JetStream cluster and returns a JetStream
@@ -46,7 +47,7 @@ func startCluster(t *testing.T, n int) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t, 30*time.Second)
+	ctx := registrytest.Ctx(t, 30*time.Second)
 	for {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
 		_, err := js.AccountInfo(actx)
@@ -68,7 +69,7 @@ func streamReplicas(t *testing.T, js jetstream.JetStream, bucket string) []int {
 	t.Helper()
 	var out []int
 	for _, name := range []string{"KV_" + bucket, "OBJ_" + bucket + "_blobs", "OBJ_" + bucket + "_transfer"} {
-		st, err := js.Stream(testCtx(t, 10*time.Second), name)
+		st, err := js.Stream(registrytest.Ctx(t, 10*time.Second), name)
 		if err != nil {
 			t.Fatalf("stream %s: %v", name, err)
 		}
@@ -110,7 +111,7 @@ func TestReplicasKeptUnlessSet(t *testing.T) {
 	r := newRegistry(t, js, registry.WithBucket(bucket))
 	wantReplicas(t, js, bucket, "opened without WithReplicas", 3)
 	// The instance works on the R3 streams it kept.
-	mustPush(t, r, registry.PushRequest{Module: "shop", Files: compile(t, map[string]string{"shop/v1/shop.proto": `syntax = "proto3";
+	mustPush(t, r, registry.PushRequest{Module: "shop", Files: registrytest.Compile(t, map[string]string{"shop/v1/shop.proto": `syntax = "proto3";
 package shop.v1;
 message Item { string id = 1; }
 `}, "shop/v1/shop.proto")})
@@ -132,12 +133,12 @@ func TestReplicasInvalid(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)
 	for _, n := range []int{0, -1, 6} {
-		_, err := registry.New(testCtx(t, 10*time.Second), js, registry.WithReplicas(n))
+		_, err := registry.New(registrytest.Ctx(t, 10*time.Second), js, registry.WithReplicas(n))
 		wantKind(t, err, registry.KindInvalidArgument, fmt.Sprintf("replicas %d: use 1 to 5", n))
 	}
 	// Nothing was created by the refused calls; without the option a
 	// single server gets R1 streams.
-	if _, err := js.Stream(testCtx(t, 10*time.Second), "KV_"+registry.DefaultBucket); err == nil {
+	if _, err := js.Stream(registrytest.Ctx(t, 10*time.Second), "KV_"+registry.DefaultBucket); err == nil {
 		t.Error("a refused registry.New created the KV stream")
 	}
 	newRegistry(t, js)

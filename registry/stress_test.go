@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
 // racerSource is a version of module "race": fields 1..n of message M.
@@ -30,7 +31,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 	_, js := startJS(t)
 	// Two registry instances on one JetStream, as in production.
 	regs := []*registry.Registry{newRegistry(t, js), newRegistry(t, js)}
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := registrytest.Ctx(t, 2*time.Minute)
 	const n = 12
 
 	t.Run("distinct contents without checks", func(t *testing.T) {
@@ -40,7 +41,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 		sets := make([]*registry.PushRequest, n)
 		for i := range sets {
 			src := strings.Replace(racerSource(2, fmt.Sprint("pusher ", i)), "acme.race.v1", "acme.free.v1", 1)
-			sets[i] = &registry.PushRequest{Module: "free", Files: compile(t, map[string]string{"acme/free/v1/m.proto": src}, "acme/free/v1/m.proto")}
+			sets[i] = &registry.PushRequest{Module: "free", Files: registrytest.Compile(t, map[string]string{"acme/free/v1/m.proto": src}, "acme/free/v1/m.proto")}
 		}
 		results := make([]*registry.PushResult, n)
 		errs := make([]error, n)
@@ -74,7 +75,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 	})
 
 	t.Run("identical contents", func(t *testing.T) {
-		req := registry.PushRequest{Module: "same", Files: compile(t, map[string]string{"acme/same/v1/m.proto": strings.Replace(racerSource(1, "same"), "acme.race.v1", "acme.same.v1", 1)}, "acme/same/v1/m.proto")}
+		req := registry.PushRequest{Module: "same", Files: registrytest.Compile(t, map[string]string{"acme/same/v1/m.proto": strings.Replace(racerSource(1, "same"), "acme.race.v1", "acme.same.v1", 1)}, "acme/same/v1/m.proto")}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		created := 0
@@ -102,7 +103,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 	})
 
 	t.Run("racing versions under the default policy", func(t *testing.T) {
-		base := compile(t, map[string]string{"acme/race/v1/m.proto": racerSource(1, "base")}, "acme/race/v1/m.proto")
+		base := registrytest.Compile(t, map[string]string{"acme/race/v1/m.proto": racerSource(1, "base")}, "acme/race/v1/m.proto")
 		if _, err := regs[0].Push(ctx, registry.PushRequest{Module: "race", Files: base}); err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +114,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 		digests := make([]string, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			set := compile(t, map[string]string{"acme/race/v1/m.proto": racerSource(i+2, "base")}, "acme/race/v1/m.proto")
+			set := registrytest.Compile(t, map[string]string{"acme/race/v1/m.proto": racerSource(i+2, "base")}, "acme/race/v1/m.proto")
 			dry, err := regs[0].Push(ctx, registry.PushRequest{Module: "race", Files: proto.CloneOf(set), DryRun: true})
 			if err != nil {
 				t.Fatal(err)
@@ -172,8 +173,8 @@ func TestDescriptorSetOverOneMegabyte(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)
 	r := newRegistry(t, js)
-	ctx := testCtx(t, 2*time.Minute)
-	set := compile(t, map[string]string{"acme/big/v1/big.proto": bigSource(1500)}, "acme/big/v1/big.proto")
+	ctx := registrytest.Ctx(t, 2*time.Minute)
+	set := registrytest.Compile(t, map[string]string{"acme/big/v1/big.proto": bigSource(1500)}, "acme/big/v1/big.proto")
 	data, err := proto.Marshal(set)
 	if err != nil {
 		t.Fatal(err)
