@@ -15,29 +15,12 @@ import (
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/breaking"
+	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
 // The CLI tests run `natsrpc breaking` in process and, where buf has the
 // same feature, the real buf CLI (pinned in tools/go.mod) on the same
 // inputs, and require the same stdout and exit code.
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "tools", "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("cannot find the repository root")
-		}
-		dir = parent
-	}
-}
 
 var (
 	bufOnce sync.Once
@@ -52,7 +35,7 @@ func testBuf(t *testing.T) string {
 	if testing.Short() || os.Getenv("NATSRPC_SKIP_BUF") != "" {
 		t.Skip("needs the buf CLI; skipped in -short mode or with NATSRPC_SKIP_BUF")
 	}
-	root := repoRoot(t)
+	root := registrytest.RepoRoot(t)
 	bufOnce.Do(func() {
 		sum, err := os.ReadFile(filepath.Join(root, "tools", "go.sum"))
 		if err != nil {
