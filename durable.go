@@ -494,7 +494,10 @@ func (d *durableEndpoint) begin(m jetstream.Msg, start, arrived time.Time) (*dur
 		timerStart = start
 	}
 	dd.deadline = timerStart.Add(d.settings.ackWait)
+	// Under dd.mu: inProgress, on the timer's goroutine, reads dd.progress.
+	dd.mu.Lock()
 	dd.progress = time.AfterFunc(time.Until(timerStart.Add(d.settings.ackWait/2)), dd.inProgress)
+	dd.mu.Unlock()
 	return dd, true
 }
 

@@ -273,6 +273,54 @@ func TestDurableEventRedelivered(t *testing.T) {
 	}
 }
 
+// TestDurableEventSlowHandler checks that a handler running past its
+// event's ack_wait (2s here) is not handed the event again while it runs:
+// LLM work is slow, and a slow handler that is not idempotent must run
+// once. The runtime's in-progress ack, half-way through ack_wait, restarts
+// JetStream's redelivery timer; without it JetStream redelivers the event
+// at ack_wait, to another worker, while the first is still at work. The
+// handler ignores its context, as a blocking call without one would.
+func TestDurableEventSlowHandler(t *testing.T) {
+	t.Parallel()
+	const (
+		ackWait = 2 * time.Second // the Record event's
+		// runFor is past ack_wait but short of the redelivery timer an
+		// in-progress ack at ack_wait/2 restarts (1.5 ack_wait), with a
+		// margin of a quarter of ack_wait on both sides.
+		runFor = ackWait + ackWait/4
+	)
+	_, cnc, snc := testConns(t, natstest.WithJetStream())
+	var calls atomic.Int32
+	finished := make(chan struct{}, 2)
+	svc := startService(t, snc, streamService, []natsrpc.Handler{natsrpc.NewEventHandler(streamRecord, func(context.Context, *str) error {
+		calls.Add(1)
+		time.Sleep(runFor)
+		finished <- struct{}{}
+		return nil
+	})}, natsrpc.WithConcurrency(4))
+	if err := recordClient(cnc).Publish(t.Context(), &str{Value: "charge-once"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	within(t, runFor+5*time.Second, "the handler finishing", finished)
+	t.Logf("handler finished %s after the publish", time.Since(start).Round(time.Millisecond))
+	waitFor(t, "the acknowledgement", func() bool {
+		for _, ep := range svc.Stats().Endpoints {
+			if ep.Name == "Record" {
+				return ep.NumRequests >= 1
+			}
+		}
+		return false
+	})
+	time.Sleep(ackWait / 2) // a redelivery after a lost ack would come within it
+	if n := calls.Load(); n != 1 {
+		t.Errorf("handler called %d times; want once: JetStream redelivered the event while its handler ran", n)
+	}
+	if d := endpointData(t, svc, "Record"); d.Redelivered != 0 {
+		t.Errorf("stats redelivered = %d; want 0", d.Redelivered)
+	}
+}
+
 // TestDurableEventDeduplicated checks that publishing twice with one
 // idempotency key stores and handles the event once.
 func TestDurableEventDeduplicated(t *testing.T) {
