@@ -50,14 +50,25 @@ breaking: ## Check proto/ for breaking changes against the repository's first co
 		$(BUF) breaking --against ".git#ref=$$(git rev-list --max-parents=0 HEAD)"; fi
 
 .PHONY: generate
-generate: ## Regenerate all generated code from proto/
+generate: generate-code ## Regenerate all generated code from proto/ and rewrite the plugin's golden files
+	$(GO) generate ./protoc-gen-natsrpc
+
+# generate-code regenerates what builds from the schemas (proto/ and the
+# benchmark's); the plugin's golden files are left to generate, which
+# rewrites them, and to checkgenerate, which compares them.
+.PHONY: generate-code
+generate-code:
 	./.ci/prune-generated.sh
 	$(BUF) generate
-	$(GO) generate ./protoc-gen-natsrpc
 	cd bench && $(GO) generate ./internal/gen
 
+# checkgenerate never rewrites the golden files (TestGolden refuses -update
+# when CI is set): a generator change that alters its output fails here
+# until the new golden files are reviewed and committed.
 .PHONY: checkgenerate
-checkgenerate: generate ## Regenerate and fail if anything changed or appeared
+checkgenerate: generate-code ## Regenerate, compare the plugin's golden files, and fail if anything changed or appeared
+	$(GO) test -count=1 -run '^TestGolden$$' ./protoc-gen-natsrpc
+	@git rev-parse --is-inside-work-tree >/dev/null || (echo "checkgenerate compares against git: run it in a git checkout" >&2; exit 1)
 	@test -z "$$(git status --porcelain | tee /dev/stderr)" || (echo "generated code is stale or the tree is dirty: run 'make generate' and commit" >&2; exit 1)
 
 .PHONY: fuzz-short

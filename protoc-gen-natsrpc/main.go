@@ -79,7 +79,8 @@
 package main
 
 // The golden files under internal/testdata (and their .pb.go) are rewritten
-// by the golden test; `make generate` runs this.
+// by the golden test; `make generate` runs this. It refuses in CI (env CI
+// set), where `make checkgenerate` compares them instead.
 //go:generate go test -count=1 -run TestGolden -update .
 
 import (

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,12 +106,19 @@ func (c goldenCase) protoFiles(t testing.TB) []string {
 // their path relative to gen/.
 func (c goldenCase) goldenFiles(t testing.TB) map[string]string {
 	t.Helper()
+	return c.goldenFilesEnding(t, generatedFilenameExtension)
+}
+
+// goldenFilesEnding reads the committed files of the case whose names end
+// in suffix, keyed by their path relative to gen/.
+func (c goldenCase) goldenFilesEnding(t testing.TB, suffix string) map[string]string {
+	t.Helper()
 	files := make(map[string]string)
 	err := filepath.WalkDir(c.genDir(), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasSuffix(path, generatedFilenameExtension) {
+		if !d.IsDir() && strings.HasSuffix(path, suffix) {
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return err
@@ -235,7 +243,16 @@ func testPlan(t testing.TB, req *pluginpb.CodeGeneratorRequest) (*protogen.Plugi
 	return plugin, generate(plugin, params, defaultShapes)
 }
 
+// TestGolden generates every golden case in-process and requires the
+// committed gen/ directory: the plugin's files byte for byte, and
+// protoc-gen-go's (pinned in tools/go.mod) for the same request. With
+// -update it rewrites gen/ instead, except in CI (env CI set), where it
+// fails: CI must compare the golden files, never rewrite them into
+// agreement with the code under test.
 func TestGolden(t *testing.T) {
+	if *update && os.Getenv("CI") != "" {
+		t.Fatalf("-update rewrites the golden files; refused in CI (CI=%q): run go test ./protoc-gen-natsrpc -run TestGolden -update locally, review the diff and commit it", os.Getenv("CI"))
+	}
 	t.Parallel()
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -249,6 +266,7 @@ func TestGolden(t *testing.T) {
 				testUpdateGolden(t, c, req, got)
 			}
 			testCompareFiles(t, "protoc-gen-natsrpc output", got, "golden files in "+c.genDir(), c.goldenFiles(t))
+			testCompareFiles(t, "protoc-gen-go output", testRunProtocGenGo(t, req), "golden .pb.go files in "+c.genDir(), c.goldenFilesEnding(t, ".pb.go"))
 			var names []string
 			for name := range got {
 				names = append(names, name)
@@ -258,6 +276,30 @@ func TestGolden(t *testing.T) {
 				t.Errorf("generated %q; want %q", names, c.want)
 			}
 		})
+	}
+}
+
+// TestGoldenUpdateRefusedInCI runs TestGolden -update in this test binary
+// with CI set, as make generate would in CI: it must fail and leave the
+// golden files alone.
+func TestGoldenUpdateRefusedInCI(t *testing.T) {
+	// Not parallel: were the refusal broken, the child would rewrite the
+	// golden files while the parallel tests read them.
+	if *update {
+		t.Skip("skipped while -update rewrites the golden files")
+	}
+	before := testReadTree(t, testdataDir)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGolden$", "-test.count=1", "-update")
+	cmd.Env = append(os.Environ(), "CI=1")
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err == nil:
+		t.Errorf("TestGolden -update with CI set passed; want it refused:\n%s", out)
+	case !strings.Contains(string(out), "refused in CI"):
+		t.Errorf("TestGolden -update with CI set failed without saying it refuses -update: %v\n%s", err, out)
+	}
+	if !maps.Equal(before, testReadTree(t, testdataDir)) {
+		t.Errorf("TestGolden -update with CI set changed files under %s", testdataDir)
 	}
 }
 
