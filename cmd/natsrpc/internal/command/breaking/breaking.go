@@ -99,11 +99,8 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, f *flags) (retE
 		// garbage less often makes it about a quarter faster.
 		debug.SetGCPercent(400)
 	}
+	// As buf does, the against side is narrowed with the same paths.
 	opts := input.Options{Paths: f.Paths, ExcludePaths: f.ExcludePaths}
-	againstOpts := input.Options{}
-	if ar, perr := input.ParseRef(f.Against); perr == nil && (ar.Format == input.FormatDir || ar.Format == input.FormatProtoFile) {
-		againstOpts = opts
-	}
 	var current, against *input.Input
 	if f.AgainstRegistry != "" {
 		current, against, err = loadAgainstRegistry(ctx, cmd, ref, opts, f.AgainstRegistry)
@@ -111,7 +108,7 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, f *flags) (retE
 			return nil // no versions yet: nothing to break
 		}
 	} else {
-		current, against, err = input.LoadPair(ctx, ref, f.Against, opts, againstOpts)
+		current, against, err = input.LoadPair(ctx, ref, f.Against, opts, opts)
 	}
 	if err != nil {
 		return loadError(cmd, format, err)
