@@ -474,7 +474,19 @@ func TestLoadGit(t *testing.T) {
 			t.Errorf("%s: config %+v", test.ref, in.Config)
 		}
 	}
+	// In a linked worktree .git is a "gitdir:" file, which git (and buf)
+	// take for the directory.
+	git("worktree", "add", "-q", filepath.Join(dir, "wt"), "main")
+	if in, err := Load(context.Background(), "wt/.git#branch=feature,subdir=proto", Options{WorkDir: dir}); err != nil {
+		t.Errorf("worktree: %v", err)
+	} else if got := paths(in.Modules[0].TargetFiles()); !slices.Equal(got, []string{"a/v1/a.proto -> proto/a/v1/a.proto"}) {
+		t.Errorf("worktree: files %v", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plain.git"), []byte("not a gitdir file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, bad := range []struct{ ref, want string }{
+		{"plain.git#branch=main", "is not a directory"},
 		{".git#branch=nope", `"nope" is not a branch, tag or commit`},
 		{".git#branch=main,subdir=missing", "subdir"},
 		{"nothere/.git#branch=main", "does not exist"},
