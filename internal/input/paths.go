@@ -298,6 +298,12 @@ func withImports(files []*File, byPath map[string]*File, selected map[string]boo
 	return append(targets, imports...)
 }
 
+// Narrowed reports whether the input was loaded with --path or
+// --exclude-path.
+func (in *Input) Narrowed() bool {
+	return len(in.opts.Paths) > 0 || len(in.opts.ExcludePaths) > 0
+}
+
 // SelectAgainst narrows files that play the against side of a check
 // without being an input of their own, such as a version from the schema
 // registry (files named by import path, imports marked), with in's --path
@@ -309,7 +315,7 @@ func withImports(files []*File, byPath map[string]*File, selected map[string]boo
 // returned as is. No file selected is an error, as it is for any against
 // input.
 func (in *Input) SelectAgainst(files []*File) ([]*File, error) {
-	if len(in.opts.Paths) == 0 && len(in.opts.ExcludePaths) == 0 {
+	if !in.Narrowed() {
 		return files, nil
 	}
 	switch in.Ref.Format {
