@@ -60,27 +60,6 @@ func modulePolicy(ctx context.Context, c *client.Client, module string) (*regist
 	return res, nil
 }
 
-// AgainstRegistry loads a version of a module (the latest when ref has no
-// version) as an input, to be the against side of a breaking-change check:
-// one module whose targets are the module's own files and whose imports
-// are the rest, as a buf image of it would be. It returns a nil input and
-// no error when the module has no versions at all, so that a first push
-// passes the check; a version that does not exist is an error.
-func AgainstRegistry(ctx context.Context, c *client.Client, ref ModuleRef) (*input.Input, *registryv1.ModuleVersion, error) {
-	mv, set, err := Fetch(ctx, c, ref)
-	if err != nil {
-		if ref.Version == 0 && natsrpc.CodeOf(err) == natsrpc.CodeNotFound {
-			return nil, nil, nil
-		}
-		return nil, nil, err
-	}
-	in := &input.Input{
-		Ref:     input.Ref{Raw: "registry:" + ref.String(), Path: ref.String(), Format: input.FormatBinpb},
-		Modules: []*input.Module{{Dir: ".", Files: versionFiles(set, mv.GetFiles())}},
-	}
-	return in, mv, nil
-}
-
 // versionFiles returns a version's files as input files: own files first,
 // then imports, each sorted by path, as input modules are.
 func versionFiles(set *descriptorpb.FileDescriptorSet, ownFiles []string) []*input.File {
