@@ -326,31 +326,13 @@ func sameImports(rec *versionRecord, c *content) bool {
 // check runs the breaking-change checker against the latest version, or
 // against every earlier version when the policy is transitive.
 func (r *Registry) check(ctx context.Context, module string, c *content, latest uint64, policy Policy) ([]Violation, error) {
-	current := c.snapshot(module, 0)
-	from := latest
-	if policy.Transitive {
-		from = 1
-	}
-	var out []Violation
-	for v := latest; v >= from && v > 0; v-- {
+	return checkVersions(ctx, r.checker, module, c, latest, policy, func(ctx context.Context, v uint64) (*content, error) {
 		rec, err := r.record(ctx, module, v)
 		if err != nil {
 			return nil, err
 		}
-		prev, err := r.content(ctx, rec)
-		if err != nil {
-			return nil, err
-		}
-		found, err := r.checker.Check(ctx, prev.snapshot(module, v), current, policy)
-		if err != nil {
-			return nil, wrapError(KindInternal, err, "check module %q against version %d", module, v)
-		}
-		for _, f := range found {
-			f.AgainstVersion = v
-			out = append(out, f)
-		}
-	}
-	return out, nil
+		return r.content(ctx, rec)
+	})
 }
 
 // readOwner reads an index key: its owner (nil when free) and revision.

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -161,6 +162,11 @@ func (r *Registry) ResolveSymbol(ctx context.Context, req SymbolRequest) (*Symbo
 		}
 		p = p[:i]
 	}
+	// owner is the module whose latest version declares the longest
+	// candidate package, when the symbol is not found: the module the
+	// symbol would belong to.
+	var owner *versionRecord
+	var ownerPkg string
 	for _, fresh := range []bool{false, true} {
 		for _, pkg := range candidates {
 			rec, err := r.ownerLatest(ctx, pkgKey(pkg), fresh)
@@ -182,10 +188,18 @@ func (r *Registry) ResolveSymbol(ctx context.Context, req SymbolRequest) (*Symbo
 				res.Module, res.Version = rec.Module, rec.Version
 				return res, nil
 			}
+			// The index is a hint: only a latest version that declares
+			// the package makes its module the owner.
+			if _, declared := slices.BinarySearch(c.packages, pkg); declared && (owner == nil || len(pkg) > len(ownerPkg)) {
+				owner, ownerPkg = rec, pkg
+			}
 		}
 	}
 	if res, ok, err := r.builtinSymbol(ctx, sym, req); err != nil || ok {
 		return res, err
+	}
+	if owner != nil {
+		return nil, notFoundf("symbol %q is not in the latest version of module %q (%s@%d), which owns package %q; check the spelling, or name the module and an earlier version that has it", sym, owner.Module, owner.Module, owner.Version, ownerPkg)
 	}
 	return nil, notFoundf("symbol %q is not defined in any module (no module owns a package it could belong to); check the spelling, or name the module", sym)
 }

@@ -207,8 +207,8 @@ func TestPushCompileErrors(t *testing.T) {
 }
 
 // TestBreakingAgainstRegistry is the CI gate against the registry: the
-// same findings as against a directory, a module without versions passes
-// with a notice, an unknown version is an error.
+// findings of the module's policy, an unknown module or version is an
+// error.
 func TestBreakingAgainstRegistry(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
@@ -230,8 +230,8 @@ func TestBreakingAgainstRegistry(t *testing.T) {
 		t.Errorf("violation path: %s", r.stdout)
 	}
 
-	// A module with no versions: a notice, exit 0.
-	natsrpc(t, append(s, "breaking", dir, "--against-registry", "brandnew")...).want(t, 0, "", "notice: module \"brandnew\" has no versions")
+	// A module the registry never heard of: exit 1 (TestGateUnknownModule).
+	natsrpc(t, append(s, "breaking", dir, "--against-registry", "brandnew")...).want(t, 1, "", "module \"brandnew\" is unknown")
 	// An unknown version, a bad reference, both flags: exit 1.
 	natsrpc(t, append(s, "breaking", dir, "--against-registry", "common@7")...).want(t, 1, "", "no version 7")
 	natsrpc(t, append(s, "breaking", dir, "--against-registry", "Common")...).want(t, 1, "", "--against-registry")

@@ -62,6 +62,17 @@ func (l *loader) compile(ctx context.Context, wsRoot, prefix string, specs []*mo
 			}
 		}
 	}
+	filters := map[*moduleSpec]func(string) bool{}
+	for _, s := range specs {
+		if !s.target {
+			continue
+		}
+		f, err := l.moduleFilter(wsRoot, s)
+		if err != nil {
+			return nil, err
+		}
+		filters[s] = f
+	}
 	targetsBySpec := map[*moduleSpec][]string{}
 	var allTargets []string
 	for p, src := range sources {
@@ -72,7 +83,7 @@ func (l *loader) compile(ctx context.Context, wsRoot, prefix string, specs []*mo
 		if s.targetSub != "" && !equalsOrContains(s.targetSub, src.modRel) {
 			continue
 		}
-		if !l.matchesPaths(src.external) {
+		if f := filters[s]; f != nil && !f(src.modRel) {
 			continue
 		}
 		targetsBySpec[s] = append(targetsBySpec[s], p)
@@ -82,8 +93,8 @@ func (l *loader) compile(ctx context.Context, wsRoot, prefix string, specs []*mo
 		if l.onlyFile != "" {
 			return nil, fmt.Errorf("input %q: the file is not inside a module or is excluded", l.ref.Raw)
 		}
-		if len(l.opts.Paths) > 0 || len(l.opts.ExcludePaths) > 0 {
-			return nil, fmt.Errorf("input %q has no .proto files matching --path and --exclude-path", l.ref.Raw)
+		if len(l.paths) > 0 || len(l.excludes) > 0 {
+			return nil, errNoTargets(l.ref.Raw)
 		}
 		return nil, fmt.Errorf("input %q has no .proto files", l.ref.Raw)
 	}

@@ -30,7 +30,7 @@ func loadGit(ctx context.Context, ref Ref, opts Options) (*Input, error) {
 		}
 		return nil, fmt.Errorf("git input %q: %w", ref.Raw, err)
 	}
-	if !info.IsDir() {
+	if !info.IsDir() && !isGitFile(repo) {
 		return nil, fmt.Errorf("git input %q: %s is not a directory", ref.Raw, ref.Path)
 	}
 	if _, err := exec.LookPath("git"); err != nil {
@@ -94,6 +94,20 @@ func loadGit(ctx context.Context, ref Ref, opts Options) (*Input, error) {
 		configName: ref.Raw,
 	}
 	return l.load(ctx, inputDir)
+}
+
+// isGitFile reports whether p is a "gitdir: <path>" file, which stands for
+// the repository's .git directory in a linked worktree (git worktree add)
+// or a submodule; git takes it wherever it takes the directory.
+func isGitFile(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len("gitdir: "))
+	n, _ := io.ReadFull(f, head)
+	return string(head[:n]) == "gitdir: "
 }
 
 type gitRepo struct {

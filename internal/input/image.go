@@ -54,7 +54,12 @@ func loadImage(ref Ref, opts Options) (*Input, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w", ref.Raw, err)
 	}
-	return &Input{Ref: ref, Modules: []*Module{{Dir: ".", Files: files}}}, nil
+	if len(opts.Paths) > 0 || len(opts.ExcludePaths) > 0 {
+		if files, err = filterImageFiles(files, opts.Paths, opts.ExcludePaths); err != nil {
+			return nil, fmt.Errorf("image %q: %w", ref.Raw, err)
+		}
+	}
+	return &Input{Ref: ref, Modules: []*Module{{Dir: ".", Files: files}}, opts: opts}, nil
 }
 
 // DecodeImage decodes a FileDescriptorSet or buf image in the given format

@@ -36,11 +36,15 @@ type Options struct {
 	// working directory.
 	WorkDir string
 	// Paths, when set, limits the target files to those at or under these
-	// paths, given like the input itself (relative to WorkDir), as buf's
-	// --path flag does. Other files are still read as imports.
+	// paths, as buf's --path flag does; other files are still read as
+	// imports. What a path is relative to depends on the input, as in buf:
+	// the working directory (WorkDir) for directories, the subdir for git
+	// inputs, and for images a path is an import path. A .proto file input
+	// takes no paths. A breaking-change check gives the same paths to both
+	// sides.
 	Paths []string
 	// ExcludePaths removes the target files at or under these paths, as
-	// buf's --exclude-path flag does.
+	// buf's --exclude-path flag does, relative to the same place as Paths.
 	ExcludePaths []string
 }
 
@@ -56,6 +60,13 @@ type Input struct {
 	// configuration. Directory and git inputs without a workspace, and
 	// images, have exactly one.
 	Modules []*Module
+
+	// opts are the options the input was loaded with.
+	opts Options
+	// selects, for directory and git inputs narrowed by --path or
+	// --exclude-path, reports whether a file at an import path would be
+	// one of the input's targets ([Input.SelectAgainst]).
+	selects func(importPath string) bool
 }
 
 // ConfigFile is a buf.yaml or buf.work.yaml file.
@@ -263,6 +274,8 @@ func loadOSDir(ctx context.Context, ref Ref, opts Options) (*Input, error) {
 		return nil, fmt.Errorf("input %q does not exist; give a directory, a .proto file, an image file (.binpb, .json, .txtpb) or a git reference such as %q", ref.Raw, ".git#branch=main")
 	case err != nil:
 		return nil, fmt.Errorf("input %q: %w", ref.Raw, err)
+	case ref.Format == FormatProtoFile && (len(opts.Paths) > 0 || len(opts.ExcludePaths) > 0):
+		return nil, fmt.Errorf("input %q is a .proto file, which takes no --path or --exclude-path; give its directory as the input and narrow it with --path", ref.Raw)
 	case ref.Format == FormatProtoFile:
 		if info.IsDir() {
 			return nil, fmt.Errorf("input %q is a directory, not a .proto file", ref.Raw)

@@ -190,15 +190,27 @@ func TestLoadV2Workspace(t *testing.T) {
 	if got := len(pf.Modules[0].TargetFiles()); got != 1 {
 		t.Errorf("protofile targets = %d", got)
 	}
-	// --path and --exclude-path.
-	narrowed, err := Load(context.Background(), ".", Options{WorkDir: dir, Paths: []string{"mods/b"}})
+	// --path and --exclude-path, as buf targets modules: a path inside a
+	// module narrows it and leaves out the modules no path is inside; a
+	// path naming a module is refused; an exclude that only contains
+	// modules does nothing.
+	narrowed, err := Load(context.Background(), ".", Options{WorkDir: dir, Paths: []string{"mods/b/b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(narrowed.Modules) != 1 || narrowed.Modules[0].Dir != "mods/b" {
-		t.Errorf("--path mods/b: %d modules", len(narrowed.Modules))
+		t.Errorf("--path mods/b/b: %d modules", len(narrowed.Modules))
 	}
-	if _, err := Load(context.Background(), ".", Options{WorkDir: dir, ExcludePaths: []string{"mods"}}); err == nil || !strings.Contains(err.Error(), "no .proto files matching") {
+	if _, err := Load(context.Background(), ".", Options{WorkDir: dir, Paths: []string{"mods/b"}}); err == nil || !strings.Contains(err.Error(), `names module "mods/b"`) {
+		t.Errorf("--path naming a module: %v", err)
+	}
+	if _, err := Load(context.Background(), ".", Options{WorkDir: dir, Paths: []string{"mods"}}); err == nil || !strings.Contains(err.Error(), "no .proto files matching") {
+		t.Errorf("--path containing the modules: %v", err)
+	}
+	if all, err := Load(context.Background(), ".", Options{WorkDir: dir, ExcludePaths: []string{"mods"}}); err != nil || len(all.Modules) != 2 {
+		t.Errorf("--exclude-path containing the modules: %v", err)
+	}
+	if _, err := Load(context.Background(), ".", Options{WorkDir: dir, ExcludePaths: []string{"mods/a/a", "mods/b/b"}}); err == nil || !strings.Contains(err.Error(), "no .proto files matching") {
 		t.Errorf("excluding everything: %v", err)
 	}
 }
@@ -462,7 +474,19 @@ func TestLoadGit(t *testing.T) {
 			t.Errorf("%s: config %+v", test.ref, in.Config)
 		}
 	}
+	// In a linked worktree .git is a "gitdir:" file, which git (and buf)
+	// take for the directory.
+	git("worktree", "add", "-q", filepath.Join(dir, "wt"), "main")
+	if in, err := Load(context.Background(), "wt/.git#branch=feature,subdir=proto", Options{WorkDir: dir}); err != nil {
+		t.Errorf("worktree: %v", err)
+	} else if got := paths(in.Modules[0].TargetFiles()); !slices.Equal(got, []string{"a/v1/a.proto -> proto/a/v1/a.proto"}) {
+		t.Errorf("worktree: files %v", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plain.git"), []byte("not a gitdir file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, bad := range []struct{ ref, want string }{
+		{"plain.git#branch=main", "is not a directory"},
 		{".git#branch=nope", `"nope" is not a branch, tag or commit`},
 		{".git#branch=main,subdir=missing", "subdir"},
 		{"nothere/.git#branch=main", "does not exist"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -29,6 +28,8 @@ type loader struct {
 	// configName names where config files live in errors: "" for the file
 	// system, or the git reference.
 	configName string
+	// paths and excludes are --path and --exclude-path as tree paths.
+	paths, excludes []pathSpec
 }
 
 // moduleSpec is one module of a workspace before compilation.
@@ -97,12 +98,18 @@ func (l *loader) readConfig(p string) (*ConfigFile, *externalBufYAML, error) {
 
 // load loads the input directory inputDir (a tree path).
 func (l *loader) load(ctx context.Context, inputDir string) (*Input, error) {
-	in := &Input{Ref: l.ref}
+	in := &Input{Ref: l.ref, opts: l.opts}
+	if err := l.resolvePaths(); err != nil {
+		return nil, err
+	}
 	wsRoot, specs, cfg, err := l.findWorkspace(inputDir)
 	if err != nil {
 		return nil, err
 	}
 	isWorkspace := specs != nil
+	if err := l.checkPaths(wsRoot, inputDir, isWorkspace); err != nil {
+		return nil, err
+	}
 	if !isWorkspace {
 		wsRoot = inputDir
 		spec := &moduleSpec{dir: ".", roots: []string{"."}, excludes: map[string][]string{}, target: true}
@@ -129,6 +136,27 @@ func (l *loader) load(ctx context.Context, inputDir string) (*Input, error) {
 		return nil, err
 	}
 	in.Modules = mods
+	if len(l.paths) > 0 || len(l.excludes) > 0 {
+		// Errors were reported by compile, which built the same filters.
+		var filters []func(string) bool
+		var roots [][]string
+		for _, s := range specs {
+			if f, err := l.moduleFilter(wsRoot, s); err == nil && s.target && f != nil {
+				filters = append(filters, f)
+				roots = append(roots, s.roots)
+			}
+		}
+		in.selects = func(importPath string) bool {
+			for i, f := range filters {
+				for _, root := range roots[i] {
+					if f(joinPath(root, importPath)) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+	}
 	return in, nil
 }
 
@@ -346,43 +374,4 @@ func applyV1Layout(spec *moduleSpec, c *ConfigFile, ext *externalBufYAML) error 
 		}
 	}
 	return nil
-}
-
-// matchesPaths reports whether an external path is selected by --path and
-// not removed by --exclude-path.
-func (l *loader) matchesPaths(external string) bool {
-	norm := func(p string) string {
-		p = filepath.ToSlash(p)
-		if l.osPaths && !filepath.IsAbs(p) {
-			p = filepath.ToSlash(filepath.Join(l.opts.WorkDir, p))
-		}
-		return strings.TrimPrefix(filepathClean(p), "/")
-	}
-	ext := norm(external)
-	if len(l.opts.Paths) > 0 {
-		ok := false
-		for _, p := range l.opts.Paths {
-			if equalsOrContains(norm(p), ext) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	for _, p := range l.opts.ExcludePaths {
-		if equalsOrContains(norm(p), ext) {
-			return false
-		}
-	}
-	return true
-}
-
-func filepathClean(p string) string {
-	c := filepath.ToSlash(filepath.Clean(filepath.FromSlash(p)))
-	if c == "" {
-		return "."
-	}
-	return c
 }

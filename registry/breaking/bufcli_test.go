@@ -141,22 +141,26 @@ func runBuf(tb testing.TB, dir string, args ...string) (string, string, int) {
 // load or check.
 func runOurs(tb testing.TB, dir, cur, prev, format string, opts InputOptions) (string, error) {
 	tb.Helper()
+	return runOursPaths(tb, dir, cur, prev, format, opts, nil, nil)
+}
+
+// runOursPaths is runOurs with --path and --exclude-path, given to both
+// sides as `natsrpc breaking` (and buf) give them.
+func runOursPaths(tb testing.TB, dir, cur, prev, format string, opts InputOptions, paths, excludes []string) (string, error) {
+	tb.Helper()
 	ctx := context.Background()
 	opts.WorkDir = dir
 	var buf bytes.Buffer
-	in, err := input.Load(ctx, cur, input.Options{WorkDir: dir})
+	inOpts := input.Options{WorkDir: dir, Paths: paths, ExcludePaths: excludes}
+	in, against, err := input.LoadPair(ctx, cur, prev, inOpts, inOpts)
 	if err == nil {
-		var against *input.Input
-		against, err = input.Load(ctx, prev, input.Options{WorkDir: dir})
+		var vs []Violation
+		vs, _, err = CheckInputs(ctx, in, against, opts)
 		if err == nil {
-			var vs []Violation
-			vs, _, err = CheckInputs(ctx, in, against, opts)
-			if err == nil {
-				if perr := Print(&buf, vs, format); perr != nil {
-					tb.Fatal(perr)
-				}
-				return buf.String(), nil
+			if perr := Print(&buf, vs, format); perr != nil {
+				tb.Fatal(perr)
 			}
+			return buf.String(), nil
 		}
 	}
 	var ce *input.CompileError
@@ -167,6 +171,39 @@ func runOurs(tb testing.TB, dir, cur, prev, format string, opts InputOptions) (s
 		return buf.String(), err
 	}
 	return "", err
+}
+
+// gitCommitAll makes dir a git repository whose branch main holds every
+// file in it, so that `<dir>/.git#branch=main` reads what dir holds now.
+func gitCommitAll(tb testing.TB, dir string) {
+	tb.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		tb.Skip("git is not installed")
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "previous"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+}
+
+// pathArgs returns --path and --exclude-path flags for buf.
+func pathArgs(paths, excludes []string) []string {
+	var args []string
+	for _, p := range paths {
+		args = append(args, "--path", p)
+	}
+	for _, e := range excludes {
+		args = append(args, "--exclude-path", e)
+	}
+	return args
 }
 
 // copyTree copies a directory tree.

@@ -2,6 +2,7 @@ package breaking
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/natsrpc/natsrpc/internal/input"
 )
 
 // genPair is one generated (previous, current) schema pair with the
@@ -202,6 +205,7 @@ func TestDifferentialMutations(t *testing.T) {
 		start := time.Now()
 		b := batch{dir: t.TempDir(), pairs: generatePairs(t, seed, n, v1), v1: v1}
 		writeBatch(t, b.dir, b.pairs, b.v1)
+		gitCommitAll(t, filepath.Join(b.dir, "prev"))
 		genTime += time.Since(start)
 		batches = append(batches, b)
 	}
@@ -209,6 +213,7 @@ func TestDifferentialMutations(t *testing.T) {
 	seen := map[string]bool{}
 	mutSeen := map[string]int{}
 	matchedPairs, pairs, lines, wktLines := 0, 0, 0, 0
+	var narrowedRuns, narrowedLines atomic.Int64
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
 	for _, b := range batches {
@@ -223,6 +228,10 @@ func TestDifferentialMutations(t *testing.T) {
 			s = time.Now()
 			got, err := runOurs(t, b.dir, "cur", "prev", "json", InputOptions{})
 			t.Logf("batch of %d: buf %v, natsrpc %v", len(b.pairs), bufTime, time.Since(s))
+			for _, r := range batchPathRuns(b.pairs) {
+				narrowedRuns.Add(1)
+				narrowedLines.Add(int64(checkNarrowedBatch(t, b.dir, b.pairs, r)))
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			pairs += len(b.pairs)
@@ -259,6 +268,10 @@ func TestDifferentialMutations(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("known difference: %d findings about well-known-type elements that exist only in buf's newer copy of descriptor.proto", wktLines)
+	t.Logf("narrowed with --path and --exclude-path: %d runs compared, %d findings", narrowedRuns.Load(), narrowedLines.Load())
+	if narrowedLines.Load() == 0 && total >= 500 {
+		t.Errorf("the narrowed runs found nothing; they should see breaking changes inside the paths")
+	}
 	t.Logf("mutations: %d/%d pairs identical in %d batches (%d generated pairs did not compile and were regenerated), %d findings, %d rule IDs seen", matchedPairs, pairs, len(batches), skippedPairs.Load(), lines, len(seen))
 	var muts []string
 	for m, n := range mutSeen {
@@ -279,6 +292,93 @@ func TestDifferentialMutations(t *testing.T) {
 	if len(missing) > 0 && total >= 500 {
 		t.Errorf("rules never hit by %d generated pairs: %v", total, missing)
 	}
+}
+
+// batchPathRuns returns the narrowings a batch is also checked with: one
+// with --path (the files directory of every other pair, one file of
+// another, and an --exclude-path for a file inside a narrowed directory)
+// and one with only --exclude-path (whole directories and single files).
+// The files named exist on both sides, so that both sides keep the same
+// modules.
+func batchPathRuns(pairs []genPair) []corpusPathRun {
+	both := func(p genPair) []string {
+		var out []string
+		for name := range p.prev {
+			if _, ok := p.cur[name]; ok {
+				out = append(out, name)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	var withPaths, onlyExcludes corpusPathRun
+	for i, p := range pairs {
+		files := both(p)
+		dir := p.id + "/" + p.id
+		switch i % 4 {
+		case 0:
+			withPaths.paths = append(withPaths.paths, dir)
+			if len(files) > 1 {
+				withPaths.excludes = append(withPaths.excludes, p.id+"/"+files[len(files)-1])
+			}
+		case 1:
+			if len(files) > 0 {
+				withPaths.paths = append(withPaths.paths, p.id+"/"+files[0])
+			}
+		case 2:
+			withPaths.paths = append(withPaths.paths, dir)
+		}
+		switch i % 3 {
+		case 0:
+			onlyExcludes.excludes = append(onlyExcludes.excludes, dir)
+		case 1:
+			// Neither side may lose all its files, or the sides would
+			// differ in modules (which buf refuses).
+			if len(files) > 0 && len(p.cur) > 1 && len(p.prev) > 1 {
+				onlyExcludes.excludes = append(onlyExcludes.excludes, p.id+"/"+files[0])
+			}
+		}
+	}
+	return []corpusPathRun{withPaths, onlyExcludes}
+}
+
+// checkNarrowedBatch runs buf and natsrpc on a batch narrowed by r, from
+// the current workspace against the previous one committed to git, and
+// requires the same findings for every pair. It returns the number of
+// findings.
+func checkNarrowedBatch(t *testing.T, dir string, pairs []genPair, r corpusPathRun) int {
+	t.Helper()
+	cur := filepath.Join(dir, "cur")
+	const against = "../prev/.git#branch=main"
+	args := append([]string{".", "--against", against, "--error-format", "json"}, pathArgs(r.paths, r.excludes)...)
+	want, stderr, code := runBuf(t, cur, args...)
+	got, err := runOursPaths(t, cur, ".", against, "json", InputOptions{}, r.paths, r.excludes)
+	label := fmt.Sprintf("batch %s narrowed with %v", dir, pathArgs(r.paths, r.excludes))
+	var ce *input.CompileError
+	if code == 1 && (err == nil || errors.As(err, &ce)) {
+		t.Errorf("%s: buf refused (%s) but natsrpc did not (err %v)", label, strings.TrimSpace(stderr), err)
+		return 0
+	}
+	if code != 0 && code != 100 {
+		t.Errorf("%s: buf exited with %d: %s", label, code, stderr)
+		return 0
+	}
+	if err != nil {
+		t.Errorf("%s: natsrpc failed: %v", label, err)
+		return 0
+	}
+	want, got, _ = dropWKTVersionLines(want, got)
+	wantBy, gotBy := byPair(want), byPair(got)
+	for _, p := range pairs {
+		if !slices.Equal(wantBy[p.id], gotBy[p.id]) {
+			t.Errorf("%s: pair %s (mutations %v, config {%s}) differs:\n%s", label, p.id, p.muts, p.config,
+				diffLines(strings.Join(wantBy[p.id], "\n"), strings.Join(gotBy[p.id], "\n")))
+		}
+	}
+	if want != got && !t.Failed() {
+		t.Errorf("%s: outputs differ outside any pair:\n%s", label, diffLines(want, got))
+	}
+	return strings.Count(want, "\n")
 }
 
 var wktPackageLine = regexp.MustCompile(`was deleted from package \\"google\.protobuf\\"`)

@@ -2,6 +2,7 @@ package regctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,13 +28,16 @@ func (c PolicyChange) empty() bool {
 
 // Policy returns a module's policy after applying change (nothing when
 // change is empty), and whether it is the registry's default (never after
-// a change).
+// a change). Showing the policy of a module the registry never heard of
+// (no versions, no policy) is an [*UnknownModuleError]; setting one is how
+// a team announces a new module before its first push.
 func Policy(ctx context.Context, c *client.Client, module string, change PolicyChange) (*registryv1.Policy, bool, error) {
-	if err := registry.ValidateModuleName(module); err != nil {
-		return nil, false, err
-	}
-	cur, err := c.API().GetPolicy(ctx, &registryv1.GetPolicyRequest{Module: module})
-	if err != nil {
+	cur, err := modulePolicy(ctx, c, module)
+	var unknown *UnknownModuleError
+	switch {
+	case errors.As(err, &unknown) && !change.empty():
+		// Setting a policy is how a new module becomes known.
+	case err != nil:
 		return nil, false, err
 	}
 	if change.empty() {

@@ -51,6 +51,13 @@ func LoadPushInput(ctx context.Context, ref string) (*registryv1.PushRequest, ma
 	if err != nil {
 		return nil, nil, err
 	}
+	return pushFiles(in)
+}
+
+// pushFiles returns what a push of in sends (its files, and its targets
+// minus the built-in files as the module's own) and the paths to show for
+// each file.
+func pushFiles(in *input.Input) (*registryv1.PushRequest, map[string]string, error) {
 	req := &registryv1.PushRequest{}
 	paths := map[string]string{}
 	set := in.FileDescriptorSet()
@@ -61,7 +68,7 @@ func LoadPushInput(ctx context.Context, ref string) (*registryv1.PushRequest, ma
 		}
 	}
 	if len(req.OwnFiles) == 0 {
-		return nil, nil, fmt.Errorf("input %q has no files of its own to push (only imports and files built into the registry)", ref)
+		return nil, nil, fmt.Errorf("input %q has no files of its own to push (only imports and files built into the registry)", in.Ref.Raw)
 	}
 	req.Source = &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: set}
 	return req, paths, nil

@@ -109,6 +109,19 @@ func outcome(o registry.Outcome) registryv1.PushOutcome {
 	}
 }
 
+func moduleStatus(s registry.ModuleStatus) registryv1.ModuleStatus {
+	switch s {
+	case registry.ModuleUnknown:
+		return registryv1.ModuleStatus_MODULE_STATUS_UNKNOWN
+	case registry.ModuleAnnounced:
+		return registryv1.ModuleStatus_MODULE_STATUS_ANNOUNCED
+	case registry.ModulePushed:
+		return registryv1.ModuleStatus_MODULE_STATUS_PUSHED
+	default:
+		return registryv1.ModuleStatus_MODULE_STATUS_UNSPECIFIED
+	}
+}
+
 func policyToProto(p registry.Policy) *registryv1.Policy {
 	out := &registryv1.Policy{Categories: p.Categories, Transitive: p.Transitive}
 	switch p.Direction {

@@ -71,7 +71,17 @@ func (s *Server) GetPolicy(ctx context.Context, req *registryv1.GetPolicyRequest
 	if err != nil {
 		return nil, apiError(err)
 	}
-	return &registryv1.GetPolicyResponse{Policy: policyToProto(p), IsDefault: isDefault}, nil
+	status, err := s.reg.ModuleStatus(ctx, req.GetModule())
+	if err != nil {
+		return nil, apiError(err)
+	}
+	out := &registryv1.GetPolicyResponse{Policy: policyToProto(p), IsDefault: isDefault, ModuleStatus: moduleStatus(status)}
+	if status == registry.ModuleUnknown {
+		if out.SimilarModules, err = s.reg.ClosestModules(ctx, req.GetModule(), 3); err != nil {
+			return nil, apiError(err)
+		}
+	}
+	return out, nil
 }
 
 // SetPolicy implements RegistryService.SetPolicy.

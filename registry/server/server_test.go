@@ -195,6 +195,29 @@ func TestPushAndLookupsThroughTheAPI(t *testing.T) {
 	}
 	_, err = c.API().SetPolicy(ctx, &registryv1.SetPolicyRequest{Module: "common", Policy: &registryv1.Policy{Categories: []string{"NOPE"}}})
 	wantCode(t, err, natsrpc.CodeInvalidArgument, "NOPE")
+
+	// What the registry knows of a module: pushed, announced (a policy
+	// before the first push), or unknown with the closest known names.
+	status := func(module string) *registryv1.GetPolicyResponse {
+		t.Helper()
+		res, err := c.API().GetPolicy(ctx, &registryv1.GetPolicyRequest{Module: module})
+		if err != nil {
+			t.Fatalf("get policy of %s: %v", module, err)
+		}
+		return res
+	}
+	if res := status("common"); res.GetModuleStatus() != registryv1.ModuleStatus_MODULE_STATUS_PUSHED || len(res.GetSimilarModules()) != 0 {
+		t.Errorf("common: %v", res)
+	}
+	if res := status("comon"); res.GetModuleStatus() != registryv1.ModuleStatus_MODULE_STATUS_UNKNOWN || strings.Join(res.GetSimilarModules(), ",") != "common,shop" || !res.GetIsDefault() {
+		t.Errorf("comon: %v; want unknown, similar to common and shop", res)
+	}
+	if _, err := c.API().SetPolicy(ctx, &registryv1.SetPolicyRequest{Module: "comon", Policy: &registryv1.Policy{Categories: []string{"FILE"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if res := status("comon"); res.GetModuleStatus() != registryv1.ModuleStatus_MODULE_STATUS_ANNOUNCED || res.GetIsDefault() {
+		t.Errorf("comon after SetPolicy: %v; want announced", res)
+	}
 }
 
 func names(set *descriptorpb.FileDescriptorSet) []string {

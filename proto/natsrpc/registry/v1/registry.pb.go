@@ -184,6 +184,67 @@ func (Direction) EnumDescriptor() ([]byte, []int) {
 	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{1}
 }
 
+// ModuleStatus says what the registry knows of a module.
+type ModuleStatus int32
+
+const (
+	// MODULE_STATUS_UNSPECIFIED is what registries that predate the field
+	// send.
+	ModuleStatus_MODULE_STATUS_UNSPECIFIED ModuleStatus = 0
+	// MODULE_STATUS_UNKNOWN means the module has no versions and no stored
+	// policy: the registry has never heard of it. Setting a policy makes it
+	// known.
+	ModuleStatus_MODULE_STATUS_UNKNOWN ModuleStatus = 1
+	// MODULE_STATUS_ANNOUNCED means a policy was set but nothing was pushed
+	// yet.
+	ModuleStatus_MODULE_STATUS_ANNOUNCED ModuleStatus = 2
+	// MODULE_STATUS_PUSHED means the module has at least one version.
+	ModuleStatus_MODULE_STATUS_PUSHED ModuleStatus = 3
+)
+
+// Enum value maps for ModuleStatus.
+var (
+	ModuleStatus_name = map[int32]string{
+		0: "MODULE_STATUS_UNSPECIFIED",
+		1: "MODULE_STATUS_UNKNOWN",
+		2: "MODULE_STATUS_ANNOUNCED",
+		3: "MODULE_STATUS_PUSHED",
+	}
+	ModuleStatus_value = map[string]int32{
+		"MODULE_STATUS_UNSPECIFIED": 0,
+		"MODULE_STATUS_UNKNOWN":     1,
+		"MODULE_STATUS_ANNOUNCED":   2,
+		"MODULE_STATUS_PUSHED":      3,
+	}
+)
+
+func (x ModuleStatus) Enum() *ModuleStatus {
+	p := new(ModuleStatus)
+	*p = x
+	return p
+}
+
+func (x ModuleStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ModuleStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_natsrpc_registry_v1_registry_proto_enumTypes[2].Descriptor()
+}
+
+func (ModuleStatus) Type() protoreflect.EnumType {
+	return &file_natsrpc_registry_v1_registry_proto_enumTypes[2]
+}
+
+func (x ModuleStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ModuleStatus.Descriptor instead.
+func (ModuleStatus) EnumDescriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
 // SymbolKind is what kind of element a symbol names.
 type SymbolKind int32
 
@@ -249,11 +310,11 @@ func (x SymbolKind) String() string {
 }
 
 func (SymbolKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_natsrpc_registry_v1_registry_proto_enumTypes[2].Descriptor()
+	return file_natsrpc_registry_v1_registry_proto_enumTypes[3].Descriptor()
 }
 
 func (SymbolKind) Type() protoreflect.EnumType {
-	return &file_natsrpc_registry_v1_registry_proto_enumTypes[2]
+	return &file_natsrpc_registry_v1_registry_proto_enumTypes[3]
 }
 
 func (x SymbolKind) Number() protoreflect.EnumNumber {
@@ -262,7 +323,7 @@ func (x SymbolKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SymbolKind.Descriptor instead.
 func (SymbolKind) EnumDescriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 // MethodKind is how a method travels over NATS.
@@ -317,11 +378,11 @@ func (x MethodKind) String() string {
 }
 
 func (MethodKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_natsrpc_registry_v1_registry_proto_enumTypes[3].Descriptor()
+	return file_natsrpc_registry_v1_registry_proto_enumTypes[4].Descriptor()
 }
 
 func (MethodKind) Type() protoreflect.EnumType {
-	return &file_natsrpc_registry_v1_registry_proto_enumTypes[3]
+	return &file_natsrpc_registry_v1_registry_proto_enumTypes[4]
 }
 
 func (x MethodKind) Number() protoreflect.EnumNumber {
@@ -330,7 +391,7 @@ func (x MethodKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MethodKind.Descriptor instead.
 func (MethodKind) EnumDescriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 // PushRequest carries a module's files.
@@ -780,9 +841,16 @@ type GetPolicyResponse struct {
 	// policy is the module's effective policy.
 	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
 	// is_default is true when no policy was set and policy is the default.
-	IsDefault     bool `protobuf:"varint,2,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IsDefault bool `protobuf:"varint,2,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	// module_status says whether the module has versions, only a policy, or
+	// neither. Registries older than this field leave it unspecified.
+	ModuleStatus ModuleStatus `protobuf:"varint,3,opt,name=module_status,json=moduleStatus,proto3,enum=natsrpc.registry.v1.ModuleStatus" json:"module_status,omitempty"`
+	// similar_modules, for an unknown module, are up to three names of
+	// known modules (with versions or a policy), closest to the requested
+	// name by edit distance first: what the caller may have meant.
+	SimilarModules []string `protobuf:"bytes,4,rep,name=similar_modules,json=similarModules,proto3" json:"similar_modules,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetPolicyResponse) Reset() {
@@ -827,6 +895,20 @@ func (x *GetPolicyResponse) GetIsDefault() bool {
 		return x.IsDefault
 	}
 	return false
+}
+
+func (x *GetPolicyResponse) GetModuleStatus() ModuleStatus {
+	if x != nil {
+		return x.ModuleStatus
+	}
+	return ModuleStatus_MODULE_STATUS_UNSPECIFIED
+}
+
+func (x *GetPolicyResponse) GetSimilarModules() []string {
+	if x != nil {
+		return x.SimilarModules
+	}
+	return nil
 }
 
 // SetPolicyRequest replaces a module's policy.
@@ -2434,11 +2516,13 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"transitive\x18\x03 \x01(\bR\n" +
 	"transitive\"*\n" +
 	"\x10GetPolicyRequest\x12\x16\n" +
-	"\x06module\x18\x01 \x01(\tR\x06module\"g\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\"\xd8\x01\n" +
 	"\x11GetPolicyResponse\x123\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.natsrpc.registry.v1.PolicyR\x06policy\x12\x1d\n" +
 	"\n" +
-	"is_default\x18\x02 \x01(\bR\tisDefault\"_\n" +
+	"is_default\x18\x02 \x01(\bR\tisDefault\x12F\n" +
+	"\rmodule_status\x18\x03 \x01(\x0e2!.natsrpc.registry.v1.ModuleStatusR\fmoduleStatus\x12'\n" +
+	"\x0fsimilar_modules\x18\x04 \x03(\tR\x0esimilarModules\"_\n" +
 	"\x10SetPolicyRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x123\n" +
 	"\x06policy\x18\x02 \x01(\v2\x1b.natsrpc.registry.v1.PolicyR\x06policy\"H\n" +
@@ -2556,7 +2640,12 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DIRECTION_BACKWARD\x10\x01\x12\x15\n" +
 	"\x11DIRECTION_FORWARD\x10\x02\x12\x12\n" +
-	"\x0eDIRECTION_FULL\x10\x03*\x87\x02\n" +
+	"\x0eDIRECTION_FULL\x10\x03*\x7f\n" +
+	"\fModuleStatus\x12\x1d\n" +
+	"\x19MODULE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15MODULE_STATUS_UNKNOWN\x10\x01\x12\x1b\n" +
+	"\x17MODULE_STATUS_ANNOUNCED\x10\x02\x12\x18\n" +
+	"\x14MODULE_STATUS_PUSHED\x10\x03*\x87\x02\n" +
 	"\n" +
 	"SymbolKind\x12\x1b\n" +
 	"\x17SYMBOL_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -2602,94 +2691,96 @@ func file_natsrpc_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_natsrpc_registry_v1_registry_proto_rawDescData
 }
 
-var file_natsrpc_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_natsrpc_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(PushOutcome)(0),                       // 0: natsrpc.registry.v1.PushOutcome
 	(Direction)(0),                         // 1: natsrpc.registry.v1.Direction
-	(SymbolKind)(0),                        // 2: natsrpc.registry.v1.SymbolKind
-	(MethodKind)(0),                        // 3: natsrpc.registry.v1.MethodKind
-	(*PushRequest)(nil),                    // 4: natsrpc.registry.v1.PushRequest
-	(*PushResponse)(nil),                   // 5: natsrpc.registry.v1.PushResponse
-	(*Violation)(nil),                      // 6: natsrpc.registry.v1.Violation
-	(*Policy)(nil),                         // 7: natsrpc.registry.v1.Policy
-	(*GetPolicyRequest)(nil),               // 8: natsrpc.registry.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),              // 9: natsrpc.registry.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),               // 10: natsrpc.registry.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),              // 11: natsrpc.registry.v1.SetPolicyResponse
-	(*ListModulesRequest)(nil),             // 12: natsrpc.registry.v1.ListModulesRequest
-	(*ListModulesResponse)(nil),            // 13: natsrpc.registry.v1.ListModulesResponse
-	(*Module)(nil),                         // 14: natsrpc.registry.v1.Module
-	(*ListVersionsRequest)(nil),            // 15: natsrpc.registry.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),           // 16: natsrpc.registry.v1.ListVersionsResponse
-	(*ModuleVersion)(nil),                  // 17: natsrpc.registry.v1.ModuleVersion
-	(*Dependency)(nil),                     // 18: natsrpc.registry.v1.Dependency
-	(*GetModuleVersionRequest)(nil),        // 19: natsrpc.registry.v1.GetModuleVersionRequest
-	(*GetModuleVersionResponse)(nil),       // 20: natsrpc.registry.v1.GetModuleVersionResponse
-	(*ObjectRef)(nil),                      // 21: natsrpc.registry.v1.ObjectRef
-	(*ResolveSymbolRequest)(nil),           // 22: natsrpc.registry.v1.ResolveSymbolRequest
-	(*ResolveSymbolResponse)(nil),          // 23: natsrpc.registry.v1.ResolveSymbolResponse
-	(*ResolveFileRequest)(nil),             // 24: natsrpc.registry.v1.ResolveFileRequest
-	(*ResolveFileResponse)(nil),            // 25: natsrpc.registry.v1.ResolveFileResponse
-	(*ResolveSubjectRequest)(nil),          // 26: natsrpc.registry.v1.ResolveSubjectRequest
-	(*ResolveSubjectResponse)(nil),         // 27: natsrpc.registry.v1.ResolveSubjectResponse
-	(*VersionCreatedRequest)(nil),          // 28: natsrpc.registry.v1.VersionCreatedRequest
-	(*descriptorpb.FileDescriptorSet)(nil), // 29: google.protobuf.FileDescriptorSet
-	(*timestamppb.Timestamp)(nil),          // 30: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                  // 31: google.protobuf.Empty
+	(ModuleStatus)(0),                      // 2: natsrpc.registry.v1.ModuleStatus
+	(SymbolKind)(0),                        // 3: natsrpc.registry.v1.SymbolKind
+	(MethodKind)(0),                        // 4: natsrpc.registry.v1.MethodKind
+	(*PushRequest)(nil),                    // 5: natsrpc.registry.v1.PushRequest
+	(*PushResponse)(nil),                   // 6: natsrpc.registry.v1.PushResponse
+	(*Violation)(nil),                      // 7: natsrpc.registry.v1.Violation
+	(*Policy)(nil),                         // 8: natsrpc.registry.v1.Policy
+	(*GetPolicyRequest)(nil),               // 9: natsrpc.registry.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),              // 10: natsrpc.registry.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),               // 11: natsrpc.registry.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),              // 12: natsrpc.registry.v1.SetPolicyResponse
+	(*ListModulesRequest)(nil),             // 13: natsrpc.registry.v1.ListModulesRequest
+	(*ListModulesResponse)(nil),            // 14: natsrpc.registry.v1.ListModulesResponse
+	(*Module)(nil),                         // 15: natsrpc.registry.v1.Module
+	(*ListVersionsRequest)(nil),            // 16: natsrpc.registry.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),           // 17: natsrpc.registry.v1.ListVersionsResponse
+	(*ModuleVersion)(nil),                  // 18: natsrpc.registry.v1.ModuleVersion
+	(*Dependency)(nil),                     // 19: natsrpc.registry.v1.Dependency
+	(*GetModuleVersionRequest)(nil),        // 20: natsrpc.registry.v1.GetModuleVersionRequest
+	(*GetModuleVersionResponse)(nil),       // 21: natsrpc.registry.v1.GetModuleVersionResponse
+	(*ObjectRef)(nil),                      // 22: natsrpc.registry.v1.ObjectRef
+	(*ResolveSymbolRequest)(nil),           // 23: natsrpc.registry.v1.ResolveSymbolRequest
+	(*ResolveSymbolResponse)(nil),          // 24: natsrpc.registry.v1.ResolveSymbolResponse
+	(*ResolveFileRequest)(nil),             // 25: natsrpc.registry.v1.ResolveFileRequest
+	(*ResolveFileResponse)(nil),            // 26: natsrpc.registry.v1.ResolveFileResponse
+	(*ResolveSubjectRequest)(nil),          // 27: natsrpc.registry.v1.ResolveSubjectRequest
+	(*ResolveSubjectResponse)(nil),         // 28: natsrpc.registry.v1.ResolveSubjectResponse
+	(*VersionCreatedRequest)(nil),          // 29: natsrpc.registry.v1.VersionCreatedRequest
+	(*descriptorpb.FileDescriptorSet)(nil), // 30: google.protobuf.FileDescriptorSet
+	(*timestamppb.Timestamp)(nil),          // 31: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                  // 32: google.protobuf.Empty
 }
 var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
-	29, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	21, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
+	30, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	22, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
 	0,  // 2: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
-	17, // 3: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	6,  // 4: natsrpc.registry.v1.PushResponse.violations:type_name -> natsrpc.registry.v1.Violation
+	18, // 3: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	7,  // 4: natsrpc.registry.v1.PushResponse.violations:type_name -> natsrpc.registry.v1.Violation
 	1,  // 5: natsrpc.registry.v1.Policy.direction:type_name -> natsrpc.registry.v1.Direction
-	7,  // 6: natsrpc.registry.v1.GetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
-	7,  // 7: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
-	7,  // 8: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
-	14, // 9: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
-	30, // 10: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
-	17, // 11: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
-	30, // 12: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
-	18, // 13: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
-	17, // 14: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	29, // 15: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	21, // 16: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	2,  // 17: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
-	29, // 18: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	21, // 19: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	29, // 20: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	21, // 21: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	3,  // 22: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
-	29, // 23: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	21, // 24: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	17, // 25: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	4,  // 26: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	8,  // 27: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	10, // 28: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	12, // 29: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	15, // 30: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	19, // 31: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	22, // 32: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	24, // 33: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	26, // 34: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	28, // 35: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
-	5,  // 36: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	9,  // 37: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	11, // 38: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	13, // 39: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	16, // 40: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	20, // 41: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	23, // 42: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	25, // 43: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	27, // 44: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	31, // 45: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	8,  // 6: natsrpc.registry.v1.GetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
+	2,  // 7: natsrpc.registry.v1.GetPolicyResponse.module_status:type_name -> natsrpc.registry.v1.ModuleStatus
+	8,  // 8: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
+	8,  // 9: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
+	15, // 10: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
+	31, // 11: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
+	18, // 12: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
+	31, // 13: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	19, // 14: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
+	18, // 15: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	30, // 16: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	22, // 17: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	3,  // 18: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
+	30, // 19: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	22, // 20: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	30, // 21: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	22, // 22: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	4,  // 23: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
+	30, // 24: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	22, // 25: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	18, // 26: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	5,  // 27: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	9,  // 28: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	11, // 29: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	13, // 30: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	16, // 31: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	20, // 32: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	23, // 33: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	25, // 34: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	27, // 35: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	29, // 36: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
+	6,  // 37: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	10, // 38: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	12, // 39: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	14, // 40: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	17, // 41: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	21, // 42: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	24, // 43: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	26, // 44: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	28, // 45: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 46: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
+	37, // [37:47] is the sub-list for method output_type
+	27, // [27:37] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_natsrpc_registry_v1_registry_proto_init() }
@@ -2722,7 +2813,7 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_natsrpc_registry_v1_registry_proto_rawDesc), len(file_natsrpc_registry_v1_registry_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   2,

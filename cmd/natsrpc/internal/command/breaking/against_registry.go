@@ -8,41 +8,58 @@ import (
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/internal/input"
+	registrybreaking "github.com/natsrpc/natsrpc/registry/breaking"
 	"github.com/natsrpc/natsrpc/registry/regctl"
 )
 
-// againstRegistryFlagName compares with what the schema registry holds
-// instead of an input: `natsrpc breaking proto --against-registry gaming`.
-// It connects with the global connection flags (-s/--server, --creds,
-// --tls-*).
-const againstRegistryFlagName = "against-registry"
+const (
+	// againstRegistryFlagName compares with what the schema registry
+	// holds instead of an input: `natsrpc breaking proto
+	// --against-registry gaming`. It connects with the global connection
+	// flags (-s/--server, --creds, --tls-*).
+	againstRegistryFlagName = "against-registry"
+	// bufRulesFlagName selects the input's buf.yaml rules instead of the
+	// module's policy for --against-registry.
+	bufRulesFlagName = "buf-rules"
+)
 
-// loadAgainstRegistry loads the input ref and, as the against side, the
-// version of a module the registry holds (MODULE or MODULE@VERSION; the
-// latest by default), its imports marked as such. When the module has no
-// versions yet it prints a notice and returns a nil against input: there
-// is nothing to break, and the first push creates version 1.
-func loadAgainstRegistry(ctx context.Context, cmd *cobra.Command, ref string, opts input.Options, module string) (*input.Input, *input.Input, error) {
-	mref, err := regctl.ParseModuleRef(module)
+// runAgainstRegistry checks the input ref against a version of a module
+// the registry holds (MODULE or MODULE@VERSION; the latest by default),
+// with the module's policy or, with --buf-rules, the input's buf.yaml.
+func runAgainstRegistry(ctx context.Context, cmd *cobra.Command, ref string, opts input.Options, f *flags, format string) error {
+	mref, err := regctl.ParseModuleRef(f.AgainstRegistry)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--%s: %w", againstRegistryFlagName, err)
+		return fmt.Errorf("--%s: %w", againstRegistryFlagName, err)
+	}
+	if !f.BufRules && (f.Config != "" || f.NATSRPCRules) {
+		return fmt.Errorf("--%s and --%s choose buf.yaml rules, but --%s checks with the module's policy in the registry; add --%s to check with buf.yaml rules instead", configFlagName, natsrpcRulesFlagName, againstRegistryFlagName, bufRulesFlagName)
 	}
 	current, err := input.Load(ctx, ref, opts)
 	if err != nil {
-		return nil, nil, err
+		return loadError(cmd, format, err)
 	}
 	g := cli.GlobalsFrom(cmd)
 	c, closeConn, err := g.RegistryClient(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	defer closeConn()
-	against, _, err := regctl.AgainstRegistry(ctx, c, mref)
+	res, err := regctl.CheckAgainstRegistry(ctx, c, current, mref, regctl.AgainstOptions{
+		BufRules: f.BufRules,
+		Breaking: registrybreaking.InputOptions{
+			ConfigOverride: f.Config,
+			ExcludeImports: f.ExcludeImports,
+			NATSRPC:        f.NATSRPCRules,
+		},
+	})
 	if err != nil {
-		return nil, nil, regctl.Explain(err, g.Server)
+		return regctl.Explain(err, g.Server)
 	}
-	if against == nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: notice: module %q has no versions in the registry at %s yet; nothing to check against (its first push creates version 1)\n", mref.Module, g.Server)
+	for _, w := range res.Warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: warning: %s\n", w)
 	}
-	return current, against, nil
+	if res.Notice != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: notice: %s\n", res.Notice)
+	}
+	return printViolations(cmd, res.Violations, format)
 }

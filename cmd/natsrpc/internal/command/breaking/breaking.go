@@ -37,12 +37,14 @@ type flags struct {
 	Paths           []string
 	ExcludePaths    []string
 	NATSRPCRules    bool
+	BufRules        bool
 }
 
 // Bind registers the flags.
 func (f *flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Against, againstFlagName, "", `Required. The input to check against: a directory, an image file (.binpb, .json, .txtpb) or a git reference such as ".git#branch=main,subdir=proto"`)
-	fs.StringVar(&f.AgainstRegistry, againstRegistryFlagName, "", "Check against a module version in the schema registry instead: MODULE or MODULE@VERSION (default the latest); a module with no versions passes with a notice")
+	fs.StringVar(&f.AgainstRegistry, againstRegistryFlagName, "", "Check against a module version in the schema registry instead: MODULE or MODULE@VERSION (default the latest), with the module's policy, giving the verdict `natsrpc push --dry-run` gives on breaking changes; a module with a policy but no versions passes with a notice, an unknown module is an error")
+	fs.BoolVar(&f.BufRules, bufRulesFlagName, false, "With --"+againstRegistryFlagName+": check with the input's buf.yaml rules (or --config), as --against does, instead of the module's policy")
 	fs.StringVar(&f.Config, configFlagName, "", "The buf.yaml file or data to use for configuration, replacing the input's own")
 	fs.StringVar(&f.ErrorFormat, errorFormatFlagName, "text", "The format for compile errors and breaking changes printed to stdout. Must be one of "+strings.Join(registrybreaking.Formats, ", "))
 	fs.BoolVar(&f.ExcludeImports, excludeImportsFlagName, false, "Exclude imports from breaking change detection")
@@ -67,9 +69,17 @@ a local git repository, read without network access:
     natsrpc breaking proto --against '.git#branch=main,subdir=proto'
 
 The rules and ignores come from the "breaking" section of the buf.yaml, as
-for buf breaking, and the output is buf's, line for line. The command exits
-with 100 when it finds breaking changes or sources that do not compile, 1 on
-unreadable input or bad flags, and 0 otherwise.`,
+for buf breaking, and the output is buf's, line for line. --path and
+--exclude-path narrow both sides, as in buf.
+
+Against the schema registry (--against-registry MODULE[@VERSION]) the rules
+are the module's policy in the registry, so the verdict on breaking changes
+is the one natsrpc push --dry-run gives; --buf-rules uses the buf.yaml rules
+instead. A module the registry never heard of is an error; announce a new
+module by setting its policy (natsrpc policy MODULE --use ...).
+
+The command exits with 100 when it finds breaking changes or sources that
+do not compile, 1 on unreadable input or bad flags, and 0 otherwise.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), cmd, args, f)
@@ -89,6 +99,8 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, f *flags) (retE
 		return fmt.Errorf("--%s is required: give the input to compare with, e.g. --%s '.git#branch=main', or --%s MODULE for the registry's latest version", againstFlagName, againstFlagName, againstRegistryFlagName)
 	case f.Against != "" && f.AgainstRegistry != "":
 		return fmt.Errorf("give --%s or --%s, not both", againstFlagName, againstRegistryFlagName)
+	case f.BufRules && f.AgainstRegistry == "":
+		return fmt.Errorf("--%s applies to --%s; against an input the buf.yaml rules always apply", bufRulesFlagName, againstRegistryFlagName)
 	}
 	ref := "."
 	if len(args) == 1 {
@@ -99,20 +111,12 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, f *flags) (retE
 		// garbage less often makes it about a quarter faster.
 		debug.SetGCPercent(400)
 	}
+	// As buf does, the against side is narrowed with the same paths.
 	opts := input.Options{Paths: f.Paths, ExcludePaths: f.ExcludePaths}
-	againstOpts := input.Options{}
-	if ar, perr := input.ParseRef(f.Against); perr == nil && (ar.Format == input.FormatDir || ar.Format == input.FormatProtoFile) {
-		againstOpts = opts
-	}
-	var current, against *input.Input
 	if f.AgainstRegistry != "" {
-		current, against, err = loadAgainstRegistry(ctx, cmd, ref, opts, f.AgainstRegistry)
-		if err == nil && against == nil {
-			return nil // no versions yet: nothing to break
-		}
-	} else {
-		current, against, err = input.LoadPair(ctx, ref, f.Against, opts, againstOpts)
+		return runAgainstRegistry(ctx, cmd, ref, opts, f, format)
 	}
+	current, against, err := input.LoadPair(ctx, ref, f.Against, opts, opts)
 	if err != nil {
 		return loadError(cmd, format, err)
 	}
@@ -127,6 +131,12 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, f *flags) (retE
 	if err != nil {
 		return err
 	}
+	return printViolations(cmd, violations, format)
+}
+
+// printViolations prints the breaking changes and refuses (exit 100), or
+// does nothing when there are none.
+func printViolations(cmd *cobra.Command, violations []registrybreaking.Violation, format string) error {
 	if len(violations) == 0 {
 		return nil
 	}

@@ -310,3 +310,128 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestPathsMatchBuf runs buf and natsrpc with --path and --exclude-path on
+// a module that lost a package (b), gained one (c) and changed one (d),
+// against the previous commit, an image of it, and from the module
+// directory and from above it. buf narrows both sides with the same paths
+// (relative to the working directory for directories, to the subdir for
+// git inputs, import paths for images), so a deletion outside the paths is
+// not reported, and a path that selects nothing on one side is refused.
+func TestPathsMatchBuf(t *testing.T) {
+	buf := testBuf(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg := func(pkg, name, typ string) string {
+		return "syntax = \"proto3\";\npackage " + pkg + ";\nmessage " + name + " { " + typ + " x = 1; }\n"
+	}
+	write("proto/buf.yaml", "version: v2\n")
+	write("proto/a/a.proto", msg("a", "A", "int32"))
+	write("proto/b/b.proto", msg("b", "B", "int32"))
+	write("proto/d/d.proto", msg("d", "D", "int32"))
+	build := func(out string) {
+		t.Helper()
+		cmd := exec.Command(buf, "build", "proto", "-o", out)
+		cmd.Dir = dir
+		if o, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("buf build: %v: %s", err, o)
+		}
+	}
+	build("prev.binpb")
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "proto"},
+		{"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "previous"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "proto", "b")); err != nil {
+		t.Fatal(err)
+	}
+	write("proto/c/c.proto", msg("c", "C", "int32"))
+	write("proto/d/d.proto", msg("d", "D", "int64"))
+	build("cur.binpb")
+
+	type run struct {
+		wd   string // relative to dir
+		args []string
+	}
+	var runs []run
+	inProto := [][]string{
+		{"--path", "a"}, // the issue: buf passes, natsrpc reported b as deleted
+		{"--path", "d"},
+		{"--path", "b"},
+		{"--path", "c"},
+		{"--path", "a/a.proto"},
+		{"--path", "a", "--path", "b"},
+		{"--path", "a", "--path", "nothere"},
+		{"--exclude-path", "b"},
+		{"--exclude-path", "d"},
+		{"--exclude-path", "a", "--exclude-path", "d"},
+		{"--path", "d", "--exclude-path", "d/d.proto"},
+		{"--path", "d/d.proto", "--exclude-path", "d"},
+		{"--path", "."},
+		{"--path", "../proto/a"},
+	}
+	for _, p := range inProto {
+		runs = append(runs,
+			run{"proto", append([]string{".", "--against", "../.git#branch=main,subdir=proto"}, p...)},
+			run{"proto", append([]string{".", "--against", "../prev.binpb"}, p...)},
+			run{".", append([]string{"cur.binpb", "--against", "prev.binpb"}, p...)},
+		)
+	}
+	for _, p := range [][]string{
+		{"--path", "proto/a"},
+		{"--path", "proto/c"},
+		{"--exclude-path", "proto/b"},
+		{"--path", "proto", "--exclude-path", "proto/d"},
+		{"--path", "proto/a", "--path", "elsewhere"},
+	} {
+		runs = append(runs,
+			run{".", append([]string{"proto", "--against", ".git#branch=main,subdir=proto"}, p...)},
+			run{".", append([]string{"proto", "--against", "proto"}, p...)},
+			run{".", append([]string{"proto", "--against", "prev.binpb"}, p...)},
+		)
+	}
+	runs = append(runs,
+		run{"proto", []string{"a/a.proto", "--against", "../.git#branch=main,subdir=proto", "--exclude-path", "d"}},
+		run{"proto", []string{".", "--against", "a/a.proto", "--path", "a"}},
+	)
+	codes := map[int]int{}
+	for _, r := range runs {
+		t.Run(strings.Join(append([]string{r.wd}, r.args...), " "), func(t *testing.T) {
+			args := append([]string{"breaking"}, r.args...)
+			args = append(args, "--error-format", "json")
+			wd := filepath.Join(dir, r.wd)
+			want, wantCode := runBuf(t, wd, args...)
+			got, stderr, code := natsrpc(t, wd, args...)
+			codes[wantCode]++
+			if code != wantCode {
+				t.Fatalf("exit code %d, buf %d; stdout: %s; stderr: %s", code, wantCode, got, stderr)
+			}
+			if got != want {
+				t.Errorf("output differs from buf\nbuf:\n%s\nnatsrpc:\n%s", want, got)
+			}
+		})
+	}
+	if codes[0] == 0 || codes[1] == 0 || codes[100] == 0 {
+		t.Errorf("the runs should include clean, refused and breaking outcomes; buf's exit codes: %v", codes)
+	}
+}

@@ -41,7 +41,8 @@ func NewCommand(name string, g *cli.Globals) *cobra.Command {
 (the flags not given keep their current values). The registry applies the
 policy to every push of the module; a buf.yaml pushed with it does not
 override it. The default is categories FILE and NATSRPC, backward, not
-transitive.
+transitive. Setting a policy before the first push announces a new module;
+showing the policy of a module the registry never heard of is an error.
 
     natsrpc policy gaming
     natsrpc policy gaming --use WIRE_JSON,NATSRPC --direction full --transitive`,

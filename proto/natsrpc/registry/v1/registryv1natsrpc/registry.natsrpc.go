@@ -108,11 +108,13 @@ type RegistryServiceClient interface {
 	Push(context.Context, *v1.PushRequest, ...natsrpc.CallOption) (*v1.PushResponse, error)
 	// GetPolicy returns a module's compatibility policy: the policy set with
 	// SetPolicy, or the default (categories FILE and NATSRPC, backward, not
-	// transitive).
+	// transitive). It also says whether the registry knows the module at all
+	// and, when it does not, which known modules have the closest names.
 	GetPolicy(context.Context, *v1.GetPolicyRequest, ...natsrpc.CallOption) (*v1.GetPolicyResponse, error)
 	// SetPolicy replaces a module's compatibility policy. It applies to the
 	// pushes that follow; stored versions are not re-checked. A policy can be
-	// set before the module's first push.
+	// set before the module's first push: that is how a team announces a new
+	// module, which the registry otherwise does not know.
 	SetPolicy(context.Context, *v1.SetPolicyRequest, ...natsrpc.CallOption) (*v1.SetPolicyResponse, error)
 	// ListModules lists the modules that have at least one version, by name.
 	ListModules(context.Context, *v1.ListModulesRequest, ...natsrpc.CallOption) (*v1.ListModulesResponse, error)
@@ -165,11 +167,13 @@ type RegistryServiceHandler interface {
 	Push(context.Context, *v1.PushRequest) (*v1.PushResponse, error)
 	// GetPolicy returns a module's compatibility policy: the policy set with
 	// SetPolicy, or the default (categories FILE and NATSRPC, backward, not
-	// transitive).
+	// transitive). It also says whether the registry knows the module at all
+	// and, when it does not, which known modules have the closest names.
 	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
 	// SetPolicy replaces a module's compatibility policy. It applies to the
 	// pushes that follow; stored versions are not re-checked. A policy can be
-	// set before the module's first push.
+	// set before the module's first push: that is how a team announces a new
+	// module, which the registry otherwise does not know.
 	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
 	// ListModules lists the modules that have at least one version, by name.
 	ListModules(context.Context, *v1.ListModulesRequest) (*v1.ListModulesResponse, error)
