@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,5 +221,15 @@ func TestEscapeSubjectIsInjective(t *testing.T) {
 				t.Errorf("escapeSubject(%q) = %q has %q, not a KV key character", s, k, c)
 			}
 		}
+	}
+}
+
+// TestFilePathReportsCharactersNotBytes: validateFilePath names a refused
+// non-ASCII character whole.
+func TestFilePathReportsCharactersNotBytes(t *testing.T) {
+	t.Parallel()
+	err := validateFilePath("acme/ünï/v1/a.proto")
+	if err == nil || !strings.Contains(err.Error(), "contains 'ü'") {
+		t.Errorf("validateFilePath = %v; want it to name 'ü'", err)
 	}
 }
