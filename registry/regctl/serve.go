@@ -49,7 +49,8 @@ type ServeConfig struct {
 
 // Serving is a running registry.
 type Serving struct {
-	// URL is the NATS URL clients connect to.
+	// URL is the NATS URL clients connect to, with any password or token
+	// redacted.
 	URL string
 	// DataDir is the embedded server's data directory; empty when not
 	// embedded.
@@ -89,7 +90,9 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 			return nil, err
 		}
 		s.nc = nc
-		s.URL = nc.ConnectedUrlRedacted()
+		// Printed: without the password or token (ConnectedUrlRedacted
+		// keeps a token).
+		s.URL = RedactURLs(nc.ConnectedUrl())
 	}
 	js, err := jetstream.New(s.nc)
 	if err != nil {

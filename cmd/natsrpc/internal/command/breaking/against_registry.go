@@ -42,7 +42,7 @@ func loadAgainstRegistry(ctx context.Context, cmd *cobra.Command, ref string, op
 		return nil, nil, regctl.Explain(err, g.Server)
 	}
 	if against == nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: notice: module %q has no versions in the registry at %s yet; nothing to check against (its first push creates version 1)\n", mref.Module, g.Server)
+		fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: notice: module %q has no versions in the registry at %s yet; nothing to check against (its first push creates version 1)\n", mref.Module, g.ServerRedacted())
 	}
 	return current, against, nil
 }
