@@ -267,6 +267,9 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registry
 		OpTimeout:   cfg.opTimeout,
 		BlobRefresh: cfg.blobRefresh,
 	})
+	if errors.Is(err, jsstore.ErrReplicasNeedCluster) {
+		return nil, wrapError(KindInvalidArgument, err, "registry: replicas %d", cfg.replicas)
+	}
 	if err != nil {
 		return nil, storeError(err, "open the registry's buckets")
 	}

@@ -77,6 +77,9 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Embedded && cfg.Replicas > 1 {
+		return nil, fmt.Errorf("--replicas %d needs a NATS cluster of at least %d servers, and the embedded server is a single server: leave --replicas out (or give 1) with --embedded, or serve on your cluster: natsrpc registry serve -s nats://n1:4222,nats://n2:4222,nats://n3:4222 --replicas %d", cfg.Replicas, cfg.Replicas, cfg.Replicas)
+	}
 	if cfg.Embedded {
 		if err := s.startEmbedded(cfg); err != nil {
 			return nil, err
@@ -107,6 +110,9 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 	}
 	reg, err := registry.New(ctx, js, ropts...)
 	if err != nil {
+		if cfg.Replicas > 1 && registry.KindOf(err) == registry.KindInvalidArgument {
+			return nil, fmt.Errorf("--replicas %d: %w", cfg.Replicas, err)
+		}
 		if !cfg.Embedded {
 			return nil, fmt.Errorf("%w (does the NATS server at %s run JetStream, version 2.12 or later?)", err, s.URL)
 		}
