@@ -45,6 +45,10 @@ type ServeConfig struct {
 	PushInput, PushModule string
 	// Logger receives the server's operational warnings.
 	Logger *slog.Logger
+	// Warn, when set, receives one-line warnings about what Serve is
+	// waiting for while it starts (a NATS server without JetStream), so
+	// that a start that keeps retrying never does so silently.
+	Warn func(msg string)
 }
 
 // Serving is a running registry.
@@ -101,6 +105,11 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	if !cfg.Embedded && cfg.Warn != nil {
+		if msg := checkJetStream(ctx, js, s.URL); msg != "" {
+			cfg.Warn(msg)
+		}
+	}
 	var ropts []registry.Option
 	if cfg.Bucket != "" {
 		ropts = append(ropts, registry.WithBucket(cfg.Bucket))
@@ -132,6 +141,29 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 		s.Pushed = res
 	}
 	return s, nil
+}
+
+// checkJetStream asks the NATS server at url for its JetStream account
+// information and returns what is wrong, or "" when JetStream answers.
+// Opening the registry's buckets retries until JetStream answers (a
+// cluster electing a leader answers late, a server may be restarted with
+// JetStream on), so without this a server without JetStream would be
+// waited on silently forever.
+func checkJetStream(ctx context.Context, js jetstream.JetStream, url string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := js.AccountInfo(ctx)
+	const waiting = "; waiting for JetStream to answer (Ctrl-C to stop)"
+	switch {
+	case err == nil || errors.Is(err, context.Canceled):
+		return ""
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		return fmt.Sprintf("the NATS server at %s does not run JetStream, where the registry keeps its data: start it with JetStream (nats-server -js, or a jetstream {} block in its configuration), or run `natsrpc registry serve --embedded`%s", url, waiting)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return fmt.Sprintf("the NATS server at %s runs JetStream, but not for the account this connection uses: give the account JetStream limits, or connect as a user of an account that has them (--creds)%s", url, waiting)
+	default:
+		return fmt.Sprintf("JetStream at %s does not answer yet (%v): it may be starting or electing a leader, or the server may not run JetStream%s", url, err, waiting)
+	}
 }
 
 func (s *Serving) startEmbedded(cfg ServeConfig) error {

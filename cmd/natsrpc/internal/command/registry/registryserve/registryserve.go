@@ -86,8 +86,17 @@ func run(ctx context.Context, cmd *cobra.Command, g *cli.Globals, f *flags) (ret
 		PushInput:  f.PushDir,
 		PushModule: f.PushModule,
 		Logger:     slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
+		Warn: func(msg string) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: warning: %s\n", msg)
+		},
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted while starting (e.g. waiting for JetStream):
+			// a requested stop, not a failure.
+			fmt.Fprintln(cmd.ErrOrStderr(), "natsrpc: stopped before the registry served")
+			return nil
+		}
 		return regctl.Explain(err, g.Server)
 	}
 	defer func() {
