@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +91,31 @@ func TestServeWithoutJetStreamSaysSo(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop on Ctrl-C")
+	}
+}
+
+// TestServeBusyPortFailsAtOnce: --listen on a port something else holds
+// fails at once (it used to wait out nats-server's 10 s readiness
+// timeout), saying how to run a second instance.
+func TestServeBusyPortFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := l.Addr().String()
+	port := l.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	start := time.Now()
+	r := natsrpc(t, "registry", "serve", "--embedded", "--data-dir", dir, "--listen", addr)
+	took := time.Since(start)
+	r.want(t, 1, "", "cannot listen on "+addr+": another registry or NATS server runs there")
+	if want := fmt.Sprintf("make run LISTEN=127.0.0.1:%d DATA_DIR=%s-2", port+1, dir); !strings.Contains(r.stderr, want) {
+		t.Errorf("the error does not say how to run a second instance (%q):\n%s", want, r.stderr)
+	}
+	// Failing at once, not after a timeout: the readiness timeout is 10 s.
+	if took > 5*time.Second {
+		t.Errorf("a busy port took %s to report", took)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -64,9 +65,10 @@ type Serving struct {
 	// Pushed is the outcome of the push on start; nil without one.
 	Pushed *PushResult
 
-	srv *natsserver.Server
-	nc  *nats.Conn
-	api *server.Server
+	srv  *natsserver.Server
+	nc   *nats.Conn
+	api  *server.Server
+	lock *os.File // the data directory's lock, held while serving
 }
 
 // Serve starts a registry as cfg says and returns once it serves (and
@@ -182,6 +184,15 @@ func (s *Serving) startEmbedded(cfg ServeConfig) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data directory %q: %w", cfg.DataDir, err)
 	}
+	lock, err := lockDataDir(dir)
+	if errors.Is(err, errDataDirInUse) {
+		return fmt.Errorf("%w; two servers on one data directory lose acknowledged writes: stop the other one, or give this one its own directory and address, e.g. --data-dir %s --listen %s (make run DATA_DIR=%s LISTEN=%s)",
+			err, secondDir(cfg.DataDir), nextAddress(cfg.Listen), secondDir(cfg.DataDir), nextAddress(cfg.Listen))
+	}
+	if err != nil {
+		return err
+	}
+	s.lock = lock
 	srv, err := embeddednats.Start(embeddednats.Config{
 		Host:       host,
 		Port:       port,
@@ -191,8 +202,9 @@ func (s *Serving) startEmbedded(cfg ServeConfig) error {
 		SyncAlways: true,
 	})
 	if err != nil {
-		if strings.Contains(err.Error(), "address already in use") || strings.Contains(err.Error(), "not ready") {
-			return fmt.Errorf("cannot listen on %s (is another registry or NATS server running there? stop it, or pass another --listen address): %w", cfg.Listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "not ready") {
+			return fmt.Errorf("cannot listen on %s: another registry or NATS server runs there: stop it, or give this one its own address and data directory, e.g. --listen %s --data-dir %s (make run LISTEN=%s DATA_DIR=%s): %w",
+				cfg.Listen, nextAddress(cfg.Listen), secondDir(cfg.DataDir), nextAddress(cfg.Listen), secondDir(cfg.DataDir), err)
 		}
 		return err
 	}
@@ -232,4 +244,26 @@ func (s *Serving) close() {
 		s.srv.Shutdown()
 		s.srv.WaitForShutdown()
 	}
+	if s.lock != nil {
+		_ = s.lock.Close() // releases the flock, after the server stopped writing
+	}
+}
+
+// secondDir suggests a data directory for a second instance.
+func secondDir(dir string) string {
+	return strings.TrimRight(filepath.Clean(dir), "/") + "-2"
+}
+
+// nextAddress suggests a listen address for a second instance: the port
+// after listen's.
+func nextAddress(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "127.0.0.1:4223"
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p >= 65535 {
+		return net.JoinHostPort(host, "0")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1))
 }
