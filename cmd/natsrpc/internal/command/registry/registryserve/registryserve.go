@@ -60,7 +60,7 @@ without, connect to --server.
 
     natsrpc registry serve --embedded --push-dir proto --push-module gaming
     natsrpc registry serve -s nats://nats-1:4222,nats://nats-2:4222 --replicas 3`,
-		Args: cobra.NoArgs,
+		Args: cli.ExactArgs(0, "no arguments (the flags say what to serve)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), cmd, g, f)
 		},
