@@ -84,12 +84,18 @@ func quoteRuneAt(s string, i int) string {
 //	idx.pkg.<package>        owner of a proto package
 //	idx.file.<path>          owner of a file path
 //	idx.subj.<subject>       owner of a NATS method subject (escaped)
+//	idx.gen                  the index generation: advanced by every batch that claims index entries
 //	blob.<sha256 hex>        a descriptor set small enough for a KV value
 func headKey(module string) string   { return "mod." + module + ".head" }
 func policyKey(module string) string { return "mod." + module + ".policy" }
 func versionKey(module string, v uint64) string {
 	return "mod." + module + ".ver." + strconv.FormatUint(v, 10)
 }
+
+// genKey is the index generation (see [Registry.commit]). It has two
+// tokens, so it never collides with an idx.<kind>.<name> key.
+const genKey = "idx.gen"
+
 func pkgKey(pkg string) string   { return "idx.pkg." + pkg }
 func fileKey(path string) string { return "idx.file." + path }
 func subjKey(subject string) string {
