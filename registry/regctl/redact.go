@@ -34,7 +34,10 @@ func redactURL(s string) string {
 		if u.User == nil {
 			return s
 		}
-		if _, hasPassword := u.User.Password(); hasPassword {
+		// The user name of user:password@ is kept, to tell accounts apart;
+		// anything else (a token, an empty password, a name with odd
+		// characters that could be part of a secret) is replaced whole.
+		if pw, _ := u.User.Password(); pw != "" && plainName(u.User.Username()) {
 			u.User = url.UserPassword(u.User.Username(), redacted)
 		} else {
 			u.User = url.User(redacted)
@@ -50,4 +53,15 @@ func redactURL(s string) string {
 		start = i + len("://")
 	}
 	return trimmed[:start] + redacted + trimmed[at:]
+}
+
+// plainName reports whether a URL's user name is letters, digits, ".",
+// "_" and "-" only.
+func plainName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return s != ""
 }
