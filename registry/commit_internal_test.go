@@ -41,16 +41,22 @@ func rivalPush() PushRequest {
 // msgs.p<i>.v1 with one message and no service: claims of packages and
 // paths only.
 func messagesPush(n int) PushRequest {
+	return messagesModule("msgs", n)
+}
+
+// messagesModule is messagesPush for module, with packages
+// <module>.p<i>.v1.
+func messagesModule(module string, n int) PushRequest {
 	set := &descriptorpb.FileDescriptorSet{}
 	for i := range n {
 		set.File = append(set.File, &descriptorpb.FileDescriptorProto{
-			Name:        proto.String(fmt.Sprintf("msgs/p%d/v1/m.proto", i)),
-			Package:     proto.String(fmt.Sprintf("msgs.p%d.v1", i)),
+			Name:        proto.String(fmt.Sprintf("%s/p%d/v1/m.proto", module, i)),
+			Package:     proto.String(fmt.Sprintf("%s.p%d.v1", module, i)),
 			Syntax:      proto.String("proto3"),
 			MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("M")}},
 		})
 	}
-	return PushRequest{Module: "msgs", Files: set}
+	return PushRequest{Module: module, Files: set}
 }
 
 // stagedRegistries returns a registry with a batch limit of 4 and a second

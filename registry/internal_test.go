@@ -27,7 +27,7 @@ func setOf(fd protoreflect.FileDescriptor) *descriptorpb.FileDescriptorSet {
 	return protoset.Closure(fd)
 }
 
-func ctxFor(t *testing.T) context.Context {
+func ctxFor(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
