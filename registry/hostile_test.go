@@ -30,6 +30,29 @@ func TestModuleNames(t *testing.T) {
 	}
 }
 
+// TestNamesReportCharactersNotBytes: a refused non-ASCII character is
+// named as the character the user typed, not as the first byte of its
+// UTF-8 encoding ('Ã' for 'ü'); a byte that is not UTF-8 is named in hex.
+func TestNamesReportCharactersNotBytes(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, want string }{
+		{"ünï", `module name "ünï" contains 'ü'`},
+		{"gäming", `contains 'ä'`},
+		{"a\u00e9b", `contains 'é'`},
+		{"q\U0001F3AEx", `contains '🎮'`},
+		{"a\xffb", `contains the byte 0xFF (not UTF-8)`},
+	}
+	for _, c := range cases {
+		err := registry.ValidateModuleName(c.name)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ValidateModuleName(%q) = %v; want it to say %s", c.name, err, c.want)
+		}
+		if err != nil && strings.ContainsAny(err.Error(), "Ãð") {
+			t.Errorf("ValidateModuleName(%q) = %v: reports a byte as a character", c.name, err)
+		}
+	}
+}
+
 func TestHostileInputIsRefusedClearly(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)

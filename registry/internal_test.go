@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func setOf(fd protoreflect.FileDescriptor) *descriptorpb.FileDescriptorSet {
 	return protoset.Closure(fd)
 }
 
-func ctxFor(t *testing.T) context.Context {
+func ctxFor(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -220,5 +221,15 @@ func TestEscapeSubjectIsInjective(t *testing.T) {
 				t.Errorf("escapeSubject(%q) = %q has %q, not a KV key character", s, k, c)
 			}
 		}
+	}
+}
+
+// TestFilePathReportsCharactersNotBytes: validateFilePath names a refused
+// non-ASCII character whole.
+func TestFilePathReportsCharactersNotBytes(t *testing.T) {
+	t.Parallel()
+	err := validateFilePath("acme/ünï/v1/a.proto")
+	if err == nil || !strings.Contains(err.Error(), "contains 'ü'") {
+		t.Errorf("validateFilePath = %v; want it to name 'ü'", err)
 	}
 }

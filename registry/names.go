@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxModuleNameLength is the longest module name the registry accepts.
@@ -22,8 +23,7 @@ func ValidateModuleName(name string) error {
 	if len(name) > MaxModuleNameLength {
 		return invalidf("module name %q is %d bytes long; %s", name, len(name), rules)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	for i, c := range name {
 		switch {
 		case c >= 'a' && c <= 'z':
 		case (c >= '0' && c <= '9') || c == '-' || c == '_':
@@ -31,7 +31,7 @@ func ValidateModuleName(name string) error {
 				return invalidf("module name %q does not start with a letter; %s", name, rules)
 			}
 		default:
-			return invalidf("module name %q contains %q; %s", name, rune(c), rules)
+			return invalidf("module name %q contains %s; %s", name, quoteRuneAt(name, i), rules)
 		}
 	}
 	return nil
@@ -47,10 +47,9 @@ func validateFilePath(p string) error {
 	if len(p) > 512 {
 		return fmt.Errorf("file path %q is longer than 512 bytes", p)
 	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
+	for i, c := range p {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '/') {
-			return fmt.Errorf("file path %q contains %q; use only letters, digits, \"_\", \"-\", \".\" and \"/\"", p, rune(c))
+			return fmt.Errorf("file path %q contains %s; use only letters, digits, \"_\", \"-\", \".\" and \"/\"", p, quoteRuneAt(p, i))
 		}
 	}
 	for seg := range strings.SplitSeq(p, "/") {
@@ -64,6 +63,17 @@ func validateFilePath(p string) error {
 	return nil
 }
 
+// quoteRuneAt quotes the character that starts at byte i of s: the whole
+// rune ('ü', not the first byte of its UTF-8 encoding), or the byte in hex
+// when s is not valid UTF-8 there.
+func quoteRuneAt(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("the byte 0x%02X (not UTF-8)", s[i])
+	}
+	return strconv.QuoteRune(r)
+}
+
 // KV keys. Every key is a NATS subject under "$KV.<bucket>.", so each
 // dot-separated token must be non-empty and use only the KV key alphabet
 // [-/_=.a-zA-Z0-9].
@@ -74,12 +84,18 @@ func validateFilePath(p string) error {
 //	idx.pkg.<package>        owner of a proto package
 //	idx.file.<path>          owner of a file path
 //	idx.subj.<subject>       owner of a NATS method subject (escaped)
+//	idx.gen                  the index generation: advanced by every batch that claims index entries
 //	blob.<sha256 hex>        a descriptor set small enough for a KV value
 func headKey(module string) string   { return "mod." + module + ".head" }
 func policyKey(module string) string { return "mod." + module + ".policy" }
 func versionKey(module string, v uint64) string {
 	return "mod." + module + ".ver." + strconv.FormatUint(v, 10)
 }
+
+// genKey is the index generation (see [Registry.commit]). It has two
+// tokens, so it never collides with an idx.<kind>.<name> key.
+const genKey = "idx.gen"
+
 func pkgKey(pkg string) string   { return "idx.pkg." + pkg }
 func fileKey(path string) string { return "idx.file." + path }
 func subjKey(subject string) string {

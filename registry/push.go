@@ -183,15 +183,17 @@ func (r *Registry) Push(ctx context.Context, req PushRequest) (*PushResult, erro
 		if limit := r.store.MaxPayload() - 8<<10; len(rec) > limit {
 			return nil, invalidf("the version record of module %q would be %d bytes, more than a NATS message can carry (%d); split the module", req.Module, len(rec), limit)
 		}
-		ops := append([]jsstore.Op{{Key: versionKey(req.Module, p.record.Version), Value: rec}}, p.indexOps...)
-		ops = append(ops, jsstore.Op{Key: headKey(req.Module), Value: head, ExpectedRevision: p.headRev})
-		_, err = r.store.Commit(ctx, ops)
+		err = r.commit(ctx, req.Module, p, rec, head, pushID)
 		switch {
 		case err == nil:
 			r.records.add(recordKey{req.Module, p.record.Version}, p.record)
 			return &PushResult{Outcome: OutcomeCreated, Version: p.record.info(), Created: true}, nil
 		case errors.Is(err, jsstore.ErrTooLarge):
-			return nil, invalidf("push of module %q changes %d keys in one atomic commit, more than the NATS server allows (jetstream max_batch_size, 1000 by default): raise the limit, or push the change in smaller steps: %w", req.Module, len(ops), err)
+			if !r.lowerBatchLimit() {
+				return nil, invalidf("the NATS server refuses atomic batches of %d messages (its jetstream max_batch_size is lower): raise it: %w", minBatchLimit, err)
+			}
+			// Commit again in smaller batches.
+			continue
 		case errors.Is(err, jsstore.ErrConflict) && attempt < r.cfg.pushAttempts:
 			// Another push landed first: check again against it.
 		case errors.Is(err, jsstore.ErrConflict):
@@ -221,7 +223,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 // pushPlan is what a push would do against the module as it is now.
 type pushPlan struct {
 	headRev uint64
-	latest  *versionRecord
+	// genRev is the revision of the index generation, read before any
+	// index entry (see [Registry.commit]).
+	genRev uint64
+	latest *versionRecord
 	// unchanged: identical to latest. alreadyCommitted: latest is this
 	// push's own version (an earlier attempt committed after all).
 	unchanged, alreadyCommitted bool
@@ -233,8 +238,13 @@ type pushPlan struct {
 // plan reads the module's head and the indexes and decides what the push
 // does: nothing (unchanged), refuse (violations), or commit record and
 // indexOps with the head expected at headRev.
-func (r *Registry) plan(ctx context.Context, module string, c *content, policy Policy, pushID string) (*pushPlan, error) {
+func (r *Registry) plan(ctx context.Context, module string, c *content, policy Policy, pushID string) (_ *pushPlan, err error) {
 	p := &pushPlan{}
+	// The index generation first: a commit expecting it fails if anyone
+	// claimed an index entry after this plan started reading them.
+	if p.genRev, err = r.readGen(ctx); err != nil {
+		return nil, err
+	}
 	head, headRev, err := r.readHead(ctx, module)
 	if err != nil {
 		return nil, err
@@ -407,9 +417,19 @@ func (r *Registry) resolveDeps(ctx context.Context, module string, c *content) (
 			// a stale hint; treat the file as unowned.
 		}
 		if owner != nil && owner.Module == module {
-			violations = append(violations, at(RuleDependencyMismatch,
-				"file %q is one of module %q's own files in its latest version but this push imports it; list it among the module's own files", p, module))
-			continue
+			// The hint may be a claim of a push that never published:
+			// only the latest version's own files count.
+			rec, err := r.latest(ctx, module)
+			if err != nil && !IsNotFound(err) {
+				return nil, nil, err
+			}
+			if rec != nil {
+				if _, own := rec.fileDigest(p); own {
+					violations = append(violations, at(RuleDependencyMismatch,
+						"file %q is one of module %q's own files in its latest version but this push imports it; list it among the module's own files", p, module))
+					continue
+				}
+			}
 		}
 		if pkg := fd.GetPackage(); pkg != "" {
 			if ownPkgs[pkg] {
@@ -545,6 +565,11 @@ func (r *Registry) claims(ctx context.Context, module string, prev, c *content) 
 		}
 		switch {
 		case owned(o):
+			// A package new to the module that the index already gives
+			// it: a claim of a push that never published. Claim it again,
+			// so that this commit, like every claim, advances the index
+			// generation (see Registry.commit).
+			ops = append(ops, jsstore.Op{Key: pkgKey(pkg), Value: value(ownerRecord{Module: module}), ExpectedRevision: rev})
 		case o != nil:
 			owns, err := r.declaresPackage(ctx, o.Module, pkg)
 			if err != nil {
@@ -579,6 +604,8 @@ func (r *Registry) claims(ctx context.Context, module string, prev, c *content) 
 		}
 		switch {
 		case owned(o):
+			// As for packages: claim it again.
+			ops = append(ops, jsstore.Op{Key: fileKey(path), Value: value(ownerRecord{Module: module}), ExpectedRevision: rev})
 		case o != nil:
 			rec, err := r.latest(ctx, o.Module)
 			if err != nil && !IsNotFound(err) {

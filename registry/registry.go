@@ -47,6 +47,7 @@
 //	idx.pkg.<package>      the module that owns a package
 //	idx.file.<path>        the module that owns a file path
 //	idx.subj.<subject>     the module and method that own a NATS subject
+//	idx.gen                the index generation (see commit.go)
 //	blob.<sha256>          a canonical descriptor set (own files and imports)
 //
 // A push writes its descriptor set first, content-addressed and
@@ -55,12 +56,17 @@
 // absent), the index entries it claims or releases (each expected at the
 // revision the push read), and the module head (expected at the revision
 // the push read). The server checks every expectation and stores the whole
-// batch or nothing, so there is never a partial version, an index entry
-// without its version, or a lost update; versions stay dense because only
-// the push that moved the head from n-1 can create version n. A push that
-// loses a race re-reads the module and is checked again against the new
-// latest version. A push that crashes before the commit leaves at most an
-// unreferenced descriptor set, which [Registry.CollectGarbage] removes.
+// batch or nothing, so there is never a partial version or a lost update;
+// versions stay dense because only the push that moved the head from n-1
+// can create version n. A push that loses a race re-reads the module and is
+// checked again against the new latest version. A push whose batch would
+// exceed the server's batch size (a module of hundreds of files) stages its
+// index claims in batches first and then publishes the record and the head
+// in one small batch; an index generation key, written by every batch that
+// claims, keeps claims exclusive across batches (see commit.go and
+// docs/registry.md). A push that crashes before its publish leaves at most
+// an unreferenced descriptor set and index entries naming a version that
+// does not exist, which [Registry.CollectGarbage] removes.
 //
 // Instances hold no state besides caches: of immutable data (version
 // records, parsed and serialized descriptor sets, keyed by module and
@@ -84,6 +90,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -107,6 +114,13 @@ type Registry struct {
 	closures *lru[string, []byte]
 	owners   sync.Map // index key -> owner (a hint, always verified)
 	loading  flight.Group[*content]
+	// batchLimit is the most operations one atomic batch carries: the
+	// configured limit, halved each time the server refuses a batch as
+	// too large (its jetstream max_batch_size may be lower).
+	batchLimit atomic.Int64
+	// afterStage and beforePublish, when set (by tests), run after each
+	// staged batch of claims a push commits and before its publish.
+	afterStage, beforePublish func()
 }
 
 type recordKey struct {
@@ -128,6 +142,7 @@ type config struct {
 	opTimeout    time.Duration
 	cacheSize    int
 	blobRefresh  time.Duration
+	batchLimit   int
 }
 
 // Option configures a [Registry].
@@ -219,6 +234,13 @@ func withBlobRefresh(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.blobRefresh = d })
 }
 
+// withBatchLimit sets the most operations one atomic batch of a push
+// carries (see docs/registry.md, "How a push commits"). Tests lower it to
+// exercise staged commits with small modules.
+func withBatchLimit(n int) Option {
+	return optionFunc(func(c *config) { c.batchLimit = n })
+}
+
 // New returns a registry that stores its data through js, creating the
 // buckets when they do not exist. It needs nats-server 2.12 or later
 // (atomic batch publishing).
@@ -234,6 +256,9 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registry
 		opTimeout:    5 * time.Second,
 		cacheSize:    64,
 		blobRefresh:  10 * time.Minute,
+		// Half of nats-server's default max_batch_size (1000); a server
+		// configured lower is detected (ErrTooLarge) and adapted to.
+		batchLimit: 500,
 	}
 	for _, o := range opts {
 		o.apply(&cfg)
@@ -267,10 +292,13 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registry
 		OpTimeout:   cfg.opTimeout,
 		BlobRefresh: cfg.blobRefresh,
 	})
+	if errors.Is(err, jsstore.ErrReplicasNeedCluster) {
+		return nil, wrapError(KindInvalidArgument, err, "registry: replicas %d", cfg.replicas)
+	}
 	if err != nil {
 		return nil, storeError(err, "open the registry's buckets")
 	}
-	return &Registry{
+	r := &Registry{
 		store:    st,
 		cfg:      cfg,
 		checker:  cfg.checker,
@@ -278,7 +306,9 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registry
 		records:  newLRU[recordKey, *versionRecord](4096),
 		contents: newLRU[string, *content](cfg.cacheSize),
 		closures: newLRU[string, []byte](16 * cfg.cacheSize),
-	}, nil
+	}
+	r.batchLimit.Store(int64(max(cfg.batchLimit, minBatchLimit)))
+	return r, nil
 }
 
 func validBucketName(s string) bool {

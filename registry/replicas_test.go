@@ -144,3 +144,24 @@ func TestReplicasInvalid(t *testing.T) {
 	newRegistry(t, js)
 	wantReplicas(t, js, registry.DefaultBucket, "created on one server without WithReplicas", 1)
 }
+
+// TestReplicasNeedACluster: more than one replica on a single server is
+// refused with an error that says a cluster is needed, for a new bucket
+// and for an existing one (whose update used to blame the server's
+// version).
+func TestReplicasNeedACluster(t *testing.T) {
+	t.Parallel()
+	_, js := startJS(t)
+	check := func(what string, err error) {
+		t.Helper()
+		wantKind(t, err, registry.KindInvalidArgument, "replicas 3", "need a cluster of at least 3 JetStream servers", "not clustered")
+		if strings.Contains(err.Error(), "2.12") {
+			t.Errorf("%s: the error blames the server's version: %v", what, err)
+		}
+	}
+	_, err := registry.New(registrytest.Ctx(t, 10*time.Second), js, registry.WithReplicas(3))
+	check("new bucket", err)
+	newRegistry(t, js, registry.WithBucket("existing"))
+	_, err = registry.New(registrytest.Ctx(t, 10*time.Second), js, registry.WithBucket("existing"), registry.WithReplicas(3))
+	check("existing bucket", err)
+}

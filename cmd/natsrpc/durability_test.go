@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -296,4 +297,65 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestSecondServerOnOneDataDirFails runs `natsrpc registry serve
+// --embedded` as a real process and starts a second one on the same data
+// directory (another port, as a newcomer whose port 4222 is busy would):
+// the second fails at once, naming the directory and how to run a second
+// instance, and the first keeps serving. Once the first is SIGKILLed, the
+// directory is free again: the lock dies with its process.
+func TestSecondServerOnOneDataDirFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the natsrpc binary")
+	}
+	t.Parallel()
+	bin := testBinary(t)
+	dataDir := t.TempDir()
+	first := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := startServe(t, bin, dataDir, first)
+
+	second := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "registry", "serve", "--embedded", "--data-dir", dataDir, "--listen", second)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("second server on %s: %v; want exit code 1\n%s", dataDir, err, out)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("%q is the data directory of another running embedded server (process %d)", dataDir, p.cmd.Process.Pid),
+		"two servers on one data directory lose acknowledged writes",
+		"--data-dir " + dataDir + "-2",
+		"make run DATA_DIR=" + dataDir + "-2 LISTEN=",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the second server's error does not contain %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Errorf("the error is more than one line:\n%s", out)
+	}
+
+	// The first still serves.
+	nc, err := nats.Connect("nats://"+first, nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.New(nc).ListModules(registrytest.Ctx(t, 30*time.Second)); err != nil {
+		t.Errorf("the first server after the second was refused: %v", err)
+	}
+	nc.Close()
+
+	// SIGKILL frees the directory: a new server starts on it, and stops
+	// on SIGINT (Ctrl-C) with exit code 0.
+	p.kill(t)
+	p = startServe(t, bin, dataDir, second)
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGINT: %v; want exit code 0", err)
+	}
 }

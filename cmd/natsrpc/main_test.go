@@ -158,7 +158,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	}
 	natsrpc(t, append(s, "describe", "acme.common.v1.Money.units")...).want(t, 0, "is a field", "")
 	natsrpc(t, append(s, "describe", "acme.common.v1")...).want(t, 0, "message acme.common.v1.Money", "")
-	natsrpc(t, append(s, "describe", "acme.common.v1.Nope")...).want(t, 1, "", "not_found")
+	natsrpc(t, append(s, "describe", "acme.common.v1.Nope")...).want(t, 1, "", `"acme.common.v1.Nope"`)
 	natsrpc(t, append(s, "describe", "acme.common.v1.Money", "--version", "1")...).want(t, 1, "", "--version needs --module")
 
 	// policy: show, set, show.

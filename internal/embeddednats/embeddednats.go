@@ -68,6 +68,17 @@ func Start(cfg Config) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Port > 0 {
+		// nats-server reports a port it cannot listen on only in its log,
+		// and ReadyForConnections would then wait out its whole timeout:
+		// try the address first so that a busy port fails at once.
+		addr := net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats-server: cannot listen on %s: %w", addr, err)
+		}
+		_ = l.Close()
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)

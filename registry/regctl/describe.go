@@ -19,41 +19,71 @@ import (
 	"github.com/natsrpc/natsrpc/registry/client"
 )
 
+// Description is a symbol's definition as the registry holds it.
+type Description struct {
+	// Symbol is the fully-qualified name, without a leading dot.
+	Symbol string
+	// Kind is what the symbol is: "package", "message", "field", "oneof",
+	// "enum", "enum value", "service", "method" or "extension".
+	Kind string
+	// Module and Version are where it was found; "" and 0 for the files
+	// built into the registry.
+	Module  string
+	Version uint64
+	// File is the file that defines it (for a package, the first file
+	// that declares it).
+	File string
+	// Definition is the definition in .proto syntax, comments included.
+	Definition string
+}
+
+// String returns the header line naming what the symbol is and where it
+// is defined, then the definition, as `grpcurl describe` does.
+func (d *Description) String() string {
+	where := d.File
+	if d.Module != "" {
+		where = fmt.Sprintf("%s@%d, %s", d.Module, d.Version, d.File)
+	}
+	return fmt.Sprintf("%s is %s (%s):\n", d.Symbol, article(d.Kind), where) + d.Definition
+}
+
+// Document returns the description's `--format json` document.
+func (d *Description) Document() DescriptionDoc {
+	return DescriptionDoc{Symbol: d.Symbol, Kind: d.Kind, Module: d.Module, Version: d.Version, File: d.File, Definition: d.Definition}
+}
+
 // Describe resolves a fully-qualified symbol in the registry (in the
 // module that owns it, or in ref's module and version when ref.Module is
-// set) and returns its definition in .proto syntax, comments included,
-// after a header line naming what it is and where it is defined, as
-// `grpcurl describe` does.
-func Describe(ctx context.Context, c *client.Client, symbol string, ref ModuleRef) (string, error) {
+// set) and returns its definition in .proto syntax, comments included.
+func Describe(ctx context.Context, c *client.Client, symbol string, ref ModuleRef) (*Description, error) {
 	symbol = strings.TrimPrefix(symbol, ".")
 	if ref.Version != 0 && ref.Module == "" {
-		return "", fmt.Errorf("a version needs a module: give --module too")
+		return nil, fmt.Errorf("a version needs a module: give --module too")
 	}
 	res, set, err := c.ResolveSymbol(ctx, &registryv1.ResolveSymbolRequest{Symbol: symbol, Module: ref.Module, Version: ref.Version})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	files, err := protodesc.NewFiles(set)
 	if err != nil {
-		return "", fmt.Errorf("the registry's files for %q do not link: %w", symbol, err)
+		return nil, fmt.Errorf("the registry's files for %q do not link: %w", symbol, err)
 	}
-	where := res.GetFile()
-	if res.GetModule() != "" {
-		where = fmt.Sprintf("%s@%d, %s", res.GetModule(), res.GetVersion(), res.GetFile())
-	}
+	desc := &Description{Symbol: symbol, Module: res.GetModule(), Version: res.GetVersion(), File: res.GetFile()}
 	p := &printer{types: dynamicpb.NewTypes(files)}
 	if res.GetKind() == registryv1.SymbolKind_SYMBOL_KIND_PACKAGE {
-		p.linef("%s is a package (%s):", symbol, where)
+		desc.Kind = "package"
 		p.pkg(files, protoreflect.FullName(symbol))
-		return p.b.String(), nil
+		desc.Definition = p.b.String()
+		return desc, nil
 	}
 	d, err := files.FindDescriptorByName(protoreflect.FullName(symbol))
 	if err != nil {
-		return "", fmt.Errorf("symbol %q is not in the files the registry returned: %w", symbol, err)
+		return nil, fmt.Errorf("symbol %q is not in the files the registry returned: %w", symbol, err)
 	}
-	p.linef("%s is %s (%s):", symbol, article(kindName(d)), where)
+	desc.Kind = kindName(d)
 	p.descriptor(d)
-	return p.b.String(), nil
+	desc.Definition = p.b.String()
+	return desc, nil
 }
 
 func article(s string) string {

@@ -54,11 +54,12 @@ func ParseModuleRef(s string) (ModuleRef, error) {
 
 // Explain adds what to do to errors whose cause the caller can fix: no
 // registry listening, a registry too slow to answer. server is the NATS
-// URL the CLI connected to.
+// URL the CLI connected to; its secrets are redacted.
 func Explain(err error, server string) error {
 	if err == nil {
 		return nil
 	}
+	server = RedactURLs(server)
 	switch natsrpc.CodeOf(err) {
 	case natsrpc.CodeUnavailable:
 		if errors.Is(err, nats.ErrNoResponders) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -45,11 +46,16 @@ type ServeConfig struct {
 	PushInput, PushModule string
 	// Logger receives the server's operational warnings.
 	Logger *slog.Logger
+	// Warn, when set, receives one-line warnings about what Serve is
+	// waiting for while it starts (a NATS server without JetStream), so
+	// that a start that keeps retrying never does so silently.
+	Warn func(msg string)
 }
 
 // Serving is a running registry.
 type Serving struct {
-	// URL is the NATS URL clients connect to.
+	// URL is the NATS URL clients connect to, with any password or token
+	// redacted.
 	URL string
 	// DataDir is the embedded server's data directory; empty when not
 	// embedded.
@@ -59,9 +65,10 @@ type Serving struct {
 	// Pushed is the outcome of the push on start; nil without one.
 	Pushed *PushResult
 
-	srv *natsserver.Server
-	nc  *nats.Conn
-	api *server.Server
+	srv  *natsserver.Server
+	nc   *nats.Conn
+	api  *server.Server
+	lock *os.File // the data directory's lock, held while serving
 }
 
 // Serve starts a registry as cfg says and returns once it serves (and
@@ -76,6 +83,9 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Embedded && cfg.Replicas > 1 {
+		return nil, fmt.Errorf("--replicas %d needs a NATS cluster of at least %d servers, and the embedded server is a single server: leave --replicas out (or give 1) with --embedded, or serve on your cluster: natsrpc registry serve -s nats://n1:4222,nats://n2:4222,nats://n3:4222 --replicas %d", cfg.Replicas, cfg.Replicas, cfg.Replicas)
+	}
 	if cfg.Embedded {
 		if err := s.startEmbedded(cfg); err != nil {
 			return nil, err
@@ -89,11 +99,18 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 			return nil, err
 		}
 		s.nc = nc
-		s.URL = nc.ConnectedUrlRedacted()
+		// Printed: without the password or token (ConnectedUrlRedacted
+		// keeps a token).
+		s.URL = RedactURLs(nc.ConnectedUrl())
 	}
 	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if !cfg.Embedded && cfg.Warn != nil {
+		if msg := checkJetStream(ctx, js, s.URL); msg != "" {
+			cfg.Warn(msg)
+		}
 	}
 	var ropts []registry.Option
 	if cfg.Bucket != "" {
@@ -104,6 +121,9 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 	}
 	reg, err := registry.New(ctx, js, ropts...)
 	if err != nil {
+		if cfg.Replicas > 1 && registry.KindOf(err) == registry.KindInvalidArgument {
+			return nil, fmt.Errorf("--replicas %d: %w", cfg.Replicas, err)
+		}
 		if !cfg.Embedded {
 			return nil, fmt.Errorf("%w (does the NATS server at %s run JetStream, version 2.12 or later?)", err, s.URL)
 		}
@@ -125,6 +145,29 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 	return s, nil
 }
 
+// checkJetStream asks the NATS server at url for its JetStream account
+// information and returns what is wrong, or "" when JetStream answers.
+// Opening the registry's buckets retries until JetStream answers (a
+// cluster electing a leader answers late, a server may be restarted with
+// JetStream on), so without this a server without JetStream would be
+// waited on silently forever.
+func checkJetStream(ctx context.Context, js jetstream.JetStream, url string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := js.AccountInfo(ctx)
+	const waiting = "; waiting for JetStream to answer (Ctrl-C to stop)"
+	switch {
+	case err == nil || errors.Is(err, context.Canceled):
+		return ""
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		return fmt.Sprintf("the NATS server at %s does not run JetStream, where the registry keeps its data: start it with JetStream (nats-server -js, or a jetstream {} block in its configuration), or run `natsrpc registry serve --embedded`%s", url, waiting)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return fmt.Sprintf("the NATS server at %s runs JetStream, but not for the account this connection uses: give the account JetStream limits, or connect as a user of an account that has them (--creds)%s", url, waiting)
+	default:
+		return fmt.Sprintf("JetStream at %s does not answer yet (%v): it may be starting or electing a leader, or the server may not run JetStream%s", url, err, waiting)
+	}
+}
+
 func (s *Serving) startEmbedded(cfg ServeConfig) error {
 	host, portStr, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -141,6 +184,15 @@ func (s *Serving) startEmbedded(cfg ServeConfig) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data directory %q: %w", cfg.DataDir, err)
 	}
+	lock, err := lockDataDir(dir)
+	if errors.Is(err, errDataDirInUse) {
+		return fmt.Errorf("%w; two servers on one data directory lose acknowledged writes: stop the other one, or give this one its own directory and address, e.g. --data-dir %s --listen %s (make run DATA_DIR=%s LISTEN=%s)",
+			err, secondDir(cfg.DataDir), nextAddress(cfg.Listen), secondDir(cfg.DataDir), nextAddress(cfg.Listen))
+	}
+	if err != nil {
+		return err
+	}
+	s.lock = lock
 	srv, err := embeddednats.Start(embeddednats.Config{
 		Host:       host,
 		Port:       port,
@@ -150,8 +202,9 @@ func (s *Serving) startEmbedded(cfg ServeConfig) error {
 		SyncAlways: true,
 	})
 	if err != nil {
-		if strings.Contains(err.Error(), "address already in use") || strings.Contains(err.Error(), "not ready") {
-			return fmt.Errorf("cannot listen on %s (is another registry or NATS server running there? stop it, or pass another --listen address): %w", cfg.Listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "not ready") {
+			return fmt.Errorf("cannot listen on %s: another registry or NATS server runs there: stop it, or give this one its own address and data directory, e.g. --listen %s --data-dir %s (make run LISTEN=%s DATA_DIR=%s): %w",
+				cfg.Listen, nextAddress(cfg.Listen), secondDir(cfg.DataDir), nextAddress(cfg.Listen), secondDir(cfg.DataDir), err)
 		}
 		return err
 	}
@@ -191,4 +244,26 @@ func (s *Serving) close() {
 		s.srv.Shutdown()
 		s.srv.WaitForShutdown()
 	}
+	if s.lock != nil {
+		_ = s.lock.Close() // releases the flock, after the server stopped writing
+	}
+}
+
+// secondDir suggests a data directory for a second instance.
+func secondDir(dir string) string {
+	return strings.TrimRight(filepath.Clean(dir), "/") + "-2"
+}
+
+// nextAddress suggests a listen address for a second instance: the port
+// after listen's.
+func nextAddress(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "127.0.0.1:4223"
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p >= 65535 {
+		return net.JoinHostPort(host, "0")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1))
 }

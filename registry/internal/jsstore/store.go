@@ -45,6 +45,21 @@ var ErrConflict = errors.New("revision conflict")
 // server accepts in one atomic batch.
 var ErrTooLarge = errors.New("atomic batch too large")
 
+// ErrReplicasNeedCluster is returned by [Open] when the configured
+// replica count is more than 1 and the server is not part of a cluster.
+var ErrReplicasNeedCluster = errors.New("more than 1 replica needs a NATS cluster")
+
+// replicasError explains a stream create or update that failed because
+// the server is not clustered (JetStream error 10074), and returns nil for
+// any other error.
+func replicasError(err error, what string, replicas int) error {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10074 {
+		return nil
+	}
+	return fmt.Errorf("%s: %w: %d replicas need a cluster of at least %d JetStream servers, and this NATS server is not clustered; use 1 replica on a single server (%s)", what, ErrReplicasNeedCluster, replicas, replicas, apiErr.Description)
+}
+
 // Config says which buckets to use and how to create them.
 type Config struct {
 	// Bucket is the KV bucket name; the Object Store buckets are named
@@ -139,6 +154,9 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstrea
 			Replicas:    max(cfg.Replicas, 1),
 			Storage:     jetstream.FileStorage,
 		})
+		if rerr := replicasError(err, fmt.Sprintf("create kv bucket %q", cfg.Bucket), max(cfg.Replicas, 1)); rerr != nil {
+			return nil, nil, permanent(rerr)
+		}
 		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 			return nil, nil, fmt.Errorf("create kv bucket %q: %w", cfg.Bucket, err)
 		}
@@ -154,6 +172,9 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstrea
 		sc.AllowDirect = false
 		sc.Replicas = replicas
 		if st, err = js.UpdateStream(ctx, sc); err != nil {
+			if rerr := replicasError(err, fmt.Sprintf("configure kv bucket %q", cfg.Bucket), replicas); rerr != nil {
+				return nil, nil, permanent(rerr)
+			}
 			return nil, nil, fmt.Errorf("configure kv bucket %q (the registry needs nats-server 2.12 or later for atomic batch publishing): %w", cfg.Bucket, err)
 		}
 		if !st.CachedInfo().Config.AllowAtomicPublish {
@@ -174,6 +195,9 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, oc jetstream
 		create := oc
 		create.Replicas = max(oc.Replicas, 1)
 		_, err = js.CreateObjectStore(ctx, create)
+		if rerr := replicasError(err, fmt.Sprintf("create object store %q", oc.Bucket), create.Replicas); rerr != nil {
+			return nil, permanent(rerr)
+		}
 		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 			return nil, fmt.Errorf("create object store %q: %w", oc.Bucket, err)
 		}
@@ -189,6 +213,9 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, oc jetstream
 		sc.Replicas = replicas
 		sc.MaxAge = oc.TTL
 		if _, err := js.UpdateStream(ctx, sc); err != nil {
+			if rerr := replicasError(err, fmt.Sprintf("configure object store %q", oc.Bucket), replicas); rerr != nil {
+				return nil, permanent(rerr)
+			}
 			return nil, fmt.Errorf("configure object store %q: %w", oc.Bucket, err)
 		}
 	}

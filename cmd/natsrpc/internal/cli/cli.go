@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/natsrpc/natsrpc"
 )
 
 // Exit codes shared by every command.
@@ -49,8 +51,11 @@ func NewRoot(name string, subs ...*cobra.Command) *cobra.Command {
 		Short:         "Protobuf services over NATS: schema registry, breaking-change gate, tools",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       VersionText(),
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("{{.Version}}")
+	// cobra adds `completion bash|zsh|fish|powershell`, which prints the
+	// shell's completion script.
 	root.AddCommand(subs...)
 	return root
 }
@@ -81,12 +86,44 @@ func Execute(ctx context.Context, root *cobra.Command) int {
 	var exitErr *ExitCodeError
 	if errors.As(err, &exitErr) {
 		if exitErr.Err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", root.Name(), oneLine(exitErr.Err.Error()))
+			fmt.Fprintf(stderr, "%s: %s\n", root.Name(), oneLine(Message(exitErr.Err)))
 		}
 		return exitErr.Code
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", root.Name(), oneLine(err.Error()))
+	fmt.Fprintf(stderr, "%s: %s\n", root.Name(), oneLine(Message(err)))
 	return ExitError
+}
+
+// Message returns err's text for people: the wire error codes of the
+// registry's answers ("not_found: ", "invalid_argument: ") are left out,
+// wherever in the chain of wrapped errors they are, because the message
+// after them says what is wrong and the exit code says what kind of
+// failure it is.
+func Message(err error) string {
+	msg := err.Error()
+	var walk func(error)
+	walk = func(e error) {
+		for e != nil {
+			if ne, ok := e.(*natsrpc.Error); ok {
+				if m := ne.Message(); m != "" {
+					msg = strings.Replace(msg, ne.Error(), m, 1)
+				}
+			}
+			switch u := e.(type) {
+			case interface{ Unwrap() []error }:
+				for _, inner := range u.Unwrap() {
+					walk(inner)
+				}
+				return
+			case interface{ Unwrap() error }:
+				e = u.Unwrap()
+			default:
+				return
+			}
+		}
+	}
+	walk(err)
+	return msg
 }
 
 // oneLine folds a multi-line message onto one line.
@@ -98,4 +135,27 @@ func oneLine(s string) string {
 // policy reason: exit code 100, err printed as the one-line message.
 func Refused(err error) error {
 	return &ExitCodeError{Code: ExitRefused, Err: err}
+}
+
+// ExactArgs returns an argument check for a command that takes exactly n
+// arguments, described by what ("one symbol"). Its error says what to run
+// (`describe takes one symbol: natsrpc describe <symbol> ...`) instead of
+// cobra's "accepts 1 arg(s), received 0".
+func ExactArgs(n int, what string) cobra.PositionalArgs {
+	return argsBetween(n, n, what)
+}
+
+// MaxArgs returns an argument check for a command that takes at most n
+// arguments, described by what ("at most one module name").
+func MaxArgs(n int, what string) cobra.PositionalArgs {
+	return argsBetween(0, n, what)
+}
+
+func argsBetween(lo, hi int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= lo && len(args) <= hi {
+			return nil
+		}
+		return fmt.Errorf("%s takes %s: %s", cmd.Name(), what, strings.TrimSuffix(cmd.UseLine(), " [flags]"))
+	}
 }

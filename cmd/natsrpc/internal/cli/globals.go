@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/natsrpc/natsrpc/registry/client"
+	"github.com/natsrpc/natsrpc/registry/regctl"
 )
 
 const (
@@ -44,6 +45,9 @@ func (g *Globals) Bind(fs *pflag.FlagSet) {
 		def = DefaultServer
 	}
 	fs.StringVarP(&g.Server, serverFlagName, serverFlagShortName, def, "The NATS server URL(s), comma-separated; $NATS_URL when set")
+	// --help prints the default: never with the password or token of
+	// $NATS_URL.
+	fs.Lookup(serverFlagName).DefValue = regctl.RedactURLs(def)
 	fs.StringVar(&g.Creds, credsFlagName, "", "The NATS user credentials file (JWT and NKey seed)")
 	fs.StringVar(&g.TLSCert, tlsCertFlagName, "", "The client certificate (PEM) for mutual TLS; needs --"+tlsKeyFlagName)
 	fs.StringVar(&g.TLSKey, tlsKeyFlagName, "", "The client private key (PEM) for mutual TLS")
@@ -84,11 +88,17 @@ func (g *Globals) Connect(ctx context.Context) (*nats.Conn, error) {
 	nc, err := nats.Connect(g.Server, opts...)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoServers) {
-			return nil, fmt.Errorf("cannot connect to NATS at %q: %w; start a registry with `natsrpc registry serve --embedded`, or point --%s (or $NATS_URL) at your NATS server", g.Server, err, serverFlagName)
+			return nil, fmt.Errorf("cannot connect to NATS at %q: %w; start a registry with `natsrpc registry serve --embedded`, or point --%s (or $NATS_URL) at your NATS server", g.ServerRedacted(), err, serverFlagName)
 		}
-		return nil, fmt.Errorf("cannot connect to NATS at %q: %w; check --%s, --%s and the TLS flags", g.Server, err, serverFlagName, credsFlagName)
+		return nil, fmt.Errorf("cannot connect to NATS at %q: %w; check --%s, --%s and the TLS flags", g.ServerRedacted(), err, serverFlagName, credsFlagName)
 	}
 	return nc, nil
+}
+
+// ServerRedacted returns --server fit to print: without the passwords and
+// tokens of its URLs (see [regctl.RedactURLs]).
+func (g *Globals) ServerRedacted() string {
+	return regctl.RedactURLs(g.Server)
 }
 
 // RegistryClient connects to NATS and returns a client of the registry's

@@ -80,7 +80,7 @@ module by setting its policy (natsrpc policy MODULE --use ...).
 
 The command exits with 100 when it finds breaking changes or sources that
 do not compile, 1 on unreadable input or bad flags, and 0 otherwise.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: cli.MaxArgs(1, "at most one input"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), cmd, args, f)
 		},

@@ -4,6 +4,7 @@ package describe
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -20,12 +21,14 @@ const (
 type flags struct {
 	Module  string
 	Version uint64
+	Output  cli.Output
 }
 
 // Bind registers the flags.
 func (f *flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Module, moduleFlagName, "", "Look in this module (default: the module that owns the symbol's package)")
 	fs.Uint64Var(&f.Version, versionFlagName, 0, "Look in this version of --module (default: the latest)")
+	f.Output.Bind(fs)
 }
 
 // NewCommand returns the `describe` command.
@@ -39,8 +42,9 @@ enum, enum value, service, method or extension) as the registry holds it,
 in .proto syntax with its comments, like grpcurl describe.
 
     natsrpc describe gaming.quest_system.v1.QuestSystemService
-    natsrpc describe gaming.common.v1.Meta --module gaming --version 2`,
-		Args: cobra.ExactArgs(1),
+    natsrpc describe gaming.common.v1.Meta --module gaming --version 2
+    natsrpc describe gaming.common.v1.Meta --format json`,
+		Args: cli.ExactArgs(1, "one fully-qualified symbol"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), cmd, args[0], g, f)
 		},
@@ -50,6 +54,9 @@ in .proto syntax with its comments, like grpcurl describe.
 }
 
 func run(ctx context.Context, cmd *cobra.Command, symbol string, g *cli.Globals, f *flags) (retErr error) {
+	if err := f.Output.Check(); err != nil {
+		return err
+	}
 	ref := regctl.ModuleRef{Module: f.Module, Version: f.Version}
 	if f.Version != 0 && f.Module == "" {
 		return fmt.Errorf("--%s needs --%s: name the module whose version to look in", versionFlagName, moduleFlagName)
@@ -59,10 +66,12 @@ func run(ctx context.Context, cmd *cobra.Command, symbol string, g *cli.Globals,
 		return err
 	}
 	defer closeConn()
-	out, err := regctl.Describe(ctx, c, symbol, ref)
+	d, err := regctl.Describe(ctx, c, symbol, ref)
 	if err != nil {
 		return regctl.Explain(err, g.Server)
 	}
-	fmt.Fprint(cmd.OutOrStdout(), out)
-	return nil
+	return f.Output.Print(cmd.OutOrStdout(), d.Document(), func(w io.Writer) error {
+		_, err := io.WriteString(w, d.String())
+		return err
+	})
 }

@@ -3,7 +3,9 @@ package get
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +41,7 @@ buf generate emits code for the module's own files only:
 
     natsrpc get gaming -o gaming.binpb
     buf generate gaming.binpb`,
-		Args: cobra.ExactArgs(1),
+		Args: cli.ExactArgs(1, "one module, or module@version"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), cmd, args[0], g, f)
 		},
@@ -59,6 +61,21 @@ func run(ctx context.Context, cmd *cobra.Command, arg string, g *cli.Globals, f 
 	case f.Output != "-" && !strings.HasSuffix(f.Output, ".binpb") && !strings.HasSuffix(f.Output, ".bin"):
 		return fmt.Errorf("-o %q: natsrpc writes binary buf images; name the file *.binpb", f.Output)
 	}
+	if f.Output != "-" {
+		// A mistyped directory is refused, not created: check before
+		// asking the registry.
+		if dir := filepath.Dir(f.Output); dir != "." {
+			fi, err := os.Stat(dir)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("-o %q: directory %q does not exist; create it first, or write somewhere else", f.Output, dir)
+			case err != nil:
+				return fmt.Errorf("-o %q: %w", f.Output, err)
+			case !fi.IsDir():
+				return fmt.Errorf("-o %q: %q is not a directory", f.Output, dir)
+			}
+		}
+	}
 	c, closeConn, err := g.RegistryClient(ctx)
 	if err != nil {
 		return err
@@ -71,11 +88,6 @@ func run(ctx context.Context, cmd *cobra.Command, arg string, g *cli.Globals, f 
 	if f.Output == "-" {
 		_, err := cmd.OutOrStdout().Write(data)
 		return err
-	}
-	if dir := filepath.Dir(f.Output); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("-o %q: %w", f.Output, err)
-		}
 	}
 	if err := os.WriteFile(f.Output, data, 0o644); err != nil {
 		return fmt.Errorf("-o %q: %w", f.Output, err)

@@ -4,19 +4,21 @@ package ls
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
+	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/regctl"
 )
 
 // NewCommand returns the `ls` command.
 func NewCommand(name string, g *cli.Globals) *cobra.Command {
+	out := &cli.Output{}
 	cmd := &cobra.Command{
 		Use:   name + " [<module>]",
 		Short: "List the registry's modules, or one module's versions",
@@ -25,16 +27,21 @@ update time. With a module, list its versions, oldest first, with digest,
 creation time, number of own files and the versions a revert restores.
 
     natsrpc ls
-    natsrpc ls gaming`,
-		Args: cobra.MaximumNArgs(1),
+    natsrpc ls gaming
+    natsrpc ls gaming --format json`,
+		Args: cli.MaxArgs(1, "at most one module name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd.Context(), cmd, args, g)
+			return run(cmd.Context(), cmd, args, g, out)
 		},
 	}
+	out.Bind(cmd.Flags())
 	return cmd
 }
 
-func run(ctx context.Context, cmd *cobra.Command, args []string, g *cli.Globals) (retErr error) {
+func run(ctx context.Context, cmd *cobra.Command, args []string, g *cli.Globals, out *cli.Output) error {
+	if err := out.Check(); err != nil {
+		return err
+	}
 	var module string
 	if len(args) == 1 {
 		ref, err := regctl.ParseModuleRef(args[0])
@@ -51,32 +58,35 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, g *cli.Globals)
 		return err
 	}
 	defer closeConn()
-	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	defer func() {
-		if err := w.Flush(); err != nil && retErr == nil {
-			retErr = err
-		}
-	}()
+	w := cmd.OutOrStdout()
 	if module == "" {
 		mods, err := c.ListModules(ctx)
 		if err != nil {
 			return regctl.Explain(err, g.Server)
 		}
-		if len(mods) == 0 {
+		if len(mods) == 0 && !out.JSON() {
 			fmt.Fprintln(cmd.ErrOrStderr(), "no modules yet; push one with `natsrpc push <input> --module <name>`")
 			return nil
 		}
-		fmt.Fprintln(w, "MODULE\tLATEST\tDIGEST\tUPDATED")
-		for _, m := range mods {
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", m.GetName(), m.GetLatestVersion(), m.GetLatestDigest(), when(m.GetUpdateTime()))
-		}
-		return nil
+		return out.Print(w, regctl.ModulesDocument(mods), func(w io.Writer) error { return modulesTable(w, mods) })
 	}
 	versions, err := c.ListVersions(ctx, module)
 	if err != nil {
 		return regctl.Explain(err, g.Server)
 	}
-	fmt.Fprintln(w, "VERSION\tDIGEST\tCREATED\tFILES\tNOTE")
+	return out.Print(w, regctl.VersionsDocument(module, versions), func(w io.Writer) error { return versionsTable(w, versions) })
+}
+
+func modulesTable(w io.Writer, mods []*registryv1.Module) error {
+	rows := make([][]string, 0, len(mods))
+	for _, m := range mods {
+		rows = append(rows, []string{m.GetName(), fmt.Sprint(m.GetLatestVersion()), m.GetLatestDigest(), when(m.GetUpdateTime())})
+	}
+	return cli.WriteTable(w, []string{"MODULE", "LATEST", "DIGEST", "UPDATED"}, rows)
+}
+
+func versionsTable(w io.Writer, versions []*registryv1.ModuleVersion) error {
+	rows := make([][]string, 0, len(versions))
 	for _, v := range versions {
 		note := ""
 		if r := v.GetRevertOf(); len(r) > 0 {
@@ -86,9 +96,9 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, g *cli.Globals)
 			}
 			note = "revert to " + strings.Join(s, ", ")
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\n", v.GetVersion(), v.GetDigest(), when(v.GetCreateTime()), len(v.GetFiles()), note)
+		rows = append(rows, []string{fmt.Sprint(v.GetVersion()), v.GetDigest(), when(v.GetCreateTime()), fmt.Sprint(len(v.GetFiles())), note})
 	}
-	return nil
+	return cli.WriteTable(w, []string{"VERSION", "DIGEST", "CREATED", "FILES", "NOTE"}, rows)
 }
 
 func when(ts *timestamppb.Timestamp) string {

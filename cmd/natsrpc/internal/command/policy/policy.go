@@ -3,7 +3,7 @@ package policy
 
 import (
 	"context"
-	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -22,6 +22,7 @@ type flags struct {
 	Use        []string
 	Direction  string
 	Transitive bool
+	Output     cli.Output
 }
 
 // Bind registers the flags.
@@ -29,6 +30,7 @@ func (f *flags) Bind(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.Use, useFlagName, nil, "Breaking-change categories to apply: FILE, PACKAGE, WIRE_JSON, WIRE, NATSRPC; repeatable or comma-separated; --use '' applies none")
 	fs.StringVar(&f.Direction, directionFlagName, "", "Which way versions must stay compatible: backward (consumers upgrade first), forward (producers first) or full")
 	fs.BoolVar(&f.Transitive, transitiveFlagName, false, "Check a push against every earlier version, not only the latest")
+	f.Output.Bind(fs)
 }
 
 // NewCommand returns the `policy` command.
@@ -46,7 +48,7 @@ showing the policy of a module the registry never heard of is an error.
 
     natsrpc policy gaming
     natsrpc policy gaming --use WIRE_JSON,NATSRPC --direction full --transitive`,
-		Args: cobra.ExactArgs(1),
+		Args: cli.ExactArgs(1, "one module name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), cmd, args[0], g, f)
 		},
@@ -56,6 +58,9 @@ showing the policy of a module the registry never heard of is an error.
 }
 
 func run(ctx context.Context, cmd *cobra.Command, module string, g *cli.Globals, f *flags) (retErr error) {
+	if err := f.Output.Check(); err != nil {
+		return err
+	}
 	var change regctl.PolicyChange
 	fs := cmd.Flags()
 	if fs.Changed(useFlagName) {
@@ -76,6 +81,8 @@ func run(ctx context.Context, cmd *cobra.Command, module string, g *cli.Globals,
 	if err != nil {
 		return regctl.Explain(err, g.Server)
 	}
-	fmt.Fprint(cmd.OutOrStdout(), regctl.FormatPolicy(module, p, isDefault))
-	return nil
+	return f.Output.Print(cmd.OutOrStdout(), regctl.PolicyDocument(module, p, isDefault), func(w io.Writer) error {
+		_, err := io.WriteString(w, regctl.FormatPolicy(module, p, isDefault))
+		return err
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,13 +27,15 @@ type flags struct {
 	Module      string
 	DryRun      bool
 	ErrorFormat string
+	Output      cli.Output
 }
 
 // Bind registers the flags.
 func (f *flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Module, moduleFlagName, "", "Required. The module to push a version of, e.g. gaming")
 	fs.BoolVar(&f.DryRun, dryRunFlagName, false, "Run every check and report what a push would do, without storing anything")
-	fs.StringVar(&f.ErrorFormat, errorFormatFlagName, "text", "The format of violations printed to stdout. Must be one of "+strings.Join(breaking.Formats, ", "))
+	fs.StringVar(&f.ErrorFormat, errorFormatFlagName, "text", "The format of violations printed to stdout. Must be one of "+strings.Join(breaking.Formats, ", ")+"; with --format json they are in the JSON document")
+	f.Output.Bind(fs)
 }
 
 // NewCommand returns the `push` command.
@@ -54,8 +57,9 @@ the violations are printed to stdout and the command exits with 100.
 A push identical to the latest version stores nothing and prints it.
 
     natsrpc push proto --module gaming
-    natsrpc push proto --module gaming --dry-run --error-format github-actions`,
-		Args: cobra.ExactArgs(1),
+    natsrpc push proto --module gaming --dry-run --error-format github-actions
+    natsrpc push proto --module gaming --format json`,
+		Args: cli.ExactArgs(1, "one input (a directory, a .proto file, an image or a git reference)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), cmd, args[0], g, f)
 		},
@@ -65,9 +69,15 @@ A push identical to the latest version stores nothing and prints it.
 }
 
 func run(ctx context.Context, cmd *cobra.Command, ref string, g *cli.Globals, f *flags) (retErr error) {
+	if err := f.Output.Check(); err != nil {
+		return err
+	}
 	format, err := breaking.ParseFormat(f.ErrorFormat)
 	if err != nil {
 		return fmt.Errorf("--%s: %w", errorFormatFlagName, err)
+	}
+	if f.Output.JSON() && cmd.Flags().Changed(errorFormatFlagName) {
+		return fmt.Errorf("give --format json or --%s, not both: the JSON document carries the violations", errorFormatFlagName)
 	}
 	if f.Module == "" {
 		return fmt.Errorf("--%s is required: name the module to push, e.g. --%s gaming", moduleFlagName, moduleFlagName)
@@ -81,23 +91,27 @@ func run(ctx context.Context, cmd *cobra.Command, ref string, g *cli.Globals, f 
 	if err != nil {
 		var ce *input.CompileError
 		if errors.As(err, &ce) {
-			if perr := breaking.Print(cmd.OutOrStdout(), breaking.CompileViolations(ce), format); perr != nil {
+			compileErrors := breaking.CompileViolations(ce)
+			doc := regctl.PushDoc{Module: f.Module, Outcome: "compile_error", DryRun: f.DryRun, Violations: regctl.ViolationDocuments(compileErrors)}
+			if perr := f.Output.Print(cmd.OutOrStdout(), doc, func(w io.Writer) error { return breaking.Print(w, compileErrors, format) }); perr != nil {
 				return perr
 			}
-			return fmt.Errorf("input %q does not compile; fix the errors above and push again", ref)
+			return fmt.Errorf("input %q does not compile; fix the errors printed on stdout and push again", ref)
 		}
 		return regctl.Explain(err, g.Server)
 	}
 	if res.Refused() {
-		if err := breaking.Print(cmd.OutOrStdout(), res.Violations, format); err != nil {
+		if err := f.Output.Print(cmd.OutOrStdout(), res.Document(f.Module), func(w io.Writer) error { return breaking.Print(w, res.Violations, format) }); err != nil {
 			return fmt.Errorf("print the violations: %w", err)
 		}
 		what := "push of module %q refused"
 		if f.DryRun {
 			what = "dry run: push of module %q would be refused"
 		}
-		return cli.Refused(fmt.Errorf(what+": %d violation(s) printed above; fix them and push again (which breaking changes count is the module's policy: `natsrpc policy %s`)", f.Module, len(res.Violations), f.Module))
+		return cli.Refused(fmt.Errorf(what+": %d violation(s) printed on stdout; fix them and push again (which breaking changes count is the module's policy: `natsrpc policy %s`)", f.Module, len(res.Violations), f.Module))
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), res.Summary())
-	return nil
+	return f.Output.Print(cmd.OutOrStdout(), res.Document(f.Module), func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, res.Summary())
+		return err
+	})
 }

@@ -60,7 +60,7 @@ without, connect to --server.
 
     natsrpc registry serve --embedded --push-dir proto --push-module gaming
     natsrpc registry serve -s nats://nats-1:4222,nats://nats-2:4222 --replicas 3`,
-		Args: cobra.NoArgs,
+		Args: cli.ExactArgs(0, "no arguments (the flags say what to serve)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), cmd, g, f)
 		},
@@ -86,8 +86,17 @@ func run(ctx context.Context, cmd *cobra.Command, g *cli.Globals, f *flags) (ret
 		PushInput:  f.PushDir,
 		PushModule: f.PushModule,
 		Logger:     slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
+		Warn: func(msg string) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: warning: %s\n", msg)
+		},
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted while starting (e.g. waiting for JetStream):
+			// a requested stop, not a failure.
+			fmt.Fprintln(cmd.ErrOrStderr(), "natsrpc: stopped before the registry served")
+			return nil
+		}
 		return regctl.Explain(err, g.Server)
 	}
 	defer func() {
