@@ -87,7 +87,7 @@ func ExampleNewError() {
 // A server stream: the handler sends responses until it returns, the
 // client reads them until io.EOF (here with the All iterator). Generated
 // code wires the same calls: StateManagerService.Watch's client method
-// returns a *natsrpc.ClientStream[WatchResponse].
+// returns a *natsrpc.ClientRecvStream[WatchResponse].
 func ExampleServerStreamClient() {
 	srv, err := embeddednats.Start(embeddednats.Config{})
 	if err != nil {
@@ -104,7 +104,7 @@ func ExampleServerStreamClient() {
 	streamGenerate := ai.Methods().ByName("StreamGenerate")
 
 	svc, err := natsrpc.NewService(nc, ai, []natsrpc.Handler{
-		natsrpc.NewServerStreamHandler(streamGenerate, func(ctx context.Context, req *aiintegrationv1.StreamGenerateRequest, s *natsrpc.ServerStream[aiintegrationv1.StreamGenerateResponse]) error {
+		natsrpc.NewServerStreamHandler(streamGenerate, func(ctx context.Context, req *aiintegrationv1.StreamGenerateRequest, s *natsrpc.HandlerSendStream[aiintegrationv1.StreamGenerateResponse]) error {
 			for i, tok := range []string{"Well", " met", ", traveller."} {
 				// Send blocks while the client is a window behind.
 				if err := s.Send(&aiintegrationv1.StreamGenerateResponse{Sequence: int32(i),

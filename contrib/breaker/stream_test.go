@@ -21,7 +21,7 @@ import (
 // streams that reach it.
 func countingWatches(n *atomic.Int32) *streamtest.StateManager {
 	return &streamtest.StateManager{
-		WatchFunc: func(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.ServerStream[statemanagerv1.WatchResponse]) error {
+		WatchFunc: func(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.HandlerSendStream[statemanagerv1.WatchResponse]) error {
 			n.Add(1)
 			return streamtest.Watch(ctx, req, stream)
 		},

@@ -76,7 +76,7 @@ func TestStreamSpans(t *testing.T) {
 		handlerSpan trace.SpanContext
 	)
 	streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{
-		WatchFunc: func(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.ServerStream[statemanagerv1.WatchResponse]) error {
+		WatchFunc: func(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.HandlerSendStream[statemanagerv1.WatchResponse]) error {
 			mu.Lock()
 			traceparent, handlerSpan = stream.RequestHeader().Get("traceparent"), trace.SpanContextFromContext(ctx)
 			mu.Unlock()

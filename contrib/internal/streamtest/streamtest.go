@@ -44,7 +44,7 @@ const (
 //   - "fail": returns not_found;
 //   - "forever": waits for its context to end and returns its error;
 //   - "panic": panics.
-func Watch(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.ServerStream[statemanagerv1.WatchResponse]) error {
+func Watch(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.HandlerSendStream[statemanagerv1.WatchResponse]) error {
 	for rev := uint64(1); rev <= req.GetStartRevision(); rev++ {
 		if err := stream.Send(Change(rev)); err != nil {
 			return err
@@ -82,11 +82,11 @@ func WatchRequest(namespace string, n int) *statemanagerv1.WatchRequest {
 // methods answer unimplemented.
 type StateManager struct {
 	statemanagerv1natsrpc.UnimplementedStateManagerServiceHandler
-	WatchFunc func(context.Context, *statemanagerv1.WatchRequest, *natsrpc.ServerStream[statemanagerv1.WatchResponse]) error
+	WatchFunc func(context.Context, *statemanagerv1.WatchRequest, *natsrpc.HandlerSendStream[statemanagerv1.WatchResponse]) error
 }
 
 // Watch calls WatchFunc, or [Watch].
-func (s *StateManager) Watch(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.ServerStream[statemanagerv1.WatchResponse]) error {
+func (s *StateManager) Watch(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.HandlerSendStream[statemanagerv1.WatchResponse]) error {
 	if s.WatchFunc != nil {
 		return s.WatchFunc(ctx, req, stream)
 	}
@@ -169,7 +169,7 @@ var (
 // ServeChat registers the chat service on nc; see [ServeStateManager].
 func ServeChat(t testing.TB, nc *nats.Conn, opts ...natsrpc.HandlerOption) (stop func()) {
 	t.Helper()
-	echo := natsrpc.NewBidiStreamHandler(echoMethod, func(_ context.Context, s *natsrpc.ServerBidiStream[wrapperspb.StringValue, wrapperspb.StringValue]) error {
+	echo := natsrpc.NewBidiStreamHandler(echoMethod, func(_ context.Context, s *natsrpc.HandlerBidiStream[wrapperspb.StringValue, wrapperspb.StringValue]) error {
 		for msg, err := range s.All() {
 			if err != nil {
 				return err
@@ -183,7 +183,7 @@ func ServeChat(t testing.TB, nc *nats.Conn, opts ...natsrpc.HandlerOption) (stop
 		}
 		return nil
 	})
-	collect := natsrpc.NewClientStreamHandler(collectMethod, func(_ context.Context, s *natsrpc.ServerRecvStream[wrapperspb.StringValue]) (*wrapperspb.StringValue, error) {
+	collect := natsrpc.NewClientStreamHandler(collectMethod, func(_ context.Context, s *natsrpc.HandlerRecvStream[wrapperspb.StringValue]) (*wrapperspb.StringValue, error) {
 		var words []string
 		for msg, err := range s.All() {
 			if err != nil {

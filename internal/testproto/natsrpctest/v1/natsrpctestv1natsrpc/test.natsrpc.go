@@ -13,11 +13,12 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_2_0
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
+const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
 	// TestServiceName is the fully-qualified name of the TestService service.
@@ -79,7 +80,7 @@ type TestServiceClient interface {
 	// service's default.
 	Generate(context.Context, *v1.GenerateRequest, ...natsrpc.CallOption) (*v1.GenerateResponse, error)
 	// Watch streams changes from the service: a server stream.
-	Watch(context.Context, *v1.WatchRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.WatchResponse], error)
+	Watch(context.Context, *v1.WatchRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.WatchResponse], error)
 	// Upload sends values to the service, which answers once: a client
 	// stream.
 	Upload(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.UploadRequest, v1.UploadResponse], error)
@@ -121,12 +122,12 @@ type TestServiceHandler interface {
 	// service's default.
 	Generate(context.Context, *v1.GenerateRequest) (*v1.GenerateResponse, error)
 	// Watch streams changes from the service: a server stream.
-	Watch(context.Context, *v1.WatchRequest, *natsrpc.ServerStream[v1.WatchResponse]) error
+	Watch(context.Context, *v1.WatchRequest, *natsrpc.HandlerSendStream[v1.WatchResponse]) error
 	// Upload sends values to the service, which answers once: a client
 	// stream.
-	Upload(context.Context, *natsrpc.ServerRecvStream[v1.UploadRequest]) (*v1.UploadResponse, error)
+	Upload(context.Context, *natsrpc.HandlerRecvStream[v1.UploadRequest]) (*v1.UploadResponse, error)
 	// Chat answers messages as they come: a bidirectional stream.
-	Chat(context.Context, *natsrpc.ServerBidiStream[v1.ChatRequest, v1.ChatResponse]) error
+	Chat(context.Context, *natsrpc.HandlerBidiStream[v1.ChatRequest, v1.ChatResponse]) error
 	// Notify is a plain event: one instance of the service handles it.
 	Notify(context.Context, *v1.NotifyRequest) error
 	// Record is a durable event, stored in JetStream until a handler
@@ -164,15 +165,15 @@ func (UnimplementedTestServiceHandler) Generate(context.Context, *v1.GenerateReq
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpctest.v1.TestService.Generate is not implemented"))
 }
 
-func (UnimplementedTestServiceHandler) Watch(context.Context, *v1.WatchRequest, *natsrpc.ServerStream[v1.WatchResponse]) error {
+func (UnimplementedTestServiceHandler) Watch(context.Context, *v1.WatchRequest, *natsrpc.HandlerSendStream[v1.WatchResponse]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpctest.v1.TestService.Watch is not implemented"))
 }
 
-func (UnimplementedTestServiceHandler) Upload(context.Context, *natsrpc.ServerRecvStream[v1.UploadRequest]) (*v1.UploadResponse, error) {
+func (UnimplementedTestServiceHandler) Upload(context.Context, *natsrpc.HandlerRecvStream[v1.UploadRequest]) (*v1.UploadResponse, error) {
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpctest.v1.TestService.Upload is not implemented"))
 }
 
-func (UnimplementedTestServiceHandler) Chat(context.Context, *natsrpc.ServerBidiStream[v1.ChatRequest, v1.ChatResponse]) error {
+func (UnimplementedTestServiceHandler) Chat(context.Context, *natsrpc.HandlerBidiStream[v1.ChatRequest, v1.ChatResponse]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpctest.v1.TestService.Chat is not implemented"))
 }
 
@@ -206,7 +207,7 @@ func (c *testServiceClient) Generate(ctx context.Context, req *v1.GenerateReques
 }
 
 // Watch calls natsrpctest.v1.TestService.Watch.
-func (c *testServiceClient) Watch(ctx context.Context, req *v1.WatchRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.WatchResponse], error) {
+func (c *testServiceClient) Watch(ctx context.Context, req *v1.WatchRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.WatchResponse], error) {
 	return c.watch.CallServerStream(ctx, req, opts...)
 }
 
