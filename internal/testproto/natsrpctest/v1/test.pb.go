@@ -1027,15 +1027,16 @@ const file_natsrpctest_v1_test_proto_rawDesc = "" +
 	"\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fPRIORITY_LOW\x10\x01\x12\x13\n" +
 	"\x0fPRIORITY_NORMAL\x10\x02\x12\x11\n" +
-	"\rPRIORITY_HIGH\x10\x032\xc2\x04\n" +
+	"\rPRIORITY_HIGH\x10\x032\xdf\x03\n" +
 	"\vTestService\x12C\n" +
 	"\x03Get\x12\x1a.natsrpctest.v1.GetRequest\x1a\x1b.natsrpctest.v1.GetResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\bGenerate\x12\x1f.natsrpctest.v1.GenerateRequest\x1a .natsrpctest.v1.GenerateResponse\"\b\xf2\xc3*\x04\x1a\x02\b\x1e\x12F\n" +
 	"\x05Watch\x12\x1c.natsrpctest.v1.WatchRequest\x1a\x1d.natsrpctest.v1.WatchResponse0\x01\x12I\n" +
 	"\x06Upload\x12\x1d.natsrpctest.v1.UploadRequest\x1a\x1e.natsrpctest.v1.UploadResponse(\x01\x12E\n" +
 	"\x04Chat\x12\x1b.natsrpctest.v1.ChatRequest\x1a\x1c.natsrpctest.v1.ChatResponse(\x010\x01\x12G\n" +
-	"\x06Notify\x12\x1d.natsrpctest.v1.NotifyRequest\x1a\x16.google.protobuf.Empty\"\x06\xf2\xc3*\x02\x10\x02\x12a\n" +
-	"\x06Record\x12\x1d.natsrpctest.v1.RecordRequest\x1a\x16.google.protobuf.Empty\" \xf2\xc3*\x1c\x10\x022\x18:\x02\b<@\x03J\x05\x10\x80\xe1\xeb\x17J\x05\x10\x80\xc2\xd7/R\x02\b\x02\x1a\x0f\xea\xc3*\v*\x051.0.02\x02\b\x05BLZJgithub.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1;natsrpctestv1b\x06proto3"
+	"\x06Notify\x12\x1d.natsrpctest.v1.NotifyRequest\x1a\x16.google.protobuf.Empty\"\x06\xf2\xc3*\x02\x10\x02\x1a\x0f\xea\xc3*\v*\x051.0.02\x02\b\x052s\n" +
+	"\x0eDurableService\x12a\n" +
+	"\x06Record\x12\x1d.natsrpctest.v1.RecordRequest\x1a\x16.google.protobuf.Empty\" \xf2\xc3*\x1c\x10\x022\x18:\x02\b<@\x03J\x05\x10\x80\xe1\xeb\x17J\x05\x10\x80\xc2\xd7/R\x02\b\x02BLZJgithub.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1;natsrpctestv1b\x06proto3"
 
 var (
 	file_natsrpctest_v1_test_proto_rawDescOnce sync.Once
@@ -1088,14 +1089,14 @@ var file_natsrpctest_v1_test_proto_depIdxs = []int32{
 	10, // 12: natsrpctest.v1.TestService.Upload:input_type -> natsrpctest.v1.UploadRequest
 	12, // 13: natsrpctest.v1.TestService.Chat:input_type -> natsrpctest.v1.ChatRequest
 	14, // 14: natsrpctest.v1.TestService.Notify:input_type -> natsrpctest.v1.NotifyRequest
-	15, // 15: natsrpctest.v1.TestService.Record:input_type -> natsrpctest.v1.RecordRequest
+	15, // 15: natsrpctest.v1.DurableService.Record:input_type -> natsrpctest.v1.RecordRequest
 	5,  // 16: natsrpctest.v1.TestService.Get:output_type -> natsrpctest.v1.GetResponse
 	7,  // 17: natsrpctest.v1.TestService.Generate:output_type -> natsrpctest.v1.GenerateResponse
 	9,  // 18: natsrpctest.v1.TestService.Watch:output_type -> natsrpctest.v1.WatchResponse
 	11, // 19: natsrpctest.v1.TestService.Upload:output_type -> natsrpctest.v1.UploadResponse
 	13, // 20: natsrpctest.v1.TestService.Chat:output_type -> natsrpctest.v1.ChatResponse
 	18, // 21: natsrpctest.v1.TestService.Notify:output_type -> google.protobuf.Empty
-	18, // 22: natsrpctest.v1.TestService.Record:output_type -> google.protobuf.Empty
+	18, // 22: natsrpctest.v1.DurableService.Record:output_type -> google.protobuf.Empty
 	16, // [16:23] is the sub-list for method output_type
 	9,  // [9:16] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
@@ -1116,7 +1117,7 @@ func file_natsrpctest_v1_test_proto_init() {
 			NumEnums:      2,
 			NumMessages:   16,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_natsrpctest_v1_test_proto_goTypes,
 		DependencyIndexes: file_natsrpctest_v1_test_proto_depIdxs,

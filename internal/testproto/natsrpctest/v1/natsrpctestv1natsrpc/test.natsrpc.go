@@ -23,6 +23,8 @@ const _ = natsrpc.IsAtLeastVersion0_3_0
 const (
 	// TestServiceName is the fully-qualified name of the TestService service.
 	TestServiceName = "natsrpctest.v1.TestService"
+	// DurableServiceName is the fully-qualified name of the DurableService service.
+	DurableServiceName = "natsrpctest.v1.DurableService"
 )
 
 // These constants are the NATS subjects of the methods defined in this file: the proto package,
@@ -44,8 +46,11 @@ const (
 	TestServiceChatSubject = "natsrpctest.v1.TestService.Chat"
 	// TestServiceNotifySubject is the NATS subject of the TestService's Notify event.
 	TestServiceNotifySubject = "natsrpctest.v1.TestService.Notify"
-	// TestServiceRecordSubject is the NATS subject of the TestService's Record event.
-	TestServiceRecordSubject = "natsrpctest.v1.TestService.Record"
+	// DurableServiceSubjectWildcard matches the subject of every DurableService method, for NATS
+	// permissions and monitoring.
+	DurableServiceSubjectWildcard = "natsrpctest.v1.DurableService.>"
+	// DurableServiceRecordSubject is the NATS subject of the DurableService's Record event.
+	DurableServiceRecordSubject = "natsrpctest.v1.DurableService.Record"
 )
 
 // These constants are the procedure names of the methods defined in this file, in the
@@ -63,15 +68,16 @@ const (
 	TestServiceChatProcedure = "/natsrpctest.v1.TestService/Chat"
 	// TestServiceNotifyProcedure is the procedure name of the TestService's Notify event.
 	TestServiceNotifyProcedure = "/natsrpctest.v1.TestService/Notify"
-	// TestServiceRecordProcedure is the procedure name of the TestService's Record event.
-	TestServiceRecordProcedure = "/natsrpctest.v1.TestService/Record"
+	// DurableServiceRecordProcedure is the procedure name of the DurableService's Record event.
+	DurableServiceRecordProcedure = "/natsrpctest.v1.DurableService/Record"
 )
 
 // TestServiceClient is a client for the natsrpctest.v1.TestService service.
 //
-// TestService has a method of every kind: unary (with and without a
-// timeout of its own), server, client and bidirectional streams, a plain
-// event and a durable event.
+// TestService has a method of every kind but the durable event: unary
+// (with and without a timeout of its own), server, client and
+// bidirectional streams, and a plain event. Registering it needs no
+// JetStream.
 type TestServiceClient interface {
 	// Get fetches an item. It has no side effects, so clients may retry it;
 	// it runs under the service's default timeout.
@@ -88,10 +94,6 @@ type TestServiceClient interface {
 	Chat(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientBidiStream[v1.ChatRequest, v1.ChatResponse], error)
 	// Notify is a plain event: one instance of the service handles it.
 	Notify(context.Context, *v1.NotifyRequest, ...natsrpc.CallOption) error
-	// Record is a durable event, stored in JetStream until a handler
-	// acknowledges it. Its timings are short, so that redelivery and
-	// parking show within a test.
-	Record(context.Context, *v1.RecordRequest, ...natsrpc.CallOption) error
 }
 
 // NewTestServiceClient constructs a client for the natsrpctest.v1.TestService service that calls it
@@ -105,15 +107,15 @@ func NewTestServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) TestServi
 		upload:   natsrpc.NewClientStreamClient[v1.UploadRequest, v1.UploadResponse](nc, methods.ByName("Upload"), opts...),
 		chat:     natsrpc.NewBidiStreamClient[v1.ChatRequest, v1.ChatResponse](nc, methods.ByName("Chat"), opts...),
 		notify:   natsrpc.NewEventClient[v1.NotifyRequest](nc, methods.ByName("Notify"), opts...),
-		record:   natsrpc.NewEventClient[v1.RecordRequest](nc, methods.ByName("Record"), opts...),
 	}
 }
 
 // TestServiceHandler is an implementation of the natsrpctest.v1.TestService service.
 //
-// TestService has a method of every kind: unary (with and without a
-// timeout of its own), server, client and bidirectional streams, a plain
-// event and a durable event.
+// TestService has a method of every kind but the durable event: unary
+// (with and without a timeout of its own), server, client and
+// bidirectional streams, and a plain event. Registering it needs no
+// JetStream.
 type TestServiceHandler interface {
 	// Get fetches an item. It has no side effects, so clients may retry it;
 	// it runs under the service's default timeout.
@@ -130,10 +132,6 @@ type TestServiceHandler interface {
 	Chat(context.Context, *natsrpc.HandlerBidiStream[v1.ChatRequest, v1.ChatResponse]) error
 	// Notify is a plain event: one instance of the service handles it.
 	Notify(context.Context, *v1.NotifyRequest) error
-	// Record is a durable event, stored in JetStream until a handler
-	// acknowledges it. Its timings are short, so that redelivery and
-	// parking show within a test.
-	Record(context.Context, *v1.RecordRequest) error
 }
 
 // RegisterTestServiceHandler serves impl as the natsrpctest.v1.TestService service over nc, one
@@ -148,7 +146,6 @@ func RegisterTestServiceHandler(nc *nats.Conn, impl TestServiceHandler, opts ...
 		natsrpc.NewClientStreamHandler(methods.ByName("Upload"), impl.Upload),
 		natsrpc.NewBidiStreamHandler(methods.ByName("Chat"), impl.Chat),
 		natsrpc.NewEventHandler(methods.ByName("Notify"), impl.Notify),
-		natsrpc.NewEventHandler(methods.ByName("Record"), impl.Record),
 	}, opts...)
 }
 
@@ -181,10 +178,6 @@ func (UnimplementedTestServiceHandler) Notify(context.Context, *v1.NotifyRequest
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpctest.v1.TestService.Notify is not implemented"))
 }
 
-func (UnimplementedTestServiceHandler) Record(context.Context, *v1.RecordRequest) error {
-	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpctest.v1.TestService.Record is not implemented"))
-}
-
 // testServiceClient implements TestServiceClient.
 type testServiceClient struct {
 	get      *natsrpc.UnaryClient[v1.GetRequest, v1.GetResponse]
@@ -193,7 +186,6 @@ type testServiceClient struct {
 	upload   *natsrpc.ClientStreamClient[v1.UploadRequest, v1.UploadResponse]
 	chat     *natsrpc.BidiStreamClient[v1.ChatRequest, v1.ChatResponse]
 	notify   *natsrpc.EventClient[v1.NotifyRequest]
-	record   *natsrpc.EventClient[v1.RecordRequest]
 }
 
 // Get calls natsrpctest.v1.TestService.Get.
@@ -226,7 +218,62 @@ func (c *testServiceClient) Notify(ctx context.Context, req *v1.NotifyRequest, o
 	return c.notify.Publish(ctx, req, opts...)
 }
 
-// Record publishes the event natsrpctest.v1.TestService.Record.
-func (c *testServiceClient) Record(ctx context.Context, req *v1.RecordRequest, opts ...natsrpc.CallOption) error {
+// DurableServiceClient is a client for the natsrpctest.v1.DurableService service.
+//
+// DurableService has the durable event, in a service of its own because
+// registering a durable event's handler needs JetStream.
+type DurableServiceClient interface {
+	// Record is a durable event, stored in JetStream until a handler
+	// acknowledges it. Its timings are short, so that redelivery and
+	// parking show within a test.
+	Record(context.Context, *v1.RecordRequest, ...natsrpc.CallOption) error
+}
+
+// NewDurableServiceClient constructs a client for the natsrpctest.v1.DurableService service that
+// calls it over nc. The options apply to every method.
+func NewDurableServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) DurableServiceClient {
+	methods := v1.File_natsrpctest_v1_test_proto.Services().ByName("DurableService").Methods()
+	return &durableServiceClient{
+		record: natsrpc.NewEventClient[v1.RecordRequest](nc, methods.ByName("Record"), opts...),
+	}
+}
+
+// DurableServiceHandler is an implementation of the natsrpctest.v1.DurableService service.
+//
+// DurableService has the durable event, in a service of its own because
+// registering a durable event's handler needs JetStream.
+type DurableServiceHandler interface {
+	// Record is a durable event, stored in JetStream until a handler
+	// acknowledges it. Its timings are short, so that redelivery and
+	// parking show within a test.
+	Record(context.Context, *v1.RecordRequest) error
+}
+
+// RegisterDurableServiceHandler serves impl as the natsrpctest.v1.DurableService service over nc,
+// one NATS endpoint per method on the subjects above, and returns the running service.
+func RegisterDurableServiceHandler(nc *nats.Conn, impl DurableServiceHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error) {
+	service := v1.File_natsrpctest_v1_test_proto.Services().ByName("DurableService")
+	methods := service.Methods()
+	return natsrpc.NewService(nc, service, []natsrpc.Handler{
+		natsrpc.NewEventHandler(methods.ByName("Record"), impl.Record),
+	}, opts...)
+}
+
+// UnimplementedDurableServiceHandler returns natsrpc.CodeUnimplemented from all methods. Embed it
+// by value in an implementation of DurableServiceHandler to answer CodeUnimplemented from the
+// methods it does not implement, including methods added to the service later.
+type UnimplementedDurableServiceHandler struct{}
+
+func (UnimplementedDurableServiceHandler) Record(context.Context, *v1.RecordRequest) error {
+	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpctest.v1.DurableService.Record is not implemented"))
+}
+
+// durableServiceClient implements DurableServiceClient.
+type durableServiceClient struct {
+	record *natsrpc.EventClient[v1.RecordRequest]
+}
+
+// Record publishes the event natsrpctest.v1.DurableService.Record.
+func (c *durableServiceClient) Record(ctx context.Context, req *v1.RecordRequest, opts ...natsrpc.CallOption) error {
 	return c.record.Publish(ctx, req, opts...)
 }
