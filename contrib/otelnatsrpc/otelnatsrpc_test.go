@@ -18,10 +18,12 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
 	"github.com/natsrpc/natsrpc/contrib/otelnatsrpc"
+	"github.com/natsrpc/natsrpc/internal/natstest"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
@@ -538,63 +540,92 @@ func TestHandlerPanic(t *testing.T) {
 }
 
 // TestEvent: a one-way event gets a producer span on the publisher and a
-// consumer span, its child, on the handler.
+// consumer span, its child, on the handler; a durable event too, through
+// JetStream, which keeps the publisher's headers.
 func TestEvent(t *testing.T) {
 	t.Parallel()
-	env := contribtest.Start(t)
-	client, server := newSide(t), newSide(t)
-	service := natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName("TestService")
-	notify := service.Methods().ByName("Notify")
-	handled := make(chan struct{})
-	svc, err := natsrpc.NewService(env.Service, service, []natsrpc.Handler{
-		natsrpc.NewEventHandler(notify, func(context.Context, *natsrpctestv1.NotifyRequest) error {
-			close(handled)
-			return nil
-		}),
-	}, natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
-	if err := env.Service.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	publisher := natsrpc.NewEventClient[natsrpctestv1.NotifyRequest](env.Client, notify,
-		natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
-	if err := publisher.Publish(context.Background(), &natsrpctestv1.NotifyRequest{Id: "n-1"}); err != nil {
-		t.Fatal(err)
-	}
-	<-handled
-	const method = "natsrpctest.v1.TestService/Notify"
-	producer := onlySpan(t, client, method)
-	// The consumer span ends just after the handler returns.
-	var consumer sdktrace.ReadOnlySpan
-	for deadline := time.Now().Add(5 * time.Second); consumer == nil; {
-		if spans := server.rec.Ended(); len(spans) == 1 {
-			consumer = spans[0]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("consumer spans %v; want one", spanNames(spans))
-		} else {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	if producer.SpanKind() != trace.SpanKindProducer || consumer.SpanKind() != trace.SpanKindConsumer {
-		t.Errorf("span kinds %v, %v; want producer, consumer", producer.SpanKind(), consumer.SpanKind())
-	}
-	if consumer.Parent().SpanID() != producer.SpanContext().SpanID() || consumer.SpanContext().TraceID() != producer.SpanContext().TraceID() {
-		t.Errorf("consumer span's parent = %v; want the producer span %v", consumer.Parent(), producer.SpanContext())
-	}
-	for _, s := range []struct {
-		span sdktrace.ReadOnlySpan
-		op   string
-	}{{producer, "send"}, {consumer, "process"}} {
-		wantAttrs(t, s.span.SpanKind().String()+" span", s.span.Attributes(), []attribute.KeyValue{
-			attribute.String("rpc.system.name", "natsrpc"),
-			attribute.String("rpc.method", method),
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.destination.name", "natsrpctest.v1.TestService.Notify"),
-			attribute.String("messaging.operation.type", s.op),
-			attribute.String("rpc.response.status_code", "ok"),
+	for _, tc := range []struct {
+		name, service, method string
+		durable               bool
+	}{
+		{name: "plain", service: "TestService", method: "Notify"},
+		{name: "durable", service: "DurableService", method: "Record", durable: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var env *contribtest.Env
+			if tc.durable {
+				env = contribtest.Start(t, natstest.WithJetStream())
+			} else {
+				env = contribtest.Start(t)
+			}
+			client, server := newSide(t), newSide(t)
+			service := natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName(protoreflect.Name(tc.service))
+			md := service.Methods().ByName(protoreflect.Name(tc.method))
+			handled := make(chan struct{})
+			var handler natsrpc.Handler
+			if tc.durable {
+				handler = natsrpc.NewEventHandler(md, func(context.Context, *natsrpctestv1.RecordRequest) error {
+					close(handled)
+					return nil
+				})
+			} else {
+				handler = natsrpc.NewEventHandler(md, func(context.Context, *natsrpctestv1.NotifyRequest) error {
+					close(handled)
+					return nil
+				})
+			}
+			svc, err := natsrpc.NewService(env.Service, service, []natsrpc.Handler{handler},
+				natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+			if err := env.Service.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			publish := natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider)))
+			if tc.durable {
+				err = natsrpc.NewEventClient[natsrpctestv1.RecordRequest](env.Client, md, publish).Publish(context.Background(), &natsrpctestv1.RecordRequest{Id: "r-1"})
+			} else {
+				err = natsrpc.NewEventClient[natsrpctestv1.NotifyRequest](env.Client, md, publish).Publish(context.Background(), &natsrpctestv1.NotifyRequest{Id: "n-1"})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-handled
+			method := "natsrpctest.v1." + tc.service + "/" + tc.method
+			producer := onlySpan(t, client, method)
+			// The consumer span ends just after the handler returns.
+			var consumer sdktrace.ReadOnlySpan
+			for deadline := time.Now().Add(5 * time.Second); consumer == nil; {
+				if spans := server.rec.Ended(); len(spans) == 1 {
+					consumer = spans[0]
+				} else if time.Now().After(deadline) {
+					t.Fatalf("consumer spans %v; want one", spanNames(spans))
+				} else {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			if producer.SpanKind() != trace.SpanKindProducer || consumer.SpanKind() != trace.SpanKindConsumer {
+				t.Errorf("span kinds %v, %v; want producer, consumer", producer.SpanKind(), consumer.SpanKind())
+			}
+			if consumer.Parent().SpanID() != producer.SpanContext().SpanID() || consumer.SpanContext().TraceID() != producer.SpanContext().TraceID() {
+				t.Errorf("consumer span's parent = %v; want the producer span %v", consumer.Parent(), producer.SpanContext())
+			}
+			for _, s := range []struct {
+				span sdktrace.ReadOnlySpan
+				op   string
+			}{{producer, "send"}, {consumer, "process"}} {
+				wantAttrs(t, s.span.SpanKind().String()+" span", s.span.Attributes(), []attribute.KeyValue{
+					attribute.String("rpc.system.name", "natsrpc"),
+					attribute.String("rpc.method", method),
+					attribute.String("messaging.system", "nats"),
+					attribute.String("messaging.destination.name", "natsrpctest.v1."+tc.service+"."+tc.method),
+					attribute.String("messaging.operation.type", s.op),
+					attribute.String("rpc.response.status_code", "ok"),
+				})
+			}
 		})
 	}
 }

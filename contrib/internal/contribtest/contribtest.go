@@ -46,9 +46,10 @@ type Env struct {
 }
 
 // Start starts a nats-server for t and connects to it; both end with t.
-func Start(t testing.TB) *Env {
+// opts configure the server (natstest.WithJetStream for durable events).
+func Start(t testing.TB, opts ...natstest.Option) *Env {
 	t.Helper()
-	srv := natstest.Start(t)
+	srv := natstest.Start(t, opts...)
 	return &Env{Server: srv, Client: natstest.Connect(t, srv), Service: natstest.Connect(t, srv)}
 }
 
