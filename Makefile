@@ -53,16 +53,18 @@ breaking: ## Check proto/ for breaking changes against the repository's first co
 		$(BUF) breaking --against ".git#ref=$$(git rev-list --max-parents=0 HEAD)"; fi
 
 .PHONY: generate
-generate: generate-code ## Regenerate all generated code from proto/ and rewrite the plugin's golden files
+generate: generate-code ## Regenerate all generated code (proto/, internal/testproto, bench) and rewrite the plugin's golden files
 	$(GO) generate ./protoc-gen-natsrpc
 
-# generate-code regenerates what builds from the schemas (proto/ and the
-# benchmark's); the plugin's golden files are left to generate, which
-# rewrites them, and to checkgenerate, which compares them.
+# generate-code regenerates what builds from the schemas (proto/, the
+# library's test schema in internal/testproto and the benchmark's); the
+# plugin's golden files are left to generate, which rewrites them, and to
+# checkgenerate, which compares them.
 .PHONY: generate-code
 generate-code:
 	./.ci/prune-generated.sh
 	$(BUF) generate
+	$(BUF) generate --template internal/testproto/buf.gen.yaml
 	cd bench && $(GO) generate ./internal/gen
 
 # checkgenerate never rewrites the golden files (TestGolden refuses -update

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/natsrpc/natsrpc"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 // benchParallelism gives 64 concurrent callers: b.SetParallelism multiplies
@@ -64,15 +64,15 @@ func BenchmarkUnary(b *testing.B) {
 }
 
 var (
-	benchReq     = &questsystemv1.GetQuestRequest{PlayerId: "player-1", QuestId: "quest-42"}
-	benchResp, _ = echoGetQuest(context.Background(), benchReq)
+	benchReq     = &natsrpctestv1.GetRequest{OwnerId: "player-1", Id: "item-42"}
+	benchResp, _ = echoGetItem(context.Background(), benchReq)
 )
 
 // rawUnary sets up the raw nats.go exchange and returns one call.
 func rawUnary(b *testing.B) func(context.Context) error {
 	_, client, server := testConns(b)
-	sub, err := server.QueueSubscribe(getQuestSubject, "q", func(m *nats.Msg) {
-		in := &questsystemv1.GetQuestRequest{}
+	sub, err := server.QueueSubscribe(getItemSubject, "q", func(m *nats.Msg) {
+		in := &natsrpctestv1.GetRequest{}
 		if err := proto.Unmarshal(m.Data, in); err != nil {
 			return
 		}
@@ -94,22 +94,22 @@ func rawUnary(b *testing.B) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		msg, err := client.RequestWithContext(ctx, getQuestSubject, data)
+		msg, err := client.RequestWithContext(ctx, getItemSubject, data)
 		if err != nil {
 			return err
 		}
-		return proto.Unmarshal(msg.Data, &questsystemv1.GetQuestResponse{})
+		return proto.Unmarshal(msg.Data, &natsrpctestv1.GetResponse{})
 	}
 }
 
 // natsrpcUnary sets up the natsrpc service and client and returns one call.
 func natsrpcUnary(b *testing.B) func(context.Context) error {
 	_, client, server := testConns(b)
-	testService(b, server, []natsrpc.Handler{getQuestHandler(
-		func(context.Context, *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+	testService(b, server, []natsrpc.Handler{getItemHandler(
+		func(context.Context, *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 			return benchResp, nil
 		})})
-	c := getQuestClient(client)
+	c := getItemClient(client)
 	return func(ctx context.Context) error {
 		_, err := c.CallUnary(ctx, benchReq)
 		return err

@@ -11,7 +11,9 @@ import (
 )
 
 // MethodKind is how a method travels over NATS: one request and one reply,
-// a stream in either or both directions, or a one-way event.
+// a stream in either or both directions, or a one-way event. The registry
+// reports it too (registry.SubjectResult): its values are those of the
+// kind the runtime, the plugin and the registry derive from descriptors.
 type MethodKind int
 
 const (

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/natsrpc/natsrpc"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 // deadlineRecorder is a ping handler that reports the time left before its
@@ -85,23 +85,23 @@ func TestSchemaTimeouts(t *testing.T) {
 		left <- time.Until(deadline)
 	}
 	testService(t, server, []natsrpc.Handler{
-		getQuestHandler(func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+		getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 			record(ctx)
-			return echoGetQuest(ctx, req)
+			return echoGetItem(ctx, req)
 		}),
-		natsrpc.NewUnaryHandler(generateQuest, func(ctx context.Context, _ *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
+		natsrpc.NewUnaryHandler(generateItem, func(ctx context.Context, _ *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
 			record(ctx)
-			return &questsystemv1.GenerateQuestResponse{}, nil
+			return &natsrpctestv1.GenerateResponse{}, nil
 		}),
 	})
 	const slack = 500 * time.Millisecond
-	// The service's default_timeout (5s) and GenerateQuest's own timeout
+	// The service's default_timeout (5s) and Generate's own timeout
 	// (30s) come before the client's WithTimeout.
-	if _, err := getQuestClient(client, natsrpc.WithTimeout(time.Second)).CallUnary(context.Background(), &questsystemv1.GetQuestRequest{}); err != nil {
+	if _, err := getItemClient(client, natsrpc.WithTimeout(time.Second)).CallUnary(context.Background(), &natsrpctestv1.GetRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	wantAbout(t, "service default_timeout", <-left, 5*time.Second, slack)
-	if _, err := generateQuestClient(client, natsrpc.WithTimeout(time.Second)).CallUnary(context.Background(), &questsystemv1.GenerateQuestRequest{}); err != nil {
+	if _, err := generateItemClient(client, natsrpc.WithTimeout(time.Second)).CallUnary(context.Background(), &natsrpctestv1.GenerateRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	wantAbout(t, "method timeout", <-left, 30*time.Second, slack)
@@ -219,15 +219,15 @@ func TestNoTimeoutHeaderUsesSchema(t *testing.T) {
 	_, client, server := testConns(t)
 	left := make(chan time.Duration, 1)
 	testService(t, server, []natsrpc.Handler{
-		natsrpc.NewUnaryHandler(generateQuest, func(ctx context.Context, _ *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
+		natsrpc.NewUnaryHandler(generateItem, func(ctx context.Context, _ *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
 			deadline, _ := ctx.Deadline()
 			left <- time.Until(deadline)
-			return &questsystemv1.GenerateQuestResponse{}, nil
+			return &natsrpctestv1.GenerateResponse{}, nil
 		}),
 	}, natsrpc.WithMaxTimeout(20*time.Second))
-	// A plain request, as `nats req` sends it: GenerateQuest's schema says
+	// A plain request, as `nats req` sends it: Generate's schema says
 	// 30s, clamped to the service's 20s maximum.
-	if _, err := client.Request(genQuestSubject, nil, 5*time.Second); err != nil {
+	if _, err := client.Request(genItemSubject, nil, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	wantAbout(t, "schema timeout clamped to the maximum", <-left, 20*time.Second, 500*time.Millisecond)

@@ -16,22 +16,21 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/internal/natstest"
-	commonv1 "github.com/natsrpc/natsrpc/proto/gaming/common/v1"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 func TestUnaryRoundTrip(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t)
-	testService(t, server, []natsrpc.Handler{getQuestHandler(echoGetQuest)})
-	res, err := getQuestClient(client).CallUnary(context.Background(), &questsystemv1.GetQuestRequest{QuestId: "q-1"})
+	testService(t, server, []natsrpc.Handler{getItemHandler(echoGetItem)})
+	res, err := getItemClient(client).CallUnary(context.Background(), &natsrpctestv1.GetRequest{Id: "q-1"})
 	if err != nil {
 		t.Fatalf("CallUnary: %v", err)
 	}
-	if got, want := res.GetQuest().GetQuest().GetTitle(), "The q-1"; got != want {
+	if got, want := res.GetItem().GetTitle(), "The q-1"; got != want {
 		t.Errorf("title = %q; want %q", got, want)
 	}
-	if got, want := res.GetQuest().GetStatus(), questsystemv1.QuestStatus_QUEST_STATUS_ACTIVE; got != want {
+	if got, want := res.GetItem().GetStatus(), natsrpctestv1.Status_STATUS_ACTIVE; got != want {
 		t.Errorf("status = %v; want %v", got, want)
 	}
 }
@@ -39,19 +38,19 @@ func TestUnaryRoundTrip(t *testing.T) {
 func TestSubjectPrefix(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t)
-	svc := testService(t, server, []natsrpc.Handler{getQuestHandler(echoGetQuest)}, natsrpc.WithSubjectPrefix("staging.eu"))
-	if got, want := svc.Info().Endpoints[0].Subject, "staging.eu."+getQuestSubject; got != want {
+	svc := testService(t, server, []natsrpc.Handler{getItemHandler(echoGetItem)}, natsrpc.WithSubjectPrefix("staging.eu"))
+	if got, want := svc.Info().Endpoints[0].Subject, "staging.eu."+getItemSubject; got != want {
 		t.Errorf("endpoint subject = %q; want %q", got, want)
 	}
-	req := &questsystemv1.GetQuestRequest{QuestId: "q-1"}
-	if _, err := getQuestClient(client, natsrpc.WithSubjectPrefix("staging.eu")).CallUnary(context.Background(), req); err != nil {
+	req := &natsrpctestv1.GetRequest{Id: "q-1"}
+	if _, err := getItemClient(client, natsrpc.WithSubjectPrefix("staging.eu")).CallUnary(context.Background(), req); err != nil {
 		t.Errorf("same prefix: %v", err)
 	}
-	_, err := getQuestClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1})).CallUnary(context.Background(), req)
+	_, err := getItemClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1})).CallUnary(context.Background(), req)
 	wantCode(t, err, natsrpc.CodeUnavailable)
-	_, err = getQuestClient(client, natsrpc.WithSubjectPrefix("bad prefix")).CallUnary(context.Background(), req)
+	_, err = getItemClient(client, natsrpc.WithSubjectPrefix("bad prefix")).CallUnary(context.Background(), req)
 	wantCode(t, err, natsrpc.CodeInvalidArgument)
-	if _, err := natsrpc.NewService(server, questService, nil, natsrpc.WithSubjectPrefix("$SYS")); err == nil {
+	if _, err := natsrpc.NewService(server, itemService, nil, natsrpc.WithSubjectPrefix("$SYS")); err == nil {
 		t.Error("NewService with prefix \"$SYS\" succeeded; want an error")
 	}
 }
@@ -59,9 +58,9 @@ func TestSubjectPrefix(t *testing.T) {
 func TestNoResponders(t *testing.T) {
 	t.Parallel()
 	_, client, _ := testConns(t)
-	c := getQuestClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1}))
+	c := getItemClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1}))
 	start := time.Now()
-	_, err := c.CallUnary(context.Background(), &questsystemv1.GetQuestRequest{})
+	_, err := c.CallUnary(context.Background(), &natsrpctestv1.GetRequest{})
 	e := wantCode(t, err, natsrpc.CodeUnavailable)
 	if !errors.Is(err, nats.ErrNoResponders) {
 		t.Errorf("err = %v; want it to wrap nats.ErrNoResponders", err)
@@ -83,16 +82,16 @@ func TestTimeoutAndCancel(t *testing.T) {
 	// The handler ignores its context, so that only the client can end the
 	// call (a handler returning ctx.Err() would race the client's timer
 	// with a wire deadline_exceeded).
-	testService(t, server, []natsrpc.Handler{getQuestHandler(func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+	testService(t, server, []natsrpc.Handler{getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 		started <- struct{}{}
 		<-release
-		return echoGetQuest(ctx, req)
+		return echoGetItem(ctx, req)
 	})})
 	t.Cleanup(func() { close(release) })
-	c := getQuestClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1}))
+	c := getItemClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1}))
 
 	t.Run("timeout", func(t *testing.T) {
-		_, err := c.CallUnary(context.Background(), &questsystemv1.GetQuestRequest{}, natsrpc.WithCallTimeout(50*time.Millisecond))
+		_, err := c.CallUnary(context.Background(), &natsrpctestv1.GetRequest{}, natsrpc.WithCallTimeout(50*time.Millisecond))
 		e := wantCode(t, err, natsrpc.CodeDeadlineExceeded)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v; want it to wrap context.DeadlineExceeded", err)
@@ -106,7 +105,7 @@ func TestTimeoutAndCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
 		go func() {
-			_, err := c.CallUnary(ctx, &questsystemv1.GetQuestRequest{})
+			_, err := c.CallUnary(ctx, &natsrpctestv1.GetRequest{})
 			errc <- err
 		}()
 		<-started // the request is in the handler
@@ -123,12 +122,12 @@ func TestOversizedRequest(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t, natstest.WithMaxPayload(4096))
 	var calls atomic.Int32
-	testService(t, server, []natsrpc.Handler{getQuestHandler(func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+	testService(t, server, []natsrpc.Handler{getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 		calls.Add(1)
-		return echoGetQuest(ctx, req)
+		return echoGetItem(ctx, req)
 	})})
-	c := getQuestClient(client)
-	_, err := c.CallUnary(context.Background(), &questsystemv1.GetQuestRequest{QuestId: strings.Repeat("x", 5000)})
+	c := getItemClient(client)
+	_, err := c.CallUnary(context.Background(), &natsrpctestv1.GetRequest{Id: strings.Repeat("x", 5000)})
 	e := wantCode(t, err, natsrpc.CodeResourceExhausted)
 	if natsrpc.IsWireError(e) {
 		t.Error("IsWireError = true; want the client to refuse before sending")
@@ -138,9 +137,9 @@ func TestOversizedRequest(t *testing.T) {
 	}
 	// Headers count: a 4083-byte body fits alone but not with the
 	// 36 bytes of its Nats-Rpc-Timeout header block.
-	_, err = c.CallUnary(context.Background(), &questsystemv1.GetQuestRequest{QuestId: strings.Repeat("x", 4080)})
+	_, err = c.CallUnary(context.Background(), &natsrpctestv1.GetRequest{Id: strings.Repeat("x", 4080)})
 	wantCode(t, err, natsrpc.CodeResourceExhausted)
-	if _, err := c.CallUnary(context.Background(), &questsystemv1.GetQuestRequest{QuestId: "small"}); err != nil {
+	if _, err := c.CallUnary(context.Background(), &natsrpctestv1.GetRequest{Id: "small"}); err != nil {
 		t.Fatalf("small request: %v", err)
 	}
 	if got := calls.Load(); got != 1 {
@@ -151,12 +150,12 @@ func TestOversizedRequest(t *testing.T) {
 func TestOversizedResponse(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t, natstest.WithMaxPayload(4096))
-	testService(t, server, []natsrpc.Handler{getQuestHandler(func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-		res, _ := echoGetQuest(ctx, req)
-		res.Quest.Quest.Summary = strings.Repeat("y", 8000)
+	testService(t, server, []natsrpc.Handler{getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+		res, _ := echoGetItem(ctx, req)
+		res.Item.Summary = strings.Repeat("y", 8000)
 		return res, nil
 	})})
-	_, err := getQuestClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1})).CallUnary(context.Background(), &questsystemv1.GetQuestRequest{})
+	_, err := getItemClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1})).CallUnary(context.Background(), &natsrpctestv1.GetRequest{})
 	e := wantCode(t, err, natsrpc.CodeResourceExhausted)
 	if !natsrpc.IsWireError(e) {
 		t.Error("IsWireError = false; want the server to answer instead of letting the call time out")
@@ -167,9 +166,9 @@ func TestUndecodableRequest(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t)
 	var calls atomic.Int32
-	testService(t, server, []natsrpc.Handler{getQuestHandler(func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+	testService(t, server, []natsrpc.Handler{getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 		calls.Add(1)
-		return echoGetQuest(ctx, req)
+		return echoGetItem(ctx, req)
 	})})
 	tests := []struct {
 		name        string
@@ -179,12 +178,12 @@ func TestUndecodableRequest(t *testing.T) {
 		{"truncated protobuf", "", []byte{0x1a, 0x10, 'a'}},
 		{"field number 0", "application/protobuf", []byte{0x00, 0x01}},
 		{"invalid utf-8", "application/x-protobuf", []byte{0x1a, 0x02, 0xff, 0xfe}},
-		{"bad json", "application/json", []byte(`{"questId": 7`)},
+		{"bad json", "application/json", []byte(`{"id": 7`)},
 		{"number for a string in json", "application/json", []byte(`{"meta": {"requestId": 1}}`)},
 		{"unsupported content type", "text/plain", []byte("hello")},
 	}
 	for _, test := range tests {
-		msg := nats.NewMsg(getQuestSubject)
+		msg := nats.NewMsg(getItemSubject)
 		msg.Data = test.body
 		if test.contentType != "" {
 			msg.Header.Set("Content-Type", test.contentType)
@@ -211,23 +210,23 @@ func TestUndecodableRequest(t *testing.T) {
 func TestHandlerPanic(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t)
-	svc := testService(t, server, []natsrpc.Handler{getQuestHandler(func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-		if req.GetQuestId() == "boom" {
-			panic("quest table corrupted")
+	svc := testService(t, server, []natsrpc.Handler{getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+		if req.GetId() == "boom" {
+			panic("item table corrupted")
 		}
-		return echoGetQuest(ctx, req)
+		return echoGetItem(ctx, req)
 	})})
-	c := getQuestClient(client)
-	_, err := c.CallUnary(context.Background(), &questsystemv1.GetQuestRequest{QuestId: "boom"})
+	c := getItemClient(client)
+	_, err := c.CallUnary(context.Background(), &natsrpctestv1.GetRequest{Id: "boom"})
 	e := wantCode(t, err, natsrpc.CodeInternal)
 	if strings.Contains(e.Message(), "corrupted") {
 		t.Errorf("message = %q; the panic value must not reach the caller", e.Message())
 	}
-	if _, err := c.CallUnary(context.Background(), &questsystemv1.GetQuestRequest{QuestId: "fine"}); err != nil {
+	if _, err := c.CallUnary(context.Background(), &natsrpctestv1.GetRequest{Id: "fine"}); err != nil {
 		t.Fatalf("call after the panic: %v", err)
 	}
 	st := svc.Stats().Endpoints[0]
-	if !strings.Contains(st.LastError, "quest table corrupted") {
+	if !strings.Contains(st.LastError, "item table corrupted") {
 		t.Errorf("last_error = %q; want the panic value for operators", st.LastError)
 	}
 }
@@ -283,7 +282,7 @@ func TestHandlerErrorMapping(t *testing.T) {
 		case "plain":
 			return nil, errors.New("database is on fire")
 		case "wrapped":
-			return nil, fmt.Errorf("load quest: %w", natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no quest \"q-9\"")))
+			return nil, fmt.Errorf("load item: %w", natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no item \"q-9\"")))
 		case "deadline":
 			return nil, fmt.Errorf("query: %w", context.DeadlineExceeded)
 		case "nil":
@@ -302,7 +301,7 @@ func TestHandlerErrorMapping(t *testing.T) {
 		message string
 	}{
 		{"plain", natsrpc.CodeUnknown, "database is on fire"},
-		{"wrapped", natsrpc.CodeNotFound, `no quest "q-9"`},
+		{"wrapped", natsrpc.CodeNotFound, `no item "q-9"`},
 		{"deadline", natsrpc.CodeDeadlineExceeded, "query: context deadline exceeded"},
 		{"nil", natsrpc.CodeInternal, "handler returned a nil response and a nil error"},
 		{"multiline", natsrpc.CodeInvalidArgument, "line one line two"},
@@ -320,9 +319,9 @@ func TestHandlerErrorMapping(t *testing.T) {
 func TestErrorDetails(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t)
-	detail := &commonv1.Error{Code: commonv1.ErrorCode_ERROR_CODE_NOT_FOUND, Message: "quest q-9 expired", Retryable: true}
+	detail := &natsrpctestv1.Item{Id: "q-9", Title: "expired", Status: natsrpctestv1.Status_STATUS_DONE, Level: 3}
 	testPingService(t, server, []natsrpc.Handler{pingHandler(pingMethod, func(context.Context, *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
-		e := natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such quest"))
+		e := natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such item"))
 		if err := e.AddDetail(detail); err != nil {
 			return nil, err
 		}
@@ -342,7 +341,7 @@ func TestErrorDetails(t *testing.T) {
 		if len(details) != 2 {
 			t.Fatalf("json=%v: %d details; want 2", json, len(details))
 		}
-		got := &commonv1.Error{}
+		got := &natsrpctestv1.Item{}
 		if err := details[0].UnmarshalTo(got); err != nil {
 			t.Fatalf("json=%v: unpack detail 0: %v", json, err)
 		}
@@ -360,16 +359,16 @@ func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t)
 	ctx := context.Background()
-	req := &questsystemv1.GetQuestRequest{}
+	req := &natsrpctestv1.GetRequest{}
 	clients := map[string]error{}
-	_, clients["nil conn"] = getQuestClient(nil).CallUnary(ctx, req)
-	_, clients["nil method"] = natsrpc.NewUnaryClient[questsystemv1.GetQuestRequest, questsystemv1.GetQuestResponse](client, nil).CallUnary(ctx, req)
-	_, clients["wrong types"] = natsrpc.NewUnaryClient[questsystemv1.GetQuestRequest, questsystemv1.GetQuestResponse](client, generateQuest).CallUnary(ctx, req)
+	_, clients["nil conn"] = getItemClient(nil).CallUnary(ctx, req)
+	_, clients["nil method"] = natsrpc.NewUnaryClient[natsrpctestv1.GetRequest, natsrpctestv1.GetResponse](client, nil).CallUnary(ctx, req)
+	_, clients["wrong types"] = natsrpc.NewUnaryClient[natsrpctestv1.GetRequest, natsrpctestv1.GetResponse](client, generateItem).CallUnary(ctx, req)
 	_, clients["streaming"] = newPingClient(client, watchMethod).CallUnary(ctx, wrapperspb.String(""))
-	_, clients["bad timeout"] = getQuestClient(client, natsrpc.WithTimeout(0)).CallUnary(ctx, req)
-	_, clients["bad retry"] = getQuestClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: -1})).CallUnary(ctx, req)
-	_, clients["nil request"] = getQuestClient(client).CallUnary(ctx, nil)
-	_, clients["bad call timeout"] = getQuestClient(client).CallUnary(ctx, req, natsrpc.WithCallTimeout(-time.Second))
+	_, clients["bad timeout"] = getItemClient(client, natsrpc.WithTimeout(0)).CallUnary(ctx, req)
+	_, clients["bad retry"] = getItemClient(client, natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: -1})).CallUnary(ctx, req)
+	_, clients["nil request"] = getItemClient(client).CallUnary(ctx, nil)
+	_, clients["bad call timeout"] = getItemClient(client).CallUnary(ctx, req, natsrpc.WithCallTimeout(-time.Second))
 	for name, err := range clients {
 		if e := wantCode(t, err, natsrpc.CodeInvalidArgument); natsrpc.IsWireError(e) {
 			t.Errorf("%s: IsWireError = true", name)
@@ -378,15 +377,15 @@ func TestConfigErrors(t *testing.T) {
 
 	services := map[string][]natsrpc.Handler{
 		"other service":   {pingHandler(pingMethod, echo)},
-		"twice":           {getQuestHandler(echoGetQuest), getQuestHandler(echoGetQuest)},
+		"twice":           {getItemHandler(echoGetItem), getItemHandler(echoGetItem)},
 		"nil handler":     {nil},
-		"nil function":    {getQuestHandler(nil)},
-		"wrong types":     {natsrpc.NewUnaryHandler[questsystemv1.GetQuestRequest, questsystemv1.GetQuestResponse](generateQuest, echoGetQuest)},
+		"nil function":    {getItemHandler(nil)},
+		"wrong types":     {natsrpc.NewUnaryHandler[natsrpctestv1.GetRequest, natsrpctestv1.GetResponse](generateItem, echoGetItem)},
 		"streaming":       {pingHandler(watchMethod, echo)},
-		"nil method desc": {natsrpc.NewUnaryHandler[questsystemv1.GetQuestRequest, questsystemv1.GetQuestResponse](nil, echoGetQuest)},
+		"nil method desc": {natsrpc.NewUnaryHandler[natsrpctestv1.GetRequest, natsrpctestv1.GetResponse](nil, echoGetItem)},
 	}
 	for name, handlers := range services {
-		if svc, err := natsrpc.NewService(server, questService, handlers); err == nil {
+		if svc, err := natsrpc.NewService(server, itemService, handlers); err == nil {
 			_ = svc.Stop(ctx)
 			t.Errorf("NewService(%s) succeeded; want an error", name)
 		}
@@ -398,7 +397,7 @@ func TestConfigErrors(t *testing.T) {
 		"bad prefix":     natsrpc.WithSubjectPrefix("a..b"),
 		"composed, last": natsrpc.WithHandlerOptions(natsrpc.WithConcurrency(4), natsrpc.WithConcurrency(-4)),
 	} {
-		if svc, err := natsrpc.NewService(server, questService, []natsrpc.Handler{getQuestHandler(echoGetQuest)}, opt); err == nil {
+		if svc, err := natsrpc.NewService(server, itemService, []natsrpc.Handler{getItemHandler(echoGetItem)}, opt); err == nil {
 			_ = svc.Stop(ctx)
 			t.Errorf("NewService(%s) succeeded; want an error", name)
 		}

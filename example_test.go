@@ -10,8 +10,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
-	aiintegrationv1 "github.com/natsrpc/natsrpc/proto/gaming/ai_integration/v1"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 // Generated code does what this example does by hand: it registers a
@@ -30,18 +29,19 @@ func Example() {
 	}
 	defer nc.Close()
 
-	questService := questsystemv1.File_gaming_quest_system_v1_quest_system_proto.Services().ByName("QuestSystemService")
-	getQuest := questService.Methods().ByName("GetQuest")
+	testService := natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName("TestService")
+	get := testService.Methods().ByName("Get")
 
 	// The server side: one handler per method.
-	svc, err := natsrpc.NewService(nc, questService, []natsrpc.Handler{
-		natsrpc.NewUnaryHandler(getQuest, func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-			if req.GetQuestId() != "q-1" {
-				return nil, natsrpc.NewError(natsrpc.CodeNotFound, fmt.Errorf("no quest %q", req.GetQuestId()))
+	svc, err := natsrpc.NewService(nc, testService, []natsrpc.Handler{
+		natsrpc.NewUnaryHandler(get, func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+			if req.GetId() != "i-1" {
+				return nil, natsrpc.NewError(natsrpc.CodeNotFound, fmt.Errorf("no item %q", req.GetId()))
 			}
-			return &questsystemv1.GetQuestResponse{Quest: &questsystemv1.PlayerQuest{
-				Quest:  &questsystemv1.Quest{QuestId: "q-1", Title: "The Lost Lighthouse"},
-				Status: questsystemv1.QuestStatus_QUEST_STATUS_ACTIVE,
+			return &natsrpctestv1.GetResponse{Item: &natsrpctestv1.Item{
+				Id:     "i-1",
+				Title:  "The Lost Lighthouse",
+				Status: natsrpctestv1.Status_STATUS_ACTIVE,
 			}}, nil
 		}),
 	})
@@ -51,30 +51,30 @@ func Example() {
 	defer svc.Stop(context.Background())
 
 	// The client side.
-	client := natsrpc.NewUnaryClient[questsystemv1.GetQuestRequest, questsystemv1.GetQuestResponse](nc, getQuest)
+	client := natsrpc.NewUnaryClient[natsrpctestv1.GetRequest, natsrpctestv1.GetResponse](nc, get)
 	ctx := context.Background()
-	res, err := client.CallUnary(ctx, &questsystemv1.GetQuestRequest{PlayerId: "p-1", QuestId: "q-1"})
+	res, err := client.CallUnary(ctx, &natsrpctestv1.GetRequest{OwnerId: "p-1", Id: "i-1"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(res.GetQuest().GetQuest().GetTitle(), res.GetQuest().GetStatus())
+	fmt.Println(res.GetItem().GetTitle(), res.GetItem().GetStatus())
 
-	_, err = client.CallUnary(ctx, &questsystemv1.GetQuestRequest{PlayerId: "p-1", QuestId: "q-404"})
+	_, err = client.CallUnary(ctx, &natsrpctestv1.GetRequest{OwnerId: "p-1", Id: "i-404"})
 	fmt.Println(natsrpc.CodeOf(err))
 	fmt.Println(err)
 
 	fmt.Println(svc.Name(), svc.Info().Endpoints[0].Subject)
 	// Output:
-	// The Lost Lighthouse QUEST_STATUS_ACTIVE
+	// The Lost Lighthouse STATUS_ACTIVE
 	// not_found
-	// not_found: no quest "q-404"
-	// gaming_quest_system_v1_QuestSystemService gaming.quest_system.v1.QuestSystemService.GetQuest
+	// not_found: no item "i-404"
+	// natsrpctest_v1_TestService natsrpctest.v1.TestService.Get
 }
 
 // A handler chooses the code the caller sees with NewError; CodeOf reads it
 // back from any error.
 func ExampleNewError() {
-	err := fmt.Errorf("load quest: %w", natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no quest \"q-9\"")))
+	err := fmt.Errorf("load item: %w", natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no item \"i-9\"")))
 	fmt.Println(natsrpc.CodeOf(err))
 	fmt.Println(natsrpc.CodeOf(errors.New("disk full")))
 	fmt.Println(natsrpc.CodeOf(nil))
@@ -86,8 +86,9 @@ func ExampleNewError() {
 
 // A server stream: the handler sends responses until it returns, the
 // client reads them until io.EOF (here with the All iterator). Generated
-// code wires the same calls: StateManagerService.Watch's client method
-// returns a *natsrpc.ClientStream[WatchResponse].
+// code wires the same calls: the client method of a server-streaming method
+// returns a *natsrpc.ClientRecvStream[Res], and the handler method gets a
+// *natsrpc.HandlerSendStream[Res].
 func ExampleServerStreamClient() {
 	srv, err := embeddednats.Start(embeddednats.Config{})
 	if err != nil {
@@ -100,15 +101,14 @@ func ExampleServerStreamClient() {
 	}
 	defer nc.Close()
 
-	ai := aiintegrationv1.File_gaming_ai_integration_v1_ai_integration_proto.Services().ByName("AIIntegrationService")
-	streamGenerate := ai.Methods().ByName("StreamGenerate")
+	testService := natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName("TestService")
+	watch := testService.Methods().ByName("Watch")
 
-	svc, err := natsrpc.NewService(nc, ai, []natsrpc.Handler{
-		natsrpc.NewServerStreamHandler(streamGenerate, func(ctx context.Context, req *aiintegrationv1.StreamGenerateRequest, s *natsrpc.ServerStream[aiintegrationv1.StreamGenerateResponse]) error {
-			for i, tok := range []string{"Well", " met", ", traveller."} {
+	svc, err := natsrpc.NewService(nc, testService, []natsrpc.Handler{
+		natsrpc.NewServerStreamHandler(watch, func(ctx context.Context, req *natsrpctestv1.WatchRequest, s *natsrpc.HandlerSendStream[natsrpctestv1.WatchResponse]) error {
+			for rev := uint64(1); rev <= req.GetCount(); rev++ {
 				// Send blocks while the client is a window behind.
-				if err := s.Send(&aiintegrationv1.StreamGenerateResponse{Sequence: int32(i),
-					Event: &aiintegrationv1.StreamGenerateResponse_Delta{Delta: &aiintegrationv1.TokenDelta{Text: tok}}}); err != nil {
+				if err := s.Send(&natsrpctestv1.WatchResponse{Revision: rev, Key: fmt.Sprintf("item-%d", rev)}); err != nil {
 					return err
 				}
 			}
@@ -120,19 +120,20 @@ func ExampleServerStreamClient() {
 	}
 	defer svc.Stop(context.Background())
 
-	client := natsrpc.NewServerStreamClient[aiintegrationv1.StreamGenerateRequest, aiintegrationv1.StreamGenerateResponse](nc, streamGenerate)
-	stream, err := client.CallServerStream(context.Background(), &aiintegrationv1.StreamGenerateRequest{Feature: "npc-dialogue"})
+	client := natsrpc.NewServerStreamClient[natsrpctestv1.WatchRequest, natsrpctestv1.WatchResponse](nc, watch)
+	stream, err := client.CallServerStream(context.Background(), &natsrpctestv1.WatchRequest{Count: 3})
 	if err != nil {
 		log.Fatal(err)
 	}
-	text := ""
+	defer stream.Close()
 	for res, err := range stream.All() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		text += res.GetDelta().GetText()
+		fmt.Println(res.GetRevision(), res.GetKey())
 	}
-	fmt.Println(text)
 	// Output:
-	// Well met, traveller.
+	// 1 item-1
+	// 2 item-2
+	// 3 item-3
 }

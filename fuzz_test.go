@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"google.golang.org/protobuf/proto"
 
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 // Fuzz targets for everything a server or client parses from the network.
@@ -93,11 +93,11 @@ func FuzzCode(f *testing.F) {
 // error decoder, and checks that what it decodes survives being sent again.
 func FuzzDecodeError(f *testing.F) {
 	e := NewError(CodeNotFound, nil)
-	_ = e.AddDetail(&questsystemv1.GetQuestRequest{QuestId: "q"})
+	_ = e.AddDetail(&natsrpctestv1.GetRequest{Id: "q"})
 	_, status := encodeError(e, codecProto)
 	_, jsonStatus := encodeError(e, codecJSON)
-	f.Add("not_found", "404", "no such quest", "", status)
-	f.Add("not_found", "404", "no such quest", "application/json", jsonStatus)
+	f.Add("not_found", "404", "no such item", "", status)
+	f.Add("not_found", "404", "no such item", "application/json", jsonStatus)
 	f.Add("", "503", "down", "", []byte(nil))
 	f.Add("", "NOT_FOUND", "toyz style", "", []byte(nil))
 	f.Add("bogus", "", "", "", []byte{0x1a, 0xff})
@@ -135,16 +135,17 @@ func FuzzDecodeError(f *testing.F) {
 	})
 }
 
-// newFuzzHandler binds a GenerateQuest handler that echoes the player level.
+// newFuzzHandler binds a handler of the test schema's Generate that echoes
+// the requested level.
 func newFuzzHandler(tb testing.TB) *boundHandler {
 	tb.Helper()
-	md := questsystemv1.File_gaming_quest_system_v1_quest_system_proto.Services().ByName("QuestSystemService").Methods().ByName("GenerateQuest")
+	md := natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName("TestService").Methods().ByName("Generate")
 	m, err := methodSpec(md)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h := NewUnaryHandler(md, func(_ context.Context, req *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
-		return &questsystemv1.GenerateQuestResponse{Quest: &questsystemv1.Quest{RecommendedLevel: req.GetPlayerLevel()}}, nil
+	h := NewUnaryHandler(md, func(_ context.Context, req *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
+		return &natsrpctestv1.GenerateResponse{Item: &natsrpctestv1.Item{Level: req.GetLevel()}}, nil
 	})
 	bound, err := h.bind(m, nil)
 	if err != nil {
@@ -157,15 +158,15 @@ func newFuzzHandler(tb testing.TB) *boundHandler {
 // in both encodings: it must answer invalid_argument or call the handler,
 // never panic, and what it accepts must survive re-encoding.
 func FuzzDecodeRequest(f *testing.F) {
-	full := &questsystemv1.GenerateQuestRequest{PlayerId: "p-1", PlayerLevel: 12, RegionId: "r", Hints: map[string]string{"mood": "grim"}, ExcludedQuestIds: []string{"a", "b"}}
+	full := &natsrpctestv1.GenerateRequest{OwnerId: "p-1", Level: 12, RegionId: "r", Hints: map[string]string{"mood": "grim"}, ExcludedIds: []string{"a", "b"}}
 	bin, _ := proto.Marshal(full)
 	js, _ := jsonMarshal.Marshal(full)
 	f.Add(bin, false)
 	f.Add(js, true)
 	f.Add([]byte{}, false)
 	f.Add([]byte(`{}`), true)
-	f.Add([]byte(`{"playerLevel": "12"}`), true)
-	f.Add([]byte(`{"playerLevel": 1e40}`), true)
+	f.Add([]byte(`{"level": "12"}`), true)
+	f.Add([]byte(`{"level": 1e40}`), true)
 	f.Add([]byte{0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, false)
 	f.Add([]byte{0x42, 0x04, 0x0a, 0x02, 0xff, 0xfe}, false)
 	h := newFuzzHandler(f)
@@ -181,18 +182,18 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			return
 		}
-		req := &questsystemv1.GenerateQuestRequest{}
+		req := &natsrpctestv1.GenerateRequest{}
 		if err := c.unmarshal(body, req); err != nil {
 			t.Fatalf("handler accepted %q but it does not decode: %v", body, err)
 		}
-		if got := res.(*questsystemv1.GenerateQuestResponse).GetQuest().GetRecommendedLevel(); got != req.GetPlayerLevel() {
-			t.Fatalf("handler saw level %d; decoded %d", got, req.GetPlayerLevel())
+		if got := res.(*natsrpctestv1.GenerateResponse).GetItem().GetLevel(); got != req.GetLevel() {
+			t.Fatalf("handler saw level %d; decoded %d", got, req.GetLevel())
 		}
 		again, err := c.marshal(nil, req)
 		if err != nil {
 			t.Fatalf("re-encode %v: %v", req, err)
 		}
-		back := &questsystemv1.GenerateQuestRequest{}
+		back := &natsrpctestv1.GenerateRequest{}
 		if err := c.unmarshal(again, back); err != nil || !proto.Equal(back, req) {
 			t.Fatalf("%v did not survive re-encoding: %v, %v", req, back, err)
 		}

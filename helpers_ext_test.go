@@ -11,22 +11,22 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/internal/natstest"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
-// Descriptors of the quest system, the service every test uses.
+// Descriptors of the test schema's TestService, the service most tests
+// use: Get runs under the service's default_timeout (5s) and has no side
+// effects; Generate has a timeout of its own (30s).
 var (
-	questService   = questsystemv1.File_gaming_quest_system_v1_quest_system_proto.Services().ByName("QuestSystemService")
-	generateQuest  = questService.Methods().ByName("GenerateQuest")
-	getQuest       = questService.Methods().ByName("GetQuest")
-	updateProgress = questService.Methods().ByName("UpdateProgress")
-	abandonQuest   = questService.Methods().ByName("AbandonQuest")
+	itemService  = natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName("TestService")
+	getItem      = itemService.Methods().ByName("Get")
+	generateItem = itemService.Methods().ByName("Generate")
 )
 
 const (
-	questMicroName  = "gaming_quest_system_v1_QuestSystemService"
-	getQuestSubject = "gaming.quest_system.v1.QuestSystemService.GetQuest"
-	genQuestSubject = "gaming.quest_system.v1.QuestSystemService.GenerateQuest"
+	itemMicroName  = "natsrpctest_v1_TestService"
+	getItemSubject = "natsrpctest.v1.TestService.Get"
+	genItemSubject = "natsrpctest.v1.TestService.Generate"
 )
 
 // testConns starts a server and returns a client and a server connection.
@@ -36,11 +36,11 @@ func testConns(t testing.TB, opts ...natstest.Option) (srv *server.Server, clien
 	return srv, natstest.Connect(t, srv), natstest.Connect(t, srv)
 }
 
-// testService registers quest system handlers and stops the service when t
+// testService registers TestService handlers and stops the service when t
 // ends.
 func testService(t testing.TB, nc *nats.Conn, handlers []natsrpc.Handler, opts ...natsrpc.HandlerOption) *natsrpc.Service {
 	t.Helper()
-	return startService(t, nc, questService, handlers, opts...)
+	return startService(t, nc, itemService, handlers, opts...)
 }
 
 // testPingService registers ping service handlers.
@@ -63,29 +63,27 @@ func startService(t testing.TB, nc *nats.Conn, sd protoreflect.ServiceDescriptor
 	return svc
 }
 
-// getQuestHandler answers GetQuest with fn.
-func getQuestHandler(fn func(context.Context, *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error)) natsrpc.Handler {
-	return natsrpc.NewUnaryHandler(getQuest, fn)
+// getItemHandler answers Get with fn.
+func getItemHandler(fn func(context.Context, *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error)) natsrpc.Handler {
+	return natsrpc.NewUnaryHandler(getItem, fn)
 }
 
-// echoGetQuest answers GetQuest with a quest whose id is the requested one.
-func echoGetQuest(_ context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-	return &questsystemv1.GetQuestResponse{Quest: &questsystemv1.PlayerQuest{
-		Quest:  &questsystemv1.Quest{QuestId: req.GetQuestId(), Title: "The " + req.GetQuestId()},
-		Status: questsystemv1.QuestStatus_QUEST_STATUS_ACTIVE,
+// echoGetItem answers Get with an active item whose id is the requested
+// one.
+func echoGetItem(_ context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+	return &natsrpctestv1.GetResponse{Item: &natsrpctestv1.Item{
+		Id:     req.GetId(),
+		Title:  "The " + req.GetId(),
+		Status: natsrpctestv1.Status_STATUS_ACTIVE,
 	}}, nil
 }
 
-func getQuestClient(nc *nats.Conn, opts ...natsrpc.ClientOption) *natsrpc.UnaryClient[questsystemv1.GetQuestRequest, questsystemv1.GetQuestResponse] {
-	return natsrpc.NewUnaryClient[questsystemv1.GetQuestRequest, questsystemv1.GetQuestResponse](nc, getQuest, opts...)
+func getItemClient(nc *nats.Conn, opts ...natsrpc.ClientOption) *natsrpc.UnaryClient[natsrpctestv1.GetRequest, natsrpctestv1.GetResponse] {
+	return natsrpc.NewUnaryClient[natsrpctestv1.GetRequest, natsrpctestv1.GetResponse](nc, getItem, opts...)
 }
 
-func abandonQuestClient(nc *nats.Conn, opts ...natsrpc.ClientOption) *natsrpc.UnaryClient[questsystemv1.AbandonQuestRequest, questsystemv1.AbandonQuestResponse] {
-	return natsrpc.NewUnaryClient[questsystemv1.AbandonQuestRequest, questsystemv1.AbandonQuestResponse](nc, abandonQuest, opts...)
-}
-
-func generateQuestClient(nc *nats.Conn, opts ...natsrpc.ClientOption) *natsrpc.UnaryClient[questsystemv1.GenerateQuestRequest, questsystemv1.GenerateQuestResponse] {
-	return natsrpc.NewUnaryClient[questsystemv1.GenerateQuestRequest, questsystemv1.GenerateQuestResponse](nc, generateQuest, opts...)
+func generateItemClient(nc *nats.Conn, opts ...natsrpc.ClientOption) *natsrpc.UnaryClient[natsrpctestv1.GenerateRequest, natsrpctestv1.GenerateResponse] {
+	return natsrpc.NewUnaryClient[natsrpctestv1.GenerateRequest, natsrpctestv1.GenerateResponse](nc, generateItem, opts...)
 }
 
 // wantCode fails t unless err has code want.

@@ -71,7 +71,10 @@
 // service vanished. [ServerStreamClient], [ClientStreamClient] and
 // [BidiStreamClient] open streams; [NewServerStreamHandler],
 // [NewClientStreamHandler] and [NewBidiStreamHandler] serve them, on
-// goroutines of their own within [WithMaxStreams].
+// goroutines of their own within [WithMaxStreams]. The streams themselves
+// are named by side and direction: the caller gets a [ClientRecvStream],
+// [ClientSendStream] or [ClientBidiStream], the handler a
+// [HandlerSendStream], [HandlerRecvStream] or [HandlerBidiStream].
 //
 // # Events
 //
@@ -95,15 +98,41 @@ package natsrpc
 
 // Version is the semantic version of the natsrpc runtime. The plugin prints
 // it for --version, so the plugin and the runtime never drift apart.
-const Version = "0.2.0"
+const Version = "0.3.0"
 
-// IsAtLeastVersion0_1_0 is referenced by generated code
-// (`const _ = natsrpc.IsAtLeastVersion0_1_0`), so that code generated for a
-// newer runtime fails to compile against an older one instead of failing at
-// run time. Files with only unary methods reference it: they need nothing
-// newer. Constants are never removed.
-const IsAtLeastVersion0_1_0 = true
+// Generated code references one of these constants
+// (`const _ = natsrpc.IsAtLeastVersion0_3_0`): the oldest whose runtime has
+// everything the file uses. A mismatch between generated code and the
+// runtime then fails to compile at that line, naming the constant, instead
+// of with a type error further down:
+//
+//   - code generated for a newer runtime than the one it is built with
+//     names a constant the older runtime does not have yet;
+//   - code generated before the runtime renamed what it uses names a
+//     constant the runtime no longer has: a release that renames API that
+//     generated code calls removes the constants such code references.
+//
+// Either way the compiler's first error in the generated file is, with the
+// file's own constant,
+//
+//	undefined: natsrpc.IsAtLeastVersion0_2_0
+//
+// and the fix is to regenerate the code with the protoc-gen-natsrpc of the
+// runtime in go.mod (go install
+// github.com/natsrpc/natsrpc/protoc-gen-natsrpc@<that version>), or to move
+// the runtime to the version the code was generated with.
+const (
+	// IsAtLeastVersion0_1_0 is referenced by generated files whose methods
+	// are all unary: what they use has not changed since 0.1.0.
+	IsAtLeastVersion0_1_0 = true
 
-// IsAtLeastVersion0_2_0 is referenced by generated files that use streams
-// or events, which need the 0.2.0 runtime.
-const IsAtLeastVersion0_2_0 = true
+	// IsAtLeastVersion0_3_0 is referenced by generated files with streams
+	// or events. 0.3.0 renamed the stream types by side and direction
+	// (ClientStream became [ClientRecvStream], ServerStream
+	// [HandlerSendStream], ServerRecvStream [HandlerRecvStream] and
+	// ServerBidiStream [HandlerBidiStream]) and removed
+	// IsAtLeastVersion0_2_0, which the files with streams or events
+	// generated for 0.2.0 reference: they stop at that reference and must
+	// be regenerated.
+	IsAtLeastVersion0_3_0 = true
+)

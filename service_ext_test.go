@@ -17,7 +17,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/internal/natstest"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 func TestDefaultsAbsorb64Callers(t *testing.T) {
@@ -237,25 +237,25 @@ func TestQueueGroupSpread(t *testing.T) {
 func TestJSON(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t)
-	testService(t, server, []natsrpc.Handler{getQuestHandler(func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-		if req.GetQuestId() == "missing" {
-			return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no quest \"missing\""))
+	testService(t, server, []natsrpc.Handler{getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+		if req.GetId() == "missing" {
+			return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no item \"missing\""))
 		}
-		return echoGetQuest(ctx, req)
+		return echoGetItem(ctx, req)
 	})})
 
-	res, err := getQuestClient(client, natsrpc.WithJSON()).CallUnary(context.Background(), &questsystemv1.GetQuestRequest{QuestId: "q-7"})
+	res, err := getItemClient(client, natsrpc.WithJSON()).CallUnary(context.Background(), &natsrpctestv1.GetRequest{Id: "q-7"})
 	if err != nil {
 		t.Fatalf("WithJSON call: %v", err)
 	}
-	if got := res.GetQuest().GetQuest().GetQuestId(); got != "q-7" {
-		t.Errorf("quest id = %q; want q-7", got)
+	if got := res.GetItem().GetId(); got != "q-7" {
+		t.Errorf("item id = %q; want q-7", got)
 	}
 
 	// What `nats req SUBJECT '{...}' -H Content-Type:application/json` sends.
-	msg := nats.NewMsg(getQuestSubject)
+	msg := nats.NewMsg(getItemSubject)
 	msg.Header.Set("Content-Type", "application/json")
-	msg.Data = []byte(`{"playerId": "p-1", "questId": "q-8"}`)
+	msg.Data = []byte(`{"ownerId": "p-1", "id": "q-8"}`)
 	resp, err := client.RequestMsg(msg, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -263,24 +263,24 @@ func TestJSON(t *testing.T) {
 	if got := resp.Header.Get("Content-Type"); got != "application/json" {
 		t.Errorf("response Content-Type = %q; want application/json", got)
 	}
-	var got questsystemv1.GetQuestResponse
+	var got natsrpctestv1.GetResponse
 	if err := protojson.Unmarshal(resp.Data, &got); err != nil {
 		t.Fatalf("response %q is not JSON: %v", resp.Data, err)
 	}
-	if got.GetQuest().GetQuest().GetQuestId() != "q-8" || got.GetQuest().GetStatus() != questsystemv1.QuestStatus_QUEST_STATUS_ACTIVE {
-		t.Errorf("response = %v; want quest q-8, active", &got)
+	if got.GetItem().GetId() != "q-8" || got.GetItem().GetStatus() != natsrpctestv1.Status_STATUS_ACTIVE {
+		t.Errorf("response = %v; want item q-8, active", &got)
 	}
-	if !strings.Contains(string(resp.Data), `"QUEST_STATUS_ACTIVE"`) {
+	if !strings.Contains(string(resp.Data), `"STATUS_ACTIVE"`) {
 		t.Errorf("response %s: want enums by name", resp.Data)
 	}
 
-	msg.Data = []byte(`{"questId": "missing"}`)
+	msg.Data = []byte(`{"id": "missing"}`)
 	resp, err = client.RequestMsg(msg, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.Header.Get("Nats-Rpc-Code") != "not_found" || resp.Header.Get("Nats-Service-Error-Code") != "404" ||
-		resp.Header.Get("Nats-Service-Error") != `no quest "missing"` {
+		resp.Header.Get("Nats-Service-Error") != `no item "missing"` {
 		t.Errorf("error headers = %v; want not_found, 404 and the message", resp.Header)
 	}
 }
@@ -296,7 +296,7 @@ func TestHeaders(t *testing.T) {
 			return nil, errors.New("no CallInfo in the handler's context")
 		}
 		seen <- ci.RequestHeader()
-		ci.ResponseHeader().Set("Quest-Cache", "hit")
+		ci.ResponseHeader().Set("Item-Cache", "hit")
 		ci.ResponseHeader().Set("Nats-Rpc-Code", "forged")
 		ci.ResponseHeader().Set("Status", "503")
 		if req.GetValue() == "fail" {
@@ -323,8 +323,8 @@ func TestHeaders(t *testing.T) {
 	if got.Get("Nats-Rpc-Timeout") == "" {
 		t.Error("handler saw no Nats-Rpc-Timeout")
 	}
-	if resHdr.Get("Quest-Cache") != "hit" {
-		t.Errorf("response header Quest-Cache = %q; want hit", resHdr.Get("Quest-Cache"))
+	if resHdr.Get("Item-Cache") != "hit" {
+		t.Errorf("response header Item-Cache = %q; want hit", resHdr.Get("Item-Cache"))
 	}
 	if resHdr.Get("Nats-Rpc-Code") != "" || resHdr.Get("Status") != "" {
 		t.Errorf("response headers %v: reserved headers set by the handler must be dropped", resHdr)
@@ -334,8 +334,8 @@ func TestHeaders(t *testing.T) {
 	_, err = c.CallUnary(context.Background(), wrapperspb.String("fail"), natsrpc.WithResponseHeader(&resHdr))
 	e := wantCode(t, err, natsrpc.CodeNotFound)
 	<-seen
-	if resHdr.Get("Quest-Cache") != "hit" || e.Meta().Get("Quest-Cache") != "hit" {
-		t.Errorf("error response headers %v: want the handler's Quest-Cache", resHdr)
+	if resHdr.Get("Item-Cache") != "hit" || e.Meta().Get("Item-Cache") != "hit" {
+		t.Errorf("error response headers %v: want the handler's Item-Cache", resHdr)
 	}
 	if resHdr.Get("Nats-Rpc-Code") != "not_found" {
 		t.Errorf("error response Nats-Rpc-Code = %q; want not_found, not the handler's forgery", resHdr.Get("Nats-Rpc-Code"))
@@ -351,26 +351,26 @@ func TestDiscovery(t *testing.T) {
 	t.Parallel()
 	_, client, server := testConns(t)
 	svc := testService(t, server, []natsrpc.Handler{
-		getQuestHandler(func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-			if req.GetQuestId() == "missing" {
-				return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such quest"))
+		getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+			if req.GetId() == "missing" {
+				return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such item"))
 			}
 			time.Sleep(2 * time.Millisecond) // real work the stats must show
-			return echoGetQuest(ctx, req)
+			return echoGetItem(ctx, req)
 		}),
-		natsrpc.NewUnaryHandler(generateQuest, func(context.Context, *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
-			return &questsystemv1.GenerateQuestResponse{}, nil
+		natsrpc.NewUnaryHandler(generateItem, func(context.Context, *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
+			return &natsrpctestv1.GenerateResponse{}, nil
 		}),
 	})
 
 	var ping micro.Ping
-	requestJSON(t, client, "$SRV.PING."+questMicroName, &ping)
-	if ping.Name != questMicroName || ping.ID != svc.ID() || ping.Version != "1.0.0" || ping.Type != micro.PingResponseType {
-		t.Errorf("PING = %+v; want name %q, id %q, version 1.0.0", ping, questMicroName, svc.ID())
+	requestJSON(t, client, "$SRV.PING."+itemMicroName, &ping)
+	if ping.Name != itemMicroName || ping.ID != svc.ID() || ping.Version != "1.0.0" || ping.Type != micro.PingResponseType {
+		t.Errorf("PING = %+v; want name %q, id %q, version 1.0.0", ping, itemMicroName, svc.ID())
 	}
 
 	var info micro.Info
-	requestJSON(t, client, "$SRV.INFO."+questMicroName, &info)
+	requestJSON(t, client, "$SRV.INFO."+itemMicroName, &info)
 	if info.Type != micro.InfoResponseType || info.Metadata["natsrpc.version"] != natsrpc.Version {
 		t.Errorf("INFO type, metadata = %q, %v", info.Type, info.Metadata)
 	}
@@ -378,48 +378,48 @@ func TestDiscovery(t *testing.T) {
 		t.Fatalf("INFO has %d endpoints; want 2", len(info.Endpoints))
 	}
 	ep := info.Endpoints[0]
-	if ep.Name != "GetQuest" || ep.Subject != getQuestSubject || ep.QueueGroup != "q" {
-		t.Errorf("endpoint = %s on %q in %q; want GetQuest on %q in \"q\"", ep.Name, ep.Subject, ep.QueueGroup, getQuestSubject)
+	if ep.Name != "Get" || ep.Subject != getItemSubject || ep.QueueGroup != "q" {
+		t.Errorf("endpoint = %s on %q in %q; want Get on %q in \"q\"", ep.Name, ep.Subject, ep.QueueGroup, getItemSubject)
 	}
 	for k, want := range map[string]string{
-		"natsrpc.procedure":     "/gaming.quest_system.v1.QuestSystemService/GetQuest",
-		"natsrpc.request":       "gaming.quest_system.v1.GetQuestRequest",
-		"natsrpc.response":      "gaming.quest_system.v1.GetQuestResponse",
+		"natsrpc.procedure":     "/natsrpctest.v1.TestService/Get",
+		"natsrpc.request":       "natsrpctest.v1.GetRequest",
+		"natsrpc.response":      "natsrpctest.v1.GetResponse",
 		"natsrpc.kind":          "unary",
 		"natsrpc.idempotency":   "no_side_effects",
 		"natsrpc.content_types": "application/protobuf,application/json",
 		"natsrpc.timeout":       "5s",
 	} {
 		if got := ep.Metadata[k]; got != want {
-			t.Errorf("GetQuest metadata %s = %q; want %q", k, got, want)
+			t.Errorf("Get metadata %s = %q; want %q", k, got, want)
 		}
 	}
 	if got := info.Endpoints[1].Metadata["natsrpc.timeout"]; got != "30s" {
-		t.Errorf("GenerateQuest metadata natsrpc.timeout = %q; want 30s", got)
+		t.Errorf("Generate metadata natsrpc.timeout = %q; want 30s", got)
 	}
 
 	// Every instance answers the service-wide and the instance subject.
 	var all micro.Info
-	requestJSON(t, client, "$SRV.INFO."+questMicroName+"."+svc.ID(), &all)
+	requestJSON(t, client, "$SRV.INFO."+itemMicroName+"."+svc.ID(), &all)
 	if all.ID != svc.ID() {
 		t.Errorf("INFO by id answered by %q", all.ID)
 	}
 
-	c := getQuestClient(client)
+	c := getItemClient(client)
 	for i := range 5 {
 		id := "q"
 		if i%2 == 1 {
 			id = "missing"
 		}
-		_, _ = c.CallUnary(context.Background(), &questsystemv1.GetQuestRequest{QuestId: id})
+		_, _ = c.CallUnary(context.Background(), &natsrpctestv1.GetRequest{Id: id})
 	}
 	var stats micro.Stats
 	waitFor(t, "5 requests in the stats", func() bool {
-		requestJSON(t, client, "$SRV.STATS."+questMicroName, &stats)
+		requestJSON(t, client, "$SRV.STATS."+itemMicroName, &stats)
 		return len(stats.Endpoints) == 2 && stats.Endpoints[0].NumRequests == 5
 	})
 	st := stats.Endpoints[0]
-	if st.NumErrors != 2 || !strings.Contains(st.LastError, "no such quest") {
+	if st.NumErrors != 2 || !strings.Contains(st.LastError, "no such item") {
 		t.Errorf("num_errors, last_error = %d, %q; want 2, the not_found", st.NumErrors, st.LastError)
 	}
 	// Three successes of at least 2ms each: the handler's time, not the
@@ -428,7 +428,7 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("processing_time, average = %v, %v; want real handler time (at least 6ms in all)", st.ProcessingTime, st.AverageProcessingTime)
 	}
 	if stats.Type != micro.StatsResponseType || stats.Endpoints[1].NumRequests != 0 {
-		t.Errorf("STATS type %q, GenerateQuest requests %d", stats.Type, stats.Endpoints[1].NumRequests)
+		t.Errorf("STATS type %q, Generate requests %d", stats.Type, stats.Endpoints[1].NumRequests)
 	}
 	var data map[string]any
 	if err := json.Unmarshal(st.Data, &data); err != nil {

@@ -551,7 +551,7 @@ func NewServerStreamClient[Req, Res any](nc *nats.Conn, method protoreflect.Meth
 // [WithCallTimeout] and the method's own timeout option bound it: unlike
 // unary calls, streams get no default timeout (a watch may last hours),
 // and heartbeats end them when the service vanishes ([WithHeartbeat]).
-func (c *ServerStreamClient[Req, Res]) CallServerStream(ctx context.Context, req *Req, opts ...CallOption) (*ClientStream[Res], error) {
+func (c *ServerStreamClient[Req, Res]) CallServerStream(ctx context.Context, req *Req, opts ...CallOption) (*ClientRecvStream[Res], error) {
 	if req == nil {
 		return nil, errorf(CodeInvalidArgument, "request is nil")
 	}
@@ -567,12 +567,20 @@ func (c *ServerStreamClient[Req, Res]) CallServerStream(ctx context.Context, req
 		_ = conn.CloseResponse()
 		return nil, asError(err)
 	}
-	return &ClientStream[Res]{conn: conn}, nil
+	return &ClientRecvStream[Res]{conn: conn}, nil
 }
 
-// ClientStream is the client's side of a server-streaming call: the
+// ClientRecvStream is the calling side of a server-streaming call, which
+// [ServerStreamClient.CallServerStream] returns: it receives the
 // responses, in order. It is not safe for concurrent use.
-type ClientStream[Res any] struct {
+//
+// Stream types are named by side and direction: Client or Handler, then
+// Recv, Send or Bidi ([ClientRecvStream], [ClientSendStream],
+// [ClientBidiStream]; [HandlerSendStream], [HandlerRecvStream],
+// [HandlerBidiStream]). Names of method kinds (ServerStream, ClientStream,
+// BidiStream) appear only in the clients, handler constructors and call
+// methods of that kind.
+type ClientRecvStream[Res any] struct {
 	conn StreamingClientConn
 }
 
@@ -584,7 +592,7 @@ type ClientStream[Res any] struct {
 // [CodeDeadlineExceeded]) or after Close. While the caller does not call
 // Recv, the service's Send blocks once the window is full
 // ([WithStreamWindow]).
-func (s *ClientStream[Res]) Recv() (*Res, error) {
+func (s *ClientRecvStream[Res]) Recv() (*Res, error) {
 	return receive[Res](s.conn)
 }
 
@@ -602,7 +610,7 @@ func receive[Res any](conn StreamingClientConn) (*Res, error) {
 // All returns an iterator over the responses that ends at the end of the
 // stream, yielding a final error (never io.EOF) if the stream failed. It
 // closes the stream when the loop ends, early or not.
-func (s *ClientStream[Res]) All() iter.Seq2[*Res, error] {
+func (s *ClientRecvStream[Res]) All() iter.Seq2[*Res, error] {
 	return allOf[Res](s.conn)
 }
 
@@ -628,19 +636,19 @@ func allOf[Res any](conn StreamingClientConn) iter.Seq2[*Res, error] {
 // Close stops the stream: the service's handler sees its context canceled,
 // and Recv returns [CodeCanceled]. It is safe to call more than once and
 // after the end.
-func (s *ClientStream[Res]) Close() error {
+func (s *ClientRecvStream[Res]) Close() error {
 	return s.conn.CloseResponse()
 }
 
 // ResponseHeader returns the headers the handler set before its first
 // Send; they arrive with the first response, so read them after the first
 // Recv.
-func (s *ClientStream[Res]) ResponseHeader() nats.Header { return s.conn.ResponseHeader() }
+func (s *ClientRecvStream[Res]) ResponseHeader() nats.Header { return s.conn.ResponseHeader() }
 
 // ResponseTrailer returns the headers the handler set as its trailer,
 // sent at the end of the stream: read them after Recv returned io.EOF or an
 // error from the service.
-func (s *ClientStream[Res]) ResponseTrailer() nats.Header { return s.conn.ResponseTrailer() }
+func (s *ClientRecvStream[Res]) ResponseTrailer() nats.Header { return s.conn.ResponseTrailer() }
 
 // ClientStreamClient calls one client-streaming method. Build it once with
 // [NewClientStreamClient] and share it.
@@ -668,7 +676,7 @@ func (c *ClientStreamClient[Req, Res]) CallClientStream(ctx context.Context, opt
 	return &ClientSendStream[Req, Res]{conn: conn}, nil
 }
 
-// ClientSendStream is the client's side of a client-streaming call: it
+// ClientSendStream is the calling side of a client-streaming call: it
 // sends requests, then receives the one response. It is not safe for
 // concurrent use.
 type ClientSendStream[Req, Res any] struct {
@@ -758,7 +766,7 @@ func (c *BidiStreamClient[Req, Res]) CallBidiStream(ctx context.Context, opts ..
 	return &ClientBidiStream[Req, Res]{conn: conn}, nil
 }
 
-// ClientBidiStream is the client's side of a bidirectional-streaming call.
+// ClientBidiStream is the calling side of a bidirectional-streaming call.
 // One goroutine may send while another receives; neither side is safe for
 // concurrent use by several goroutines.
 type ClientBidiStream[Req, Res any] struct {
@@ -784,10 +792,10 @@ func (s *ClientBidiStream[Req, Res]) CloseSend() error {
 	return nil
 }
 
-// Recv returns the next response, with the semantics of [ClientStream.Recv].
+// Recv returns the next response, with the semantics of [ClientRecvStream.Recv].
 func (s *ClientBidiStream[Req, Res]) Recv() (*Res, error) { return receive[Res](s.conn) }
 
-// All returns an iterator over the responses, as [ClientStream.All] does.
+// All returns an iterator over the responses, as [ClientRecvStream.All] does.
 func (s *ClientBidiStream[Req, Res]) All() iter.Seq2[*Res, error] { return allOf[Res](s.conn) }
 
 // Close stops the stream in both directions.

@@ -29,7 +29,7 @@ import (
 var fastHeartbeat = natsrpc.WithHeartbeat(50*time.Millisecond, 400*time.Millisecond)
 
 // countTo answers Watch("n") with "0" .. "n-1".
-func countTo(_ context.Context, req *str, s *natsrpc.ServerStream[str]) error {
+func countTo(_ context.Context, req *str, s *natsrpc.HandlerSendStream[str]) error {
 	n, err := strconv.Atoi(req.GetValue())
 	if err != nil {
 		return natsrpc.NewError(natsrpc.CodeInvalidArgument, err)
@@ -43,7 +43,7 @@ func countTo(_ context.Context, req *str, s *natsrpc.ServerStream[str]) error {
 }
 
 // recvAll reads a stream to its end.
-func recvAll(t testing.TB, s *natsrpc.ClientStream[str]) ([]string, error) {
+func recvAll(t testing.TB, s *natsrpc.ClientRecvStream[str]) ([]string, error) {
 	t.Helper()
 	var got []string
 	for {
@@ -117,7 +117,7 @@ func TestStreamSlowClientHoldsServerBack(t *testing.T) {
 	)
 	var sent atomic.Int64
 	var blocked atomic.Int64 // Sends that took long: they waited for credit
-	svc := startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, s *natsrpc.ServerStream[str]) error {
+	svc := startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, s *natsrpc.HandlerSendStream[str]) error {
 		payload := strings.Repeat("x", 1000)
 		for range n {
 			start := time.Now()
@@ -198,8 +198,8 @@ func endpointData(t testing.TB, svc *natsrpc.Service, name string) statsData {
 
 // endless streams "tick" until its context ends, and reports how the
 // context ended on done.
-func endless(done chan<- error) func(context.Context, *str, *natsrpc.ServerStream[str]) error {
-	return func(ctx context.Context, _ *str, s *natsrpc.ServerStream[str]) error {
+func endless(done chan<- error) func(context.Context, *str, *natsrpc.HandlerSendStream[str]) error {
+	return func(ctx context.Context, _ *str, s *natsrpc.HandlerSendStream[str]) error {
 		for {
 			if err := s.Send(&str{Value: "tick"}); err != nil {
 				<-ctx.Done()
@@ -224,17 +224,17 @@ func TestStreamClientGoneStopsHandler(t *testing.T) {
 	cases := []struct {
 		name string
 		// leave makes the client go away; it runs after the first message.
-		leave func(cancel context.CancelFunc, s *natsrpc.ClientStream[str], nc *nats.Conn)
+		leave func(cancel context.CancelFunc, s *natsrpc.ClientRecvStream[str], nc *nats.Conn)
 		// wait is how long the handler may take to notice.
 		wait time.Duration
 		opts []natsrpc.ClientOption
 	}{
-		{name: "close", wait: time.Second, leave: func(_ context.CancelFunc, s *natsrpc.ClientStream[str], _ *nats.Conn) { _ = s.Close() }},
-		{name: "cancel", wait: time.Second, leave: func(cancel context.CancelFunc, _ *natsrpc.ClientStream[str], _ *nats.Conn) { cancel() }},
+		{name: "close", wait: time.Second, leave: func(_ context.CancelFunc, s *natsrpc.ClientRecvStream[str], _ *nats.Conn) { _ = s.Close() }},
+		{name: "cancel", wait: time.Second, leave: func(cancel context.CancelFunc, _ *natsrpc.ClientRecvStream[str], _ *nats.Conn) { cancel() }},
 		{name: "crash", wait: 2 * time.Second, opts: []natsrpc.ClientOption{fastHeartbeat},
-			leave: func(_ context.CancelFunc, _ *natsrpc.ClientStream[str], nc *nats.Conn) { nc.Close() }},
+			leave: func(_ context.CancelFunc, _ *natsrpc.ClientRecvStream[str], nc *nats.Conn) { nc.Close() }},
 		{name: "crash with default heartbeats", wait: natsrpc.DefaultLiveness + 2*time.Second,
-			leave: func(_ context.CancelFunc, _ *natsrpc.ClientStream[str], nc *nats.Conn) { nc.Close() }},
+			leave: func(_ context.CancelFunc, _ *natsrpc.ClientRecvStream[str], nc *nats.Conn) { nc.Close() }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -337,7 +337,7 @@ func TestStreamServerGone(t *testing.T) {
 func TestStreamErrorAfterMessages(t *testing.T) {
 	t.Parallel()
 	_, cnc, snc := testConns(t)
-	startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, s *natsrpc.ServerStream[str]) error {
+	startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, s *natsrpc.HandlerSendStream[str]) error {
 		s.ResponseHeader().Set("X-Region", "eu")
 		for i := range 3 {
 			if err := s.Send(&str{Value: strconv.Itoa(i)}); err != nil {
@@ -419,7 +419,7 @@ func TestStreamDeadline(t *testing.T) {
 			_, cnc, snc := testConns(t)
 			done := make(chan error, 1)
 			deadline := make(chan time.Duration, 1)
-			startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(ctx context.Context, req *str, s *natsrpc.ServerStream[str]) error {
+			startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(ctx context.Context, req *str, s *natsrpc.HandlerSendStream[str]) error {
 				dl, ok := ctx.Deadline()
 				if !ok {
 					deadline <- -1
@@ -449,7 +449,7 @@ func TestStreamDeadline(t *testing.T) {
 	t.Run("default_timeout does not cut streams", func(t *testing.T) {
 		t.Parallel()
 		_, cnc, snc := testConns(t)
-		startService(t, snc, slowService, []natsrpc.Handler{natsrpc.NewServerStreamHandler(slowWatch, func(ctx context.Context, _ *str, s *natsrpc.ServerStream[str]) error {
+		startService(t, snc, slowService, []natsrpc.Handler{natsrpc.NewServerStreamHandler(slowWatch, func(ctx context.Context, _ *str, s *natsrpc.HandlerSendStream[str]) error {
 			if _, ok := ctx.Deadline(); ok {
 				return errors.New("the handler has a deadline")
 			}
@@ -617,7 +617,7 @@ func TestStreamDetectsLostMessages(t *testing.T) {
 		t.Parallel()
 		srv, cnc, snc := testConns(t)
 		release := make(chan struct{})
-		startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(ctx context.Context, _ *str, s *natsrpc.ServerStream[str]) error {
+		startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(ctx context.Context, _ *str, s *natsrpc.HandlerSendStream[str]) error {
 			if err := s.Send(&str{Value: "a"}); err != nil {
 				return err
 			}
@@ -888,7 +888,7 @@ func TestClientStream(t *testing.T) {
 	_, cnc, snc := testConns(t)
 	const window = 4
 	var consumed atomic.Int64
-	startService(t, snc, streamService, []natsrpc.Handler{natsrpc.NewClientStreamHandler(streamUpload, func(ctx context.Context, s *natsrpc.ServerRecvStream[str]) (*str, error) {
+	startService(t, snc, streamService, []natsrpc.Handler{natsrpc.NewClientStreamHandler(streamUpload, func(ctx context.Context, s *natsrpc.HandlerRecvStream[str]) (*str, error) {
 		if s.RequestHeader().Get("X-Batch") != "b-1" {
 			return nil, errors.New("missing X-Batch")
 		}
@@ -952,7 +952,7 @@ func TestClientStream(t *testing.T) {
 func TestBidiStream(t *testing.T) {
 	t.Parallel()
 	_, cnc, snc := testConns(t)
-	startService(t, snc, streamService, []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(ctx context.Context, s *natsrpc.ServerBidiStream[str, str]) error {
+	startService(t, snc, streamService, []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(ctx context.Context, s *natsrpc.HandlerBidiStream[str, str]) error {
 		for m, err := range s.All() {
 			if err != nil {
 				return err
@@ -1128,7 +1128,7 @@ func TestStreamMessageTooLarge(t *testing.T) {
 	t.Parallel()
 	_, cnc, snc := testConns(t, natstest.WithMaxPayload(4096))
 	sendErr := make(chan error, 1)
-	startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, s *natsrpc.ServerStream[str]) error {
+	startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, s *natsrpc.HandlerSendStream[str]) error {
 		sendErr <- s.Send(&str{Value: strings.Repeat("x", 8000)})
 		return s.Send(&str{Value: "small"})
 	})})
@@ -1148,7 +1148,7 @@ func TestStreamMessageTooLarge(t *testing.T) {
 func TestBidiServerEndsFirst(t *testing.T) {
 	t.Parallel()
 	_, cnc, snc := testConns(t)
-	startService(t, snc, streamService, []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(_ context.Context, s *natsrpc.ServerBidiStream[str, str]) error {
+	startService(t, snc, streamService, []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(_ context.Context, s *natsrpc.HandlerBidiStream[str, str]) error {
 		if _, err := s.Recv(); err != nil {
 			return err
 		}

@@ -42,7 +42,7 @@ func (h *streamHandler) bind(_ *spec.Method, interceptors []Interceptor) (*bound
 
 // NewServerStreamHandler returns the handler of the server-streaming method
 // described by method; fn serves each stream: it reads the request and
-// sends responses with [ServerStream.Send] until it returns. Its error
+// sends responses with [HandlerSendStream.Send] until it returns. Its error
 // (nil for a clean end) reaches the client after every response sent
 // before it, coded as for unary handlers (see [NewUnaryHandler]).
 //
@@ -52,20 +52,20 @@ func (h *streamHandler) bind(_ *spec.Method, interceptors []Interceptor) (*bound
 // cancels it or vanishes (no heartbeat for the liveness timeout,
 // [WithHeartbeat]), at the client's deadline, and when [Service.Stop]
 // gives up waiting; the client then sees [CodeUnavailable].
-func NewServerStreamHandler[Req, Res any](method protoreflect.MethodDescriptor, fn func(context.Context, *Req, *ServerStream[Res]) error) Handler {
+func NewServerStreamHandler[Req, Res any](method protoreflect.MethodDescriptor, fn func(context.Context, *Req, *HandlerSendStream[Res]) error) Handler {
 	return newStreamHandler(method, spec.KindServerStream, fn == nil, func() error { return checkMessages[Req, Res](method) },
 		func(ctx context.Context, conn StreamingHandlerConn) error {
 			req := new(Req)
 			if err := conn.Receive(any(req).(proto.Message)); err != nil {
 				return err
 			}
-			return fn(ctx, req, &ServerStream[Res]{conn: conn})
+			return fn(ctx, req, &HandlerSendStream[Res]{conn: conn})
 		})
 }
 
-// ServerStream is the handler's side of a server-streaming call. It is not
-// safe for concurrent use.
-type ServerStream[Res any] struct {
+// HandlerSendStream is the handling side of a server-streaming call: it
+// sends the responses. It is not safe for concurrent use.
+type HandlerSendStream[Res any] struct {
 	conn StreamingHandlerConn
 }
 
@@ -75,7 +75,7 @@ type ServerStream[Res any] struct {
 // ends (the client canceled, closed or vanished: [CodeCanceled]), when the
 // context's deadline passes, or when res is larger than max_payload
 // ([CodeResourceExhausted], the stream stays usable).
-func (s *ServerStream[Res]) Send(res *Res) error {
+func (s *HandlerSendStream[Res]) Send(res *Res) error {
 	if res == nil {
 		return errorf(CodeInvalidArgument, "stream message is nil")
 	}
@@ -85,22 +85,22 @@ func (s *ServerStream[Res]) Send(res *Res) error {
 // ResponseHeader returns the headers sent with the first response (or with
 // the end of the stream, if there is none): set them before the first
 // Send. Reserved headers are dropped.
-func (s *ServerStream[Res]) ResponseHeader() nats.Header { return s.conn.ResponseHeader() }
+func (s *HandlerSendStream[Res]) ResponseHeader() nats.Header { return s.conn.ResponseHeader() }
 
 // ResponseTrailer returns the headers sent with the end of the stream.
-func (s *ServerStream[Res]) ResponseTrailer() nats.Header { return s.conn.ResponseTrailer() }
+func (s *HandlerSendStream[Res]) ResponseTrailer() nats.Header { return s.conn.ResponseTrailer() }
 
 // RequestHeader returns the headers of the client's request.
-func (s *ServerStream[Res]) RequestHeader() nats.Header { return s.conn.RequestHeader() }
+func (s *HandlerSendStream[Res]) RequestHeader() nats.Header { return s.conn.RequestHeader() }
 
 // NewClientStreamHandler returns the handler of the client-streaming method
 // described by method; fn reads the client's requests with
-// [ServerRecvStream.Recv] until io.EOF and returns the one response. It
+// [HandlerRecvStream.Recv] until io.EOF and returns the one response. It
 // runs as server-streaming handlers do (see [NewServerStreamHandler]).
-func NewClientStreamHandler[Req, Res any](method protoreflect.MethodDescriptor, fn func(context.Context, *ServerRecvStream[Req]) (*Res, error)) Handler {
+func NewClientStreamHandler[Req, Res any](method protoreflect.MethodDescriptor, fn func(context.Context, *HandlerRecvStream[Req]) (*Res, error)) Handler {
 	return newStreamHandler(method, spec.KindClientStream, fn == nil, func() error { return checkMessages[Req, Res](method) },
 		func(ctx context.Context, conn StreamingHandlerConn) error {
-			res, err := fn(ctx, &ServerRecvStream[Req]{conn: conn})
+			res, err := fn(ctx, &HandlerRecvStream[Req]{conn: conn})
 			if err != nil {
 				return err
 			}
@@ -111,29 +111,30 @@ func NewClientStreamHandler[Req, Res any](method protoreflect.MethodDescriptor, 
 		})
 }
 
-// ServerRecvStream is the handler's side of a client-streaming call: the
-// client's requests, in order. It is not safe for concurrent use.
-type ServerRecvStream[Req any] struct {
+// HandlerRecvStream is the handling side of a client-streaming call: it
+// receives the client's requests, in order. It is not safe for concurrent
+// use.
+type HandlerRecvStream[Req any] struct {
 	conn StreamingHandlerConn
 }
 
 // Recv returns the next request, io.EOF after the last one. While the
 // handler does not call it, the client's Send blocks once the window is
 // full ([WithStreamWindow]).
-func (s *ServerRecvStream[Req]) Recv() (*Req, error) { return handlerReceive[Req](s.conn) }
+func (s *HandlerRecvStream[Req]) Recv() (*Req, error) { return handlerReceive[Req](s.conn) }
 
 // All returns an iterator over the requests, yielding a final error
 // (never io.EOF) if the stream failed.
-func (s *ServerRecvStream[Req]) All() iter.Seq2[*Req, error] { return handlerAll[Req](s.conn) }
+func (s *HandlerRecvStream[Req]) All() iter.Seq2[*Req, error] { return handlerAll[Req](s.conn) }
 
 // RequestHeader returns the headers the client opened the stream with.
-func (s *ServerRecvStream[Req]) RequestHeader() nats.Header { return s.conn.RequestHeader() }
+func (s *HandlerRecvStream[Req]) RequestHeader() nats.Header { return s.conn.RequestHeader() }
 
 // ResponseHeader returns the headers sent with the response.
-func (s *ServerRecvStream[Req]) ResponseHeader() nats.Header { return s.conn.ResponseHeader() }
+func (s *HandlerRecvStream[Req]) ResponseHeader() nats.Header { return s.conn.ResponseHeader() }
 
 // ResponseTrailer returns the headers sent with the end of the stream.
-func (s *ServerRecvStream[Req]) ResponseTrailer() nats.Header { return s.conn.ResponseTrailer() }
+func (s *HandlerRecvStream[Req]) ResponseTrailer() nats.Header { return s.conn.ResponseTrailer() }
 
 func handlerReceive[Req any](conn StreamingHandlerConn) (*Req, error) {
 	req := new(Req)
@@ -168,27 +169,27 @@ func handlerAll[Req any](conn StreamingHandlerConn) iter.Seq2[*Req, error] {
 // method described by method; fn reads requests and sends responses in any
 // order until it returns. It runs as server-streaming handlers do (see
 // [NewServerStreamHandler]).
-func NewBidiStreamHandler[Req, Res any](method protoreflect.MethodDescriptor, fn func(context.Context, *ServerBidiStream[Req, Res]) error) Handler {
+func NewBidiStreamHandler[Req, Res any](method protoreflect.MethodDescriptor, fn func(context.Context, *HandlerBidiStream[Req, Res]) error) Handler {
 	return newStreamHandler(method, spec.KindBidiStream, fn == nil, func() error { return checkMessages[Req, Res](method) },
 		func(ctx context.Context, conn StreamingHandlerConn) error {
-			return fn(ctx, &ServerBidiStream[Req, Res]{conn: conn})
+			return fn(ctx, &HandlerBidiStream[Req, Res]{conn: conn})
 		})
 }
 
-// ServerBidiStream is the handler's side of a bidirectional-streaming call.
-// One goroutine may receive while another sends.
-type ServerBidiStream[Req, Res any] struct {
+// HandlerBidiStream is the handling side of a bidirectional-streaming
+// call. One goroutine may receive while another sends.
+type HandlerBidiStream[Req, Res any] struct {
 	conn StreamingHandlerConn
 }
 
 // Recv returns the next request, io.EOF once the client called CloseSend.
-func (s *ServerBidiStream[Req, Res]) Recv() (*Req, error) { return handlerReceive[Req](s.conn) }
+func (s *HandlerBidiStream[Req, Res]) Recv() (*Req, error) { return handlerReceive[Req](s.conn) }
 
 // All returns an iterator over the requests.
-func (s *ServerBidiStream[Req, Res]) All() iter.Seq2[*Req, error] { return handlerAll[Req](s.conn) }
+func (s *HandlerBidiStream[Req, Res]) All() iter.Seq2[*Req, error] { return handlerAll[Req](s.conn) }
 
-// Send sends one response, with the semantics of [ServerStream.Send].
-func (s *ServerBidiStream[Req, Res]) Send(res *Res) error {
+// Send sends one response, with the semantics of [HandlerSendStream.Send].
+func (s *HandlerBidiStream[Req, Res]) Send(res *Res) error {
 	if res == nil {
 		return errorf(CodeInvalidArgument, "stream message is nil")
 	}
@@ -196,13 +197,13 @@ func (s *ServerBidiStream[Req, Res]) Send(res *Res) error {
 }
 
 // RequestHeader returns the headers the client opened the stream with.
-func (s *ServerBidiStream[Req, Res]) RequestHeader() nats.Header { return s.conn.RequestHeader() }
+func (s *HandlerBidiStream[Req, Res]) RequestHeader() nats.Header { return s.conn.RequestHeader() }
 
 // ResponseHeader returns the headers sent with the first response.
-func (s *ServerBidiStream[Req, Res]) ResponseHeader() nats.Header { return s.conn.ResponseHeader() }
+func (s *HandlerBidiStream[Req, Res]) ResponseHeader() nats.Header { return s.conn.ResponseHeader() }
 
 // ResponseTrailer returns the headers sent with the end of the stream.
-func (s *ServerBidiStream[Req, Res]) ResponseTrailer() nats.Header { return s.conn.ResponseTrailer() }
+func (s *HandlerBidiStream[Req, Res]) ResponseTrailer() nats.Header { return s.conn.ResponseTrailer() }
 
 // Causes of a stream handler's context ending early. They wrap
 // context.Canceled, so handlers that check for it keep working.

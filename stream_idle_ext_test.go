@@ -69,7 +69,7 @@ func (s *idleStream) wantBlocked(t *testing.T, who string) {
 	}
 }
 
-func echoAll(s *natsrpc.ServerBidiStream[str, str]) error {
+func echoAll(s *natsrpc.HandlerBidiStream[str, str]) error {
 	for m, err := range s.All() {
 		if err != nil {
 			return err
@@ -125,7 +125,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "server stream, handler silent before its first Send, client waiting in Recv",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{watchHandler(func(ctx context.Context, _ *str, st *natsrpc.ServerStream[str]) error {
+				return []natsrpc.Handler{watchHandler(func(ctx context.Context, _ *str, st *natsrpc.HandlerSendStream[str]) error {
 					if err := idle(ctx); err != nil {
 						return s.done(err)
 					}
@@ -146,7 +146,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "server stream, handler blocked on credit, client silent",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, st *natsrpc.ServerStream[str]) error {
+				return []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, st *natsrpc.HandlerSendStream[str]) error {
 					if err := st.Send(&str{Value: "0"}); err != nil {
 						return s.done(err)
 					}
@@ -174,7 +174,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "server stream, both silent",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{watchHandler(func(ctx context.Context, _ *str, st *natsrpc.ServerStream[str]) error {
+				return []natsrpc.Handler{watchHandler(func(ctx context.Context, _ *str, st *natsrpc.HandlerSendStream[str]) error {
 					if err := idle(ctx); err != nil {
 						return s.done(err)
 					}
@@ -196,7 +196,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "client stream, handler silent before its response, client waiting in CloseAndRecv",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{natsrpc.NewClientStreamHandler(streamUpload, func(ctx context.Context, st *natsrpc.ServerRecvStream[str]) (*str, error) {
+				return []natsrpc.Handler{natsrpc.NewClientStreamHandler(streamUpload, func(ctx context.Context, st *natsrpc.HandlerRecvStream[str]) (*str, error) {
 					got, err := joinAll(st)
 					if err != nil {
 						return nil, s.done(err)
@@ -220,7 +220,7 @@ func TestStreamIdle(t *testing.T) {
 			name:          "client stream, handler silent before reading, client blocked on credit",
 			handlerWindow: 1,
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{natsrpc.NewClientStreamHandler(streamUpload, func(ctx context.Context, st *natsrpc.ServerRecvStream[str]) (*str, error) {
+				return []natsrpc.Handler{natsrpc.NewClientStreamHandler(streamUpload, func(ctx context.Context, st *natsrpc.HandlerRecvStream[str]) (*str, error) {
 					if err := idle(ctx); err != nil {
 						return nil, s.done(err)
 					}
@@ -248,7 +248,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "client stream, client silent between messages, handler waiting in Recv",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{natsrpc.NewClientStreamHandler(streamUpload, func(_ context.Context, st *natsrpc.ServerRecvStream[str]) (*str, error) {
+				return []natsrpc.Handler{natsrpc.NewClientStreamHandler(streamUpload, func(_ context.Context, st *natsrpc.HandlerRecvStream[str]) (*str, error) {
 					got, err := joinAll(st)
 					if err != nil {
 						return nil, s.done(err)
@@ -269,7 +269,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "bidi stream, handler silent before its first Send, client waiting in Recv",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(ctx context.Context, st *natsrpc.ServerBidiStream[str, str]) error {
+				return []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(ctx context.Context, st *natsrpc.HandlerBidiStream[str, str]) error {
 					m, err := st.Recv()
 					if err != nil {
 						return s.done(err)
@@ -296,7 +296,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "bidi stream, handler blocked on credit, client silent",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(_ context.Context, st *natsrpc.ServerBidiStream[str, str]) error {
+				return []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(_ context.Context, st *natsrpc.HandlerBidiStream[str, str]) error {
 					m, err := st.Recv()
 					if err != nil {
 						return s.done(err)
@@ -327,7 +327,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "bidi stream, client silent, handler waiting in Recv",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(_ context.Context, st *natsrpc.ServerBidiStream[str, str]) error {
+				return []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(_ context.Context, st *natsrpc.HandlerBidiStream[str, str]) error {
 					return s.done(echoAll(st))
 				})}
 			},
@@ -347,7 +347,7 @@ func TestStreamIdle(t *testing.T) {
 		{
 			name: "bidi stream, both silent",
 			handlers: func(s *idleStream) []natsrpc.Handler {
-				return []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(ctx context.Context, st *natsrpc.ServerBidiStream[str, str]) error {
+				return []natsrpc.Handler{natsrpc.NewBidiStreamHandler(streamChat, func(ctx context.Context, st *natsrpc.HandlerBidiStream[str, str]) error {
 					m, err := st.Recv()
 					if err != nil {
 						return s.done(err)
@@ -413,7 +413,7 @@ func TestStreamIdle(t *testing.T) {
 	}
 }
 
-func joinAll(st *natsrpc.ServerRecvStream[str]) (string, error) {
+func joinAll(st *natsrpc.HandlerRecvStream[str]) (string, error) {
 	var b strings.Builder
 	for m, err := range st.All() {
 		if err != nil {

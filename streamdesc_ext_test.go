@@ -91,7 +91,7 @@ func watchClient(nc *nats.Conn, opts ...natsrpc.ClientOption) *watchConn {
 	return natsrpc.NewServerStreamClient[str, str](nc, streamWatch, opts...)
 }
 
-func watchHandler(fn func(context.Context, *str, *natsrpc.ServerStream[str]) error) natsrpc.Handler {
+func watchHandler(fn func(context.Context, *str, *natsrpc.HandlerSendStream[str]) error) natsrpc.Handler {
 	return natsrpc.NewServerStreamHandler(streamWatch, fn)
 }
 

@@ -16,9 +16,9 @@ import (
 
 // The ping service is a test-only schema built in code. Its messages are
 // the well-known wrappers, so clients and handlers get concrete Go types,
-// and unlike the quest system it sets no timeouts in its options, so the
-// runtime's own defaults show. Its methods cover every idempotency level
-// and a streaming shape.
+// and unlike the test schema's TestService it sets no timeouts in its
+// options, so the runtime's own defaults show. Its methods cover every
+// idempotency level and a streaming shape.
 var (
 	pingService = func() protoreflect.ServiceDescriptor {
 		str := ".google.protobuf.StringValue"

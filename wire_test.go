@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 func TestCodeText(t *testing.T) {
@@ -209,7 +209,7 @@ func TestErrorWireRoundTrip(t *testing.T) {
 	if got == nil || got.Code() != CodeNotFound || got.Message() != "nope" {
 		t.Errorf("micro error = %v; want not_found: nope", got)
 	}
-	if got := decodeError(&nats.Msg{Header: nats.Header{"Quest-Cache": {"hit"}}}); got != nil {
+	if got := decodeError(&nats.Msg{Header: nats.Header{"Item-Cache": {"hit"}}}); got != nil {
 		t.Errorf("success decoded as %v", got)
 	}
 }
@@ -326,12 +326,12 @@ func TestHandlerContext(t *testing.T) {
 func TestHandlerDecode(t *testing.T) {
 	t.Parallel()
 	h := newFuzzHandler(t)
-	res, err := h.unary(context.Background(), codecJSON, []byte(`{"playerId":"p","playerLevel":7}`))
+	res, err := h.unary(context.Background(), codecJSON, []byte(`{"ownerId":"p","level":7}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.(*questsystemv1.GenerateQuestResponse).GetQuest().GetRecommendedLevel(); got != 7 {
-		t.Errorf("recommended level = %d; want 7", got)
+	if got := res.(*natsrpctestv1.GenerateResponse).GetItem().GetLevel(); got != 7 {
+		t.Errorf("item level = %d; want 7", got)
 	}
 	_, err = h.unary(context.Background(), codecProto, []byte{0xff})
 	if CodeOf(err) != CodeInvalidArgument {

@@ -28,11 +28,15 @@ const (
 	generatedFilenameExtension = ".natsrpc.go"
 	// versionGuard is the runtime constant that files with only unary
 	// methods require; streamingVersionGuard the one files with streams or
-	// events require (their runtime API arrived in 0.2.0). A file asks for
-	// no newer runtime than it needs. Add a guard when generated code
-	// starts to need newer runtime API.
+	// events require. A file asks for no newer runtime than it needs, so
+	// unary-only files still build against 0.1.0 and later. Add a guard
+	// when generated code starts to need newer runtime API; when a runtime
+	// release renames API generated code uses, move the files that use it
+	// to a new guard and remove the old one from the runtime, so that code
+	// generated before the rename stops at the guard (0.3.0 renamed the
+	// stream types and removed IsAtLeastVersion0_2_0; natsrpc.go says more).
 	versionGuard          = "IsAtLeastVersion0_1_0"
-	streamingVersionGuard = "IsAtLeastVersion0_2_0"
+	streamingVersionGuard = "IsAtLeastVersion0_3_0"
 )
 
 func rewriteImport(importPath protogen.GoImportPath) protogen.GoImportPath {
@@ -379,10 +383,11 @@ func generatePreamble(g *generator) {
 	g.P("package ", g.plan.packageName)
 	g.P()
 	wrapComments(g.GeneratedFile, "This is a compile-time assertion to ensure that this generated file and the natsrpc ",
-		"package are compatible. If you get a compiler error that this constant is not defined, this code was ",
-		"generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your binary. ",
-		"Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by regenerating this code ",
-		"with the protoc-gen-natsrpc of the runtime you use.")
+		"package are compatible. If you get a compiler error that this constant is not defined, this code and ",
+		"the natsrpc runtime compiled into your binary are from different releases: the code was generated for ",
+		"a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with the ",
+		"protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get github.com/natsrpc/natsrpc@<version>) ",
+		"to the release protoc-gen-natsrpc --version prints.")
 	g.P("const _ = ", g.natsrpc(g.plan.versionGuard()))
 	g.P()
 }

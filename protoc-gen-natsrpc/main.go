@@ -64,16 +64,22 @@
 // Every kind of method is generated (Req and Res stand for the request and
 // response messages):
 //
-//	kind                 client method                                                    handler method
-//	unary                M(ctx, *Req, ...CallOption) (*Res, error)                         M(ctx, *Req) (*Res, error)
-//	server streaming     M(ctx, *Req, ...CallOption) (*natsrpc.ClientStream[Res], error)  M(ctx, *Req, *natsrpc.ServerStream[Res]) error
-//	client streaming     M(ctx, ...CallOption) (*natsrpc.ClientSendStream[Req, Res], error) M(ctx, *natsrpc.ServerRecvStream[Req]) (*Res, error)
-//	bidi streaming       M(ctx, ...CallOption) (*natsrpc.ClientBidiStream[Req, Res], error) M(ctx, *natsrpc.ServerBidiStream[Req, Res]) error
-//	event (kind option)  M(ctx, *Req, ...CallOption) error                                 M(ctx, *Req) error
+//	kind                 client method                                                        handler method
+//	unary                M(ctx, *Req, ...CallOption) (*Res, error)                            M(ctx, *Req) (*Res, error)
+//	server streaming     M(ctx, *Req, ...CallOption) (*natsrpc.ClientRecvStream[Res], error)  M(ctx, *Req, *natsrpc.HandlerSendStream[Res]) error
+//	client streaming     M(ctx, ...CallOption) (*natsrpc.ClientSendStream[Req, Res], error)   M(ctx, *natsrpc.HandlerRecvStream[Req]) (*Res, error)
+//	bidi streaming       M(ctx, ...CallOption) (*natsrpc.ClientBidiStream[Req, Res], error)   M(ctx, *natsrpc.HandlerBidiStream[Req, Res]) error
+//	event (kind option)  M(ctx, *Req, ...CallOption) error                                    M(ctx, *Req) error
+//
+// Stream types are named by side (Client, Handler) and direction (Recv,
+// Send, Bidi), never by method kind.
 //
 // A file whose methods are all unary requires natsrpc 0.1.0 or newer
 // (const _ = natsrpc.IsAtLeastVersion0_1_0); a file with streams or events
-// requires 0.2.0 (natsrpc.IsAtLeastVersion0_2_0).
+// requires 0.3.0 (natsrpc.IsAtLeastVersion0_3_0), which renamed the stream
+// types: files generated for 0.2.0 with streams or events reference
+// IsAtLeastVersion0_2_0, which 0.3.0 no longer has, and must be
+// regenerated.
 //
 // [buf]: https://buf.build
 package main

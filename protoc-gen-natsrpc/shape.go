@@ -87,9 +87,9 @@ var unaryShape = &shape{
 	zeroResults: "nil, ",
 }
 
-// serverStreamShape: Watch(ctx, *Req, ...CallOption) (*natsrpc.ClientStream[Res], error)
-// on the client; Watch(ctx, *Req, *natsrpc.ServerStream[Res]) error on the
-// handler.
+// serverStreamShape: Watch(ctx, *Req, ...CallOption)
+// (*natsrpc.ClientRecvStream[Res], error) on the client; Watch(ctx, *Req,
+// *natsrpc.HandlerSendStream[Res]) error on the handler.
 var serverStreamShape = &shape{
 	label:      "server streaming",
 	noun:       "RPC",
@@ -98,17 +98,17 @@ var serverStreamShape = &shape{
 	call:       "CallServerStream",
 	newHandler: "NewServerStreamHandler",
 	clientResults: func(g *generator, m *methodGen) string {
-		return "(*" + g.natsrpc("ClientStream") + "[" + g.ident(m.method.Output.GoIdent) + "], error)"
+		return "(*" + g.natsrpc("ClientRecvStream") + "[" + g.ident(m.method.Output.GoIdent) + "], error)"
 	},
 	handlerParams: func(g *generator, m *methodGen) string {
-		return request(g, m) + ", *" + g.natsrpc("ServerStream") + "[" + g.ident(m.method.Output.GoIdent) + "]"
+		return request(g, m) + ", *" + g.natsrpc("HandlerSendStream") + "[" + g.ident(m.method.Output.GoIdent) + "]"
 	},
 	handlerResults: func(*generator, *methodGen) string { return "error" },
 }
 
 // clientStreamShape: Upload(ctx, ...CallOption)
 // (*natsrpc.ClientSendStream[Req, Res], error) on the client; Upload(ctx,
-// *natsrpc.ServerRecvStream[Req]) (*Res, error) on the handler.
+// *natsrpc.HandlerRecvStream[Req]) (*Res, error) on the handler.
 var clientStreamShape = &shape{
 	label:      "client streaming",
 	noun:       "RPC",
@@ -121,7 +121,7 @@ var clientStreamShape = &shape{
 		return "(*" + g.natsrpc("ClientSendStream") + "[" + g.ident(m.method.Input.GoIdent) + ", " + g.ident(m.method.Output.GoIdent) + "], error)"
 	},
 	handlerParams: func(g *generator, m *methodGen) string {
-		return "*" + g.natsrpc("ServerRecvStream") + "[" + g.ident(m.method.Input.GoIdent) + "]"
+		return "*" + g.natsrpc("HandlerRecvStream") + "[" + g.ident(m.method.Input.GoIdent) + "]"
 	},
 	handlerResults: func(g *generator, m *methodGen) string {
 		return "(" + response(g, m) + ", error)"
@@ -130,7 +130,7 @@ var clientStreamShape = &shape{
 }
 
 // bidiStreamShape: Sync(ctx, ...CallOption) (*natsrpc.ClientBidiStream[Req,
-// Res], error) on the client; Sync(ctx, *natsrpc.ServerBidiStream[Req,
+// Res], error) on the client; Sync(ctx, *natsrpc.HandlerBidiStream[Req,
 // Res]) error on the handler.
 var bidiStreamShape = &shape{
 	label:      "bidirectional streaming",
@@ -144,7 +144,7 @@ var bidiStreamShape = &shape{
 		return "(*" + g.natsrpc("ClientBidiStream") + "[" + g.ident(m.method.Input.GoIdent) + ", " + g.ident(m.method.Output.GoIdent) + "], error)"
 	},
 	handlerParams: func(g *generator, m *methodGen) string {
-		return "*" + g.natsrpc("ServerBidiStream") + "[" + g.ident(m.method.Input.GoIdent) + ", " + g.ident(m.method.Output.GoIdent) + "]"
+		return "*" + g.natsrpc("HandlerBidiStream") + "[" + g.ident(m.method.Input.GoIdent) + ", " + g.ident(m.method.Output.GoIdent) + "]"
 	},
 	handlerResults: func(*generator, *methodGen) string { return "error" },
 }

@@ -22,28 +22,28 @@ func TestShapesRender(t *testing.T) {
 	testImportsUsed(t, world)
 	normalized := strings.Join(strings.Fields(world), " ")
 	for _, want := range []string{
-		// Streams and events need the 0.2.0 runtime.
-		"const _ = natsrpc.IsAtLeastVersion0_2_0",
+		// Streams and events need the 0.3.0 runtime (it renamed the stream types).
+		"const _ = natsrpc.IsAtLeastVersion0_3_0",
 		// Server streaming.
-		"Watch(context.Context, *v1.RegionRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.Region], error)",
+		"Watch(context.Context, *v1.RegionRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.Region], error)",
 		"watch: natsrpc.NewServerStreamClient[v1.RegionRequest, v1.Region](nc, methods.ByName(\"Watch\"), opts...),",
 		"return c.watch.CallServerStream(ctx, req, opts...)",
-		"Watch(context.Context, *v1.RegionRequest, *natsrpc.ServerStream[v1.Region]) error",
+		"Watch(context.Context, *v1.RegionRequest, *natsrpc.HandlerSendStream[v1.Region]) error",
 		"natsrpc.NewServerStreamHandler(methods.ByName(\"Watch\"), impl.Watch),",
-		"func (UnimplementedWorldServiceHandler) Watch(context.Context, *v1.RegionRequest, *natsrpc.ServerStream[v1.Region]) error {\n\treturn natsrpc.NewError(",
+		"func (UnimplementedWorldServiceHandler) Watch(context.Context, *v1.RegionRequest, *natsrpc.HandlerSendStream[v1.Region]) error {\n\treturn natsrpc.NewError(",
 		// Client streaming.
 		"Upload(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.Region, v1.Region], error)",
 		"upload: natsrpc.NewClientStreamClient[v1.Region, v1.Region](nc, methods.ByName(\"Upload\"), opts...),",
 		"func (c *worldServiceClient) Upload(ctx context.Context, opts ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.Region, v1.Region], error) {",
 		"return c.upload.CallClientStream(ctx, opts...)",
-		"Upload(context.Context, *natsrpc.ServerRecvStream[v1.Region]) (*v1.Region, error)",
+		"Upload(context.Context, *natsrpc.HandlerRecvStream[v1.Region]) (*v1.Region, error)",
 		"natsrpc.NewClientStreamHandler(methods.ByName(\"Upload\"), impl.Upload),",
-		"func (UnimplementedWorldServiceHandler) Upload(context.Context, *natsrpc.ServerRecvStream[v1.Region]) (*v1.Region, error) {\n\treturn nil, natsrpc.NewError(",
+		"func (UnimplementedWorldServiceHandler) Upload(context.Context, *natsrpc.HandlerRecvStream[v1.Region]) (*v1.Region, error) {\n\treturn nil, natsrpc.NewError(",
 		// Bidirectional streaming.
 		"Sync(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientBidiStream[v1.Region, v1.Region], error)",
 		"sync: natsrpc.NewBidiStreamClient[v1.Region, v1.Region](nc, methods.ByName(\"Sync\"), opts...),",
 		"return c.sync.CallBidiStream(ctx, opts...)",
-		"Sync(context.Context, *natsrpc.ServerBidiStream[v1.Region, v1.Region]) error",
+		"Sync(context.Context, *natsrpc.HandlerBidiStream[v1.Region, v1.Region]) error",
 		"natsrpc.NewBidiStreamHandler(methods.ByName(\"Sync\"), impl.Sync),",
 		// Events.
 		"RegionChanged(context.Context, *v1.Region, ...natsrpc.CallOption) error",

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -116,7 +117,7 @@ func TestLookupsOnGamingSchemas(t *testing.T) {
 		}
 		want := registry.SubjectResult{
 			Module: "gaming", Version: 1, Service: "gaming.quest_system.v1.QuestSystemService", Method: "GetQuest",
-			Kind: registry.MethodUnary, RequestType: "gaming.quest_system.v1.GetQuestRequest", ResponseType: "gaming.quest_system.v1.GetQuestResponse",
+			Kind: natsrpc.MethodKindUnary, RequestType: "gaming.quest_system.v1.GetQuestRequest", ResponseType: "gaming.quest_system.v1.GetQuestResponse",
 			Subject: "gaming.quest_system.v1.QuestSystemService.GetQuest", QueueGroup: "q", File: "gaming/quest_system/v1/quest_system.proto",
 		}
 		got.Content = registry.Content{Set: got.Set}
@@ -162,11 +163,11 @@ service EvService {
 `
 	mustPush(t, r, registry.PushRequest{Module: "ev", Files: registrytest.Compile(t, map[string]string{"acme/ev/v1/ev.proto": src}, "acme/ev/v1/ev.proto")})
 	got, err := r.ResolveSubject(ctx, registry.SubjectRequest{Subject: "studio.acme.ev.v1.EvService.pings.all"})
-	if err != nil || got.Method != "Pinged" || got.Kind != registry.MethodEvent || got.QueueGroup != "" || got.ResponseType != "google.protobuf.Empty" {
+	if err != nil || got.Method != "Pinged" || got.Kind != natsrpc.MethodKindEvent || got.QueueGroup != "" || got.ResponseType != "google.protobuf.Empty" {
 		t.Errorf("event = %+v, %v", got, err)
 	}
 	got, err = r.ResolveSubject(ctx, registry.SubjectRequest{Subject: "studio.acme.ev.v1.EvService.Watch"})
-	if err != nil || got.Kind != registry.MethodServerStream || got.QueueGroup != "workers" || got.Kind.String() != "server_stream" {
+	if err != nil || got.Kind != natsrpc.MethodKindServerStream || got.QueueGroup != "workers" || got.Kind.String() != "server_stream" {
 		t.Errorf("stream = %+v, %v", got, err)
 	}
 }

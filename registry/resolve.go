@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/spec"
+	"github.com/natsrpc/natsrpc"
 )
 
 // SymbolKind is what kind of element a symbol names.
@@ -437,56 +437,6 @@ func (r *Registry) ResolveFile(ctx context.Context, req FileRequest) (*FileResul
 	return nil, notFoundf("file %q belongs to no module; check the path (it is the import path, e.g. \"gaming/common/v1/common.proto\"), or name the module that imports it", req.File)
 }
 
-// MethodKind is how a method travels over NATS.
-type MethodKind int
-
-const (
-	// MethodUnary is one request answered by one reply.
-	MethodUnary MethodKind = iota + 1
-	// MethodServerStream is one request answered by a stream of replies.
-	MethodServerStream
-	// MethodClientStream is a stream of requests answered by one reply.
-	MethodClientStream
-	// MethodBidiStream is a stream of requests and a stream of replies.
-	MethodBidiStream
-	// MethodEvent is a one-way message without a reply.
-	MethodEvent
-)
-
-// String returns the kind's name as natsrpc's endpoint metadata spells it.
-func (k MethodKind) String() string {
-	switch k {
-	case MethodUnary:
-		return spec.KindUnary.String()
-	case MethodServerStream:
-		return spec.KindServerStream.String()
-	case MethodClientStream:
-		return spec.KindClientStream.String()
-	case MethodBidiStream:
-		return spec.KindBidiStream.String()
-	case MethodEvent:
-		return spec.KindEvent.String()
-	default:
-		return fmt.Sprintf("method_kind(%d)", int(k))
-	}
-}
-
-func methodKind(k spec.Kind) MethodKind {
-	switch k {
-	case spec.KindUnary:
-		return MethodUnary
-	case spec.KindServerStream:
-		return MethodServerStream
-	case spec.KindClientStream:
-		return MethodClientStream
-	case spec.KindBidiStream:
-		return MethodBidiStream
-	case spec.KindEvent:
-		return MethodEvent
-	}
-	return 0
-}
-
 // SubjectRequest names a NATS subject to resolve.
 type SubjectRequest struct {
 	// Subject is a literal subject a request or event was sent on. When no
@@ -513,7 +463,7 @@ type SubjectResult struct {
 	// Method is the method's name.
 	Method string
 	// Kind is how the method travels.
-	Kind MethodKind
+	Kind natsrpc.MethodKind
 	// RequestType and ResponseType are the fully-qualified message names.
 	RequestType, ResponseType string
 	// Subject is the method's subject as the schema declares it.
@@ -567,7 +517,7 @@ func (r *Registry) ResolveSubject(ctx context.Context, req SubjectRequest) (*Sub
 				Version:      rec.Version,
 				Service:      m.Service.FullName,
 				Method:       m.Name,
-				Kind:         methodKind(m.Kind),
+				Kind:         natsrpc.MethodKind(m.Kind),
 				RequestType:  string(m.Desc.Input().FullName()),
 				ResponseType: string(m.Desc.Output().FullName()),
 				Subject:      candidate,

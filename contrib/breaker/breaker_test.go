@@ -13,31 +13,31 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/breaker"
-	"github.com/natsrpc/natsrpc/contrib/internal/questtest"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
-const generateQuest = "/gaming.quest_system.v1.QuestSystemService/GenerateQuest"
+const generateProcedure = "/natsrpctest.v1.TestService/Generate"
 
 func newBreaker(t *testing.T, opts ...breaker.Option) *breaker.Breaker {
 	t.Helper()
-	b, err := breaker.New("quests", opts...)
+	b, err := breaker.New("items", opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return b
 }
 
-// counting answers GenerateQuest and counts the calls that reach it.
-func counting(n *atomic.Int32) *questtest.Handler {
-	return &questtest.Handler{
-		GenerateQuestFunc: func(context.Context, *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
+// counting answers Generate and counts the calls that reach it.
+func counting(n *atomic.Int32) *contribtest.Handler {
+	return &contribtest.Handler{
+		GenerateFunc: func(context.Context, *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
 			n.Add(1)
-			return &questsystemv1.GenerateQuestResponse{}, nil
+			return &natsrpctestv1.GenerateResponse{}, nil
 		},
-		GetQuestFunc: func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+		GetFunc: func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 			n.Add(1)
-			return questtest.Quest(ctx, req)
+			return contribtest.Item(ctx, req)
 		},
 	}
 }
@@ -93,7 +93,7 @@ func wantOpenError(t *testing.T, err error, wantState breaker.State) *breaker.Op
 // timeout a probe goes through and closes it.
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	var reached atomic.Int32
 	stop := env.Serve(t, counting(&reached))
 	var log changes
@@ -110,14 +110,14 @@ func TestLifecycle(t *testing.T) {
 	)
 	c := env.NewClient(natsrpc.WithInterceptors(b))
 	ctx := context.Background()
-	if _, err := c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{}); err != nil {
+	if _, err := c.Generate(ctx, &natsrpctestv1.GenerateRequest{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
 
 	// The service goes away: three calls find no responders.
 	stop()
 	for i := range 3 {
-		_, err := c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+		_, err := c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 		if natsrpc.CodeOf(err) != natsrpc.CodeUnavailable || errors.Is(err, breaker.ErrOpen) {
 			t.Fatalf("call %d without a service: %v; want no responders", i, err)
 		}
@@ -131,12 +131,12 @@ func TestLifecycle(t *testing.T) {
 	reached.Store(0)
 	env.Serve(t, counting(&reached))
 	for range 5 {
-		_, err := c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+		_, err := c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 		oe := wantOpenError(t, err, breaker.StateOpen)
-		if oe.Breaker != "quests" || oe.Procedure != "" || time.Until(oe.RetryAt) <= 0 {
-			t.Errorf("open error %+v; want breaker quests, no procedure, a retry time ahead", oe)
+		if oe.Breaker != "items" || oe.Procedure != "" || time.Until(oe.RetryAt) <= 0 {
+			t.Errorf("open error %+v; want breaker items, no procedure, a retry time ahead", oe)
 		}
-		if msg := err.Error(); !strings.HasPrefix(msg, `unavailable: circuit breaker "quests" is open; failing fast until `) {
+		if msg := err.Error(); !strings.HasPrefix(msg, `unavailable: circuit breaker "items" is open; failing fast until `) {
 			t.Errorf("message %q does not name the breaker and its retry time", msg)
 		}
 	}
@@ -146,7 +146,7 @@ func TestLifecycle(t *testing.T) {
 
 	// After the timeout, one probe goes through and closes the breaker.
 	waitState(t, b, "", breaker.StateHalfOpen)
-	if _, err := c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{}); err != nil {
+	if _, err := c.Generate(ctx, &natsrpctestv1.GenerateRequest{}); err != nil {
 		t.Fatalf("probe: %v", err)
 	}
 	if n := reached.Load(); n != 1 {
@@ -156,9 +156,9 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("after the probe: state %v; want closed", s)
 	}
 	want := []string{
-		"quests closed->open (now open)",
-		"quests open->half-open (now half-open)",
-		"quests half-open->closed (now closed)",
+		"items closed->open (now open)",
+		"items open->half-open (now half-open)",
+		"items half-open->closed (now closed)",
 	}
 	if got := log.get(); !slices.Equal(got, want) {
 		t.Errorf("state changes:\n got %q\nwant %q", got, want)
@@ -169,20 +169,20 @@ func TestLifecycle(t *testing.T) {
 // timeout; while the probe is in flight, other calls fail fast.
 func TestHalfOpenProbeFails(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	b := newBreaker(t, breaker.WithConsecutiveFailures(1), breaker.WithOpenTimeout(50*time.Millisecond))
 	c := env.NewClient(natsrpc.WithInterceptors(b))
 	ctx := context.Background()
-	_, _ = c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
-	_, err := c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+	_, _ = c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
+	_, err := c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 	first := wantOpenError(t, err, breaker.StateOpen).RetryAt
 
 	waitState(t, b, "", breaker.StateHalfOpen)
-	_, err = c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+	_, err = c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 	if natsrpc.CodeOf(err) != natsrpc.CodeUnavailable || errors.Is(err, breaker.ErrOpen) {
 		t.Fatalf("probe without a service: %v; want no responders", err)
 	}
-	_, err = c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+	_, err = c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 	if again := wantOpenError(t, err, breaker.StateOpen).RetryAt; !again.After(first) {
 		t.Errorf("reopened until %v; want later than the first opening's %v", again, first)
 	}
@@ -190,22 +190,22 @@ func TestHalfOpenProbeFails(t *testing.T) {
 	// A probe in flight holds the only half-open slot.
 	waitState(t, b, "", breaker.StateHalfOpen)
 	entered, release := make(chan struct{}), make(chan struct{})
-	env.Serve(t, &questtest.Handler{
-		GenerateQuestFunc: func(context.Context, *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
+	env.Serve(t, &contribtest.Handler{
+		GenerateFunc: func(context.Context, *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
 			close(entered)
 			<-release
-			return &questsystemv1.GenerateQuestResponse{}, nil
+			return &natsrpctestv1.GenerateResponse{}, nil
 		},
 	})
 	probe := make(chan error, 1)
 	go func() {
-		_, err := c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+		_, err := c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 		probe <- err
 	}()
 	<-entered
-	_, err = c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+	_, err = c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 	wantOpenError(t, err, breaker.StateHalfOpen)
-	if !strings.Contains(err.Error(), `circuit breaker "quests" is half-open and its probe calls are in flight`) {
+	if !strings.Contains(err.Error(), `circuit breaker "items" is half-open and its probe calls are in flight`) {
 		t.Errorf("message %q", err)
 	}
 	close(release)
@@ -222,13 +222,13 @@ func TestHalfOpenProbeFails(t *testing.T) {
 // a run of consecutive failures. Canceled calls do not count at all.
 func TestOtherCodesDoNotTrip(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	var reached atomic.Int32
-	env.Serve(t, &questtest.Handler{
-		GenerateQuestFunc: func(_ context.Context, req *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
+	env.Serve(t, &contribtest.Handler{
+		GenerateFunc: func(_ context.Context, req *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
 			reached.Add(1)
 			var code natsrpc.Code
-			if err := code.UnmarshalText([]byte(req.GetPlayerId())); err != nil {
+			if err := code.UnmarshalText([]byte(req.GetOwnerId())); err != nil {
 				return nil, err
 			}
 			return nil, natsrpc.NewError(code, errors.New("as asked"))
@@ -237,7 +237,7 @@ func TestOtherCodesDoNotTrip(t *testing.T) {
 	b := newBreaker(t, breaker.WithConsecutiveFailures(3))
 	c := env.NewClient(natsrpc.WithInterceptors(b))
 	call := func(code string) error {
-		_, err := c.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{PlayerId: code})
+		_, err := c.Generate(context.Background(), &natsrpctestv1.GenerateRequest{OwnerId: code})
 		return err
 	}
 	for range 10 {
@@ -262,7 +262,7 @@ func TestOtherCodesDoNotTrip(t *testing.T) {
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range 5 {
-		_, err := c.GenerateQuest(canceled, &questsystemv1.GenerateQuestRequest{PlayerId: "ok"})
+		_, err := c.Generate(canceled, &natsrpctestv1.GenerateRequest{OwnerId: "ok"})
 		if natsrpc.CodeOf(err) != natsrpc.CodeCanceled {
 			t.Fatalf("canceled call: %v", err)
 		}
@@ -280,9 +280,9 @@ func TestOtherCodesDoNotTrip(t *testing.T) {
 // TestDeadlineExceededTrips: a stuck service opens the breaker too.
 func TestDeadlineExceededTrips(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
-	env.Serve(t, &questtest.Handler{
-		GenerateQuestFunc: func(ctx context.Context, _ *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
+	env := contribtest.Start(t)
+	env.Serve(t, &contribtest.Handler{
+		GenerateFunc: func(ctx context.Context, _ *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		},
@@ -290,12 +290,12 @@ func TestDeadlineExceededTrips(t *testing.T) {
 	b := newBreaker(t, breaker.WithConsecutiveFailures(2))
 	c := env.NewClient(natsrpc.WithInterceptors(b))
 	for range 2 {
-		_, err := c.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{}, natsrpc.WithCallTimeout(30*time.Millisecond))
+		_, err := c.Generate(context.Background(), &natsrpctestv1.GenerateRequest{}, natsrpc.WithCallTimeout(30*time.Millisecond))
 		if natsrpc.CodeOf(err) != natsrpc.CodeDeadlineExceeded {
 			t.Fatalf("call to a stuck service: %v; want deadline_exceeded", err)
 		}
 	}
-	_, err := c.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{}, natsrpc.WithCallTimeout(30*time.Millisecond))
+	_, err := c.Generate(context.Background(), &natsrpctestv1.GenerateRequest{}, natsrpc.WithCallTimeout(30*time.Millisecond))
 	wantOpenError(t, err, breaker.StateOpen)
 }
 
@@ -303,13 +303,13 @@ func TestDeadlineExceededTrips(t *testing.T) {
 // of failures reaches the ratio over at least the minimum of calls.
 func TestFailureRatio(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
-	env.Serve(t, &questtest.Handler{
-		GenerateQuestFunc: func(_ context.Context, req *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
-			if req.GetPlayerId() == "fail" {
+	env := contribtest.Start(t)
+	env.Serve(t, &contribtest.Handler{
+		GenerateFunc: func(_ context.Context, req *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
+			if req.GetOwnerId() == "fail" {
 				return nil, natsrpc.NewError(natsrpc.CodeUnavailable, errors.New("backend down"))
 			}
-			return &questsystemv1.GenerateQuestResponse{}, nil
+			return &natsrpctestv1.GenerateResponse{}, nil
 		},
 	})
 	b := newBreaker(t, breaker.WithConsecutiveFailures(0), breaker.WithFailureRatio(0.5, 4), breaker.WithWindow(time.Minute))
@@ -320,7 +320,7 @@ func TestFailureRatio(t *testing.T) {
 		if s := b.State(""); s != breaker.StateClosed {
 			t.Fatalf("before call %d: state %v; want closed", i, s)
 		}
-		_, _ = c.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{PlayerId: player})
+		_, _ = c.Generate(context.Background(), &natsrpctestv1.GenerateRequest{OwnerId: player})
 	}
 	if s := b.State(""); s != breaker.StateOpen {
 		t.Errorf("after 4 failures in 8 calls: state %v; want open", s)
@@ -330,48 +330,48 @@ func TestFailureRatio(t *testing.T) {
 // TestPerProcedure: each method has its own state.
 func TestPerProcedure(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	b := newBreaker(t, breaker.WithPerProcedure(), breaker.WithConsecutiveFailures(2), breaker.WithOpenTimeout(time.Minute))
 	c := env.NewClient(natsrpc.WithInterceptors(b), natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1}))
 	ctx := context.Background()
 	for range 2 {
-		_, _ = c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+		_, _ = c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 	}
 	var reached atomic.Int32
 	env.Serve(t, counting(&reached))
-	_, err := c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
-	if oe := wantOpenError(t, err, breaker.StateOpen); oe.Procedure != generateQuest {
-		t.Errorf("open error's procedure %q; want %q", oe.Procedure, generateQuest)
+	_, err := c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
+	if oe := wantOpenError(t, err, breaker.StateOpen); oe.Procedure != generateProcedure {
+		t.Errorf("open error's procedure %q; want %q", oe.Procedure, generateProcedure)
 	}
-	if !strings.Contains(err.Error(), `circuit breaker "quests" for "`+generateQuest+`" is open`) {
+	if !strings.Contains(err.Error(), `circuit breaker "items" for "`+generateProcedure+`" is open`) {
 		t.Errorf("message %q does not name the procedure", err)
 	}
-	if _, err := c.GetQuest(ctx, &questsystemv1.GetQuestRequest{}); err != nil {
-		t.Errorf("GetQuest, whose state is closed: %v", err)
+	if _, err := c.Get(ctx, &natsrpctestv1.GetRequest{}); err != nil {
+		t.Errorf("Get, whose state is closed: %v", err)
 	}
 	if n := reached.Load(); n != 1 {
-		t.Errorf("%d calls reached the service; want only GetQuest", n)
+		t.Errorf("%d calls reached the service; want only Get", n)
 	}
-	if s := b.State("/gaming.quest_system.v1.QuestSystemService/GetQuest"); s != breaker.StateClosed {
-		t.Errorf("GetQuest state %v; want closed", s)
+	if s := b.State("/natsrpctest.v1.TestService/Get"); s != breaker.StateClosed {
+		t.Errorf("Get state %v; want closed", s)
 	}
 }
 
 // TestHandlerSide: on a service, a breaker lets everything through.
 func TestHandlerSide(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	var reached atomic.Int32
 	b := newBreaker(t, breaker.WithConsecutiveFailures(1))
-	env.Serve(t, &questtest.Handler{
-		GenerateQuestFunc: func(context.Context, *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
+	env.Serve(t, &contribtest.Handler{
+		GenerateFunc: func(context.Context, *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
 			reached.Add(1)
 			return nil, natsrpc.NewError(natsrpc.CodeUnavailable, errors.New("down"))
 		},
 	}, natsrpc.WithInterceptors(b))
 	c := env.NewClient()
 	for range 3 {
-		_, _ = c.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{})
+		_, _ = c.Generate(context.Background(), &natsrpctestv1.GenerateRequest{})
 	}
 	if n := reached.Load(); n != 3 {
 		t.Errorf("%d calls reached the handler; want 3", n)

@@ -11,8 +11,8 @@ import (
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/breaker"
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
-	"github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1/questsystemv1natsrpc"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
+	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )
 
 // A breaker on a client whose service is down: after three calls that find
@@ -30,7 +30,7 @@ func ExampleNew() {
 	}
 	defer nc.Close()
 
-	questBreaker, err := breaker.New("quest-system",
+	itemsBreaker, err := breaker.New("items",
 		breaker.WithConsecutiveFailures(3),
 		breaker.WithStateChange(func(c breaker.StateChange) {
 			fmt.Printf("breaker %s: %s -> %s\n", c.Breaker, c.From, c.To)
@@ -39,17 +39,17 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	client := questsystemv1natsrpc.NewQuestSystemServiceClient(nc, natsrpc.WithInterceptors(questBreaker))
+	client := natsrpctestv1natsrpc.NewTestServiceClient(nc, natsrpc.WithInterceptors(itemsBreaker))
 
-	// No quest system service listens.
+	// No TestService instance listens.
 	for range 4 {
-		_, err := client.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{PlayerId: "p-1"})
+		_, err := client.Generate(context.Background(), &natsrpctestv1.GenerateRequest{OwnerId: "p-1"})
 		fmt.Println(natsrpc.CodeOf(err), "failed fast:", errors.Is(err, breaker.ErrOpen))
 	}
 	// Output:
 	// unavailable failed fast: false
 	// unavailable failed fast: false
-	// breaker quest-system: closed -> open
+	// breaker items: closed -> open
 	// unavailable failed fast: false
 	// unavailable failed fast: true
 }

@@ -7,23 +7,20 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/types/known/wrapperspb"
-
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/breaker"
-	"github.com/natsrpc/natsrpc/contrib/internal/questtest"
-	"github.com/natsrpc/natsrpc/contrib/internal/streamtest"
-	statemanagerv1 "github.com/natsrpc/natsrpc/proto/gaming/state_manager/v1"
-	"github.com/natsrpc/natsrpc/proto/gaming/state_manager/v1/statemanagerv1natsrpc"
+	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
+	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )
 
-// countingWatches serves Watch with streamtest's script and counts the
+// countingWatches serves Watch with contribtest's script and counts the
 // streams that reach it.
-func countingWatches(n *atomic.Int32) *streamtest.StateManager {
-	return &streamtest.StateManager{
-		WatchFunc: func(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.ServerStream[statemanagerv1.WatchResponse]) error {
+func countingWatches(n *atomic.Int32) *contribtest.Handler {
+	return &contribtest.Handler{
+		WatchFunc: func(ctx context.Context, req *natsrpctestv1.WatchRequest, stream *natsrpc.HandlerSendStream[natsrpctestv1.WatchResponse]) error {
 			n.Add(1)
-			return streamtest.Watch(ctx, req, stream)
+			return contribtest.Watch(ctx, req, stream)
 		},
 	}
 }
@@ -34,13 +31,13 @@ func countingWatches(n *atomic.Int32) *streamtest.StateManager {
 // probe open goes through and closes it.
 func TestStreamLifecycle(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	b := newBreaker(t, breaker.WithConsecutiveFailures(3), breaker.WithOpenTimeout(1500*time.Millisecond))
-	watcher := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(b))
+	watcher := env.NewClient(natsrpc.WithInterceptors(b))
 	ctx := context.Background()
 
 	for i := range 3 {
-		_, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 1))
+		_, err := watcher.Watch(ctx, contribtest.WatchRequest("ok", 1))
 		if natsrpc.CodeOf(err) != natsrpc.CodeUnavailable || errors.Is(err, breaker.ErrOpen) {
 			t.Fatalf("open %d without a service: %v; want no responders", i, err)
 		}
@@ -50,21 +47,20 @@ func TestStreamLifecycle(t *testing.T) {
 	}
 
 	var reached atomic.Int32
-	streamtest.ServeStateManager(t, env.Service, countingWatches(&reached))
-	streamtest.ServeChat(t, env.Service)
+	env.Serve(t, countingWatches(&reached))
 	for range 3 {
-		_, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 1))
-		if oe := wantOpenError(t, err, breaker.StateOpen); oe.Breaker != "quests" || time.Until(oe.RetryAt) <= 0 {
+		_, err := watcher.Watch(ctx, contribtest.WatchRequest("ok", 1))
+		if oe := wantOpenError(t, err, breaker.StateOpen); oe.Breaker != "items" || time.Until(oe.RetryAt) <= 0 {
 			t.Errorf("open error %+v", oe)
 		}
 	}
 	// A bidirectional stream opens with its first call: that call fails
 	// fast, and so does every later one.
-	echo, err := streamtest.NewEchoClient(env.Client, natsrpc.WithInterceptors(b)).CallBidiStream(ctx)
+	echo, err := contribtest.NewChatClient(env.Client, natsrpc.WithInterceptors(b)).CallBidiStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOpenError(t, echo.Send(wrapperspb.String("hail")), breaker.StateOpen)
+	wantOpenError(t, echo.Send(contribtest.Chat("hail")), breaker.StateOpen)
 	_, err = echo.Recv()
 	wantOpenError(t, err, breaker.StateOpen)
 	wantOpenError(t, echo.CloseSend(), breaker.StateOpen)
@@ -76,7 +72,7 @@ func TestStreamLifecycle(t *testing.T) {
 	}
 
 	waitState(t, b, "", breaker.StateHalfOpen)
-	probe, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 2))
+	probe, err := watcher.Watch(ctx, contribtest.WatchRequest("ok", 2))
 	if err != nil {
 		t.Fatalf("probe: %v", err)
 	}
@@ -85,7 +81,7 @@ func TestStreamLifecycle(t *testing.T) {
 	if s := b.State(""); s != breaker.StateClosed {
 		t.Errorf("after the probe opened: state %v; want closed", s)
 	}
-	if got, err := streamtest.ReadAll(probe.Recv); err != nil || len(got) != 2 {
+	if got, err := contribtest.ReadAll(probe.Recv); err != nil || len(got) != 2 {
 		t.Errorf("probe stream: %d, %v", len(got), err)
 	}
 	if n := reached.Load(); n != 1 {
@@ -108,18 +104,18 @@ func TestStreamRefusal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := questtest.Start(t)
-			streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{}, natsrpc.WithMaxStreams(1))
+			env := contribtest.Start(t)
+			env.Serve(t, &contribtest.Handler{}, natsrpc.WithMaxStreams(1))
 			b := newBreaker(t, append([]breaker.Option{breaker.WithConsecutiveFailures(2)}, tc.opts...)...)
-			watcher := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(b))
+			watcher := env.NewClient(natsrpc.WithInterceptors(b))
 			ctx := context.Background()
-			held, err := watcher.Watch(ctx, streamtest.WatchRequest("forever", 0))
+			held, err := watcher.Watch(ctx, contribtest.WatchRequest("forever", 0))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer held.Close()
 			for range 2 {
-				if _, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 0)); natsrpc.CodeOf(err) != natsrpc.CodeResourceExhausted {
+				if _, err := watcher.Watch(ctx, contribtest.WatchRequest("ok", 0)); natsrpc.CodeOf(err) != natsrpc.CodeResourceExhausted {
 					t.Fatalf("second stream: %v; want resource_exhausted", err)
 				}
 			}
@@ -136,15 +132,15 @@ func TestStreamRefusal(t *testing.T) {
 // open, which finds no service, opens it.
 func TestStreamFailureAfterOpen(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
-	svc, err := statemanagerv1natsrpc.RegisterStateManagerServiceHandler(env.Service, &streamtest.StateManager{})
+	env := contribtest.Start(t)
+	svc, err := natsrpctestv1natsrpc.RegisterTestServiceHandler(env.Service, &contribtest.Handler{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := newBreaker(t, breaker.WithConsecutiveFailures(1))
-	watcher := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(b))
+	watcher := env.NewClient(natsrpc.WithInterceptors(b))
 	ctx := context.Background()
-	watch, err := watcher.Watch(ctx, streamtest.WatchRequest("forever", 1))
+	watch, err := watcher.Watch(ctx, contribtest.WatchRequest("forever", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +157,7 @@ func TestStreamFailureAfterOpen(t *testing.T) {
 	if s := b.State(""); s != breaker.StateClosed {
 		t.Fatalf("after a failure on an open stream: state %v; want closed", s)
 	}
-	if _, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 1)); natsrpc.CodeOf(err) != natsrpc.CodeUnavailable || errors.Is(err, breaker.ErrOpen) {
+	if _, err := watcher.Watch(ctx, contribtest.WatchRequest("ok", 1)); natsrpc.CodeOf(err) != natsrpc.CodeUnavailable || errors.Is(err, breaker.ErrOpen) {
 		t.Fatalf("open without a service: %v; want no responders", err)
 	}
 	if s := b.State(""); s != breaker.StateOpen {
@@ -169,8 +165,8 @@ func TestStreamFailureAfterOpen(t *testing.T) {
 	}
 }
 
-// openSignal is a handler interceptor that reports each stream reaching
-// its handler.
+// openSignal is a handler interceptor that reports each Chat stream
+// reaching its handler.
 type openSignal chan struct{}
 
 func (o openSignal) WrapUnary(next natsrpc.UnaryFunc) natsrpc.UnaryFunc { return next }
@@ -181,7 +177,9 @@ func (o openSignal) WrapStreamingClient(next natsrpc.StreamingClientFunc) natsrp
 
 func (o openSignal) WrapStreamingHandler(next natsrpc.StreamingHandlerFunc) natsrpc.StreamingHandlerFunc {
 	return func(ctx context.Context, conn natsrpc.StreamingHandlerConn) error {
-		o <- struct{}{}
+		if conn.Spec().Method.Name() == "Chat" {
+			o <- struct{}{}
+		}
 		return next(ctx, conn)
 	}
 }
@@ -192,17 +190,16 @@ func (o openSignal) WrapStreamingHandler(next natsrpc.StreamingHandlerFunc) nats
 // for nothing and frees the probe slot for the next open.
 func TestStreamProbeReleased(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	b := newBreaker(t, breaker.WithConsecutiveFailures(1), breaker.WithOpenTimeout(200*time.Millisecond))
-	echoClient := streamtest.NewEchoClient(env.Client, natsrpc.WithInterceptors(b))
-	watcher := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(b))
+	echoClient := contribtest.NewChatClient(env.Client, natsrpc.WithInterceptors(b))
+	watcher := env.NewClient(natsrpc.WithInterceptors(b))
 	ctx := context.Background()
-	if _, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 1)); natsrpc.CodeOf(err) != natsrpc.CodeUnavailable {
+	if _, err := watcher.Watch(ctx, contribtest.WatchRequest("ok", 1)); natsrpc.CodeOf(err) != natsrpc.CodeUnavailable {
 		t.Fatalf("open without a service: %v", err)
 	}
 	opened := make(openSignal, 4)
-	streamtest.ServeChat(t, env.Service, natsrpc.WithInterceptors(opened))
-	streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{})
+	env.Serve(t, &contribtest.Handler{}, natsrpc.WithInterceptors(opened))
 	waitState(t, b, "", breaker.StateHalfOpen)
 
 	echo, err := echoClient.CallBidiStream(ctx)
@@ -211,15 +208,15 @@ func TestStreamProbeReleased(t *testing.T) {
 	}
 	received := make(chan error, 1)
 	go func() {
-		_, err := echo.Recv() // opens the stream, then waits: Echo only answers
+		_, err := echo.Recv() // opens the stream, then waits: Chat only answers
 		received <- err
 	}()
 	select {
 	case <-opened:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the Echo stream did not open")
+		t.Fatal("the Chat stream did not open")
 	}
-	_, err = watcher.Watch(ctx, streamtest.WatchRequest("ok", 1))
+	_, err = watcher.Watch(ctx, contribtest.WatchRequest("ok", 1))
 	wantOpenError(t, err, breaker.StateHalfOpen)
 
 	if err := echo.Close(); err != nil {
@@ -231,7 +228,7 @@ func TestStreamProbeReleased(t *testing.T) {
 	if s := b.State(""); s != breaker.StateHalfOpen {
 		t.Fatalf("after the probe was closed unanswered: state %v; want still half-open", s)
 	}
-	watch, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 1))
+	watch, err := watcher.Watch(ctx, contribtest.WatchRequest("ok", 1))
 	if err != nil {
 		t.Fatalf("the next probe: %v", err)
 	}

@@ -14,19 +14,17 @@ import (
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/otelnatsrpc"
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
-	"github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1/questsystemv1natsrpc"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
+	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )
 
-// questServer implements GetQuest of the quest system.
-type questServer struct {
-	questsystemv1natsrpc.UnimplementedQuestSystemServiceHandler
+// itemServer implements Get of the test schema's TestService.
+type itemServer struct {
+	natsrpctestv1natsrpc.UnimplementedTestServiceHandler
 }
 
-func (questServer) GetQuest(_ context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-	return &questsystemv1.GetQuestResponse{Quest: &questsystemv1.PlayerQuest{
-		Quest: &questsystemv1.Quest{QuestId: req.GetQuestId(), Title: "The Lost Lighthouse"},
-	}}, nil
+func (itemServer) Get(_ context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+	return &natsrpctestv1.GetResponse{Item: &natsrpctestv1.Item{Id: req.GetId(), Title: "The Lost Lighthouse"}}, nil
 }
 
 // One interceptor traces both sides: the client's span travels in the
@@ -55,16 +53,16 @@ func ExampleNewInterceptor() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	svc, err := questsystemv1natsrpc.RegisterQuestSystemServiceHandler(nc,
-		questServer{},
+	svc, err := natsrpctestv1natsrpc.RegisterTestServiceHandler(nc,
+		itemServer{},
 		natsrpc.WithInterceptors(interceptor))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer svc.Stop(context.Background())
-	client := questsystemv1natsrpc.NewQuestSystemServiceClient(nc, natsrpc.WithInterceptors(interceptor))
+	client := natsrpctestv1natsrpc.NewTestServiceClient(nc, natsrpc.WithInterceptors(interceptor))
 
-	if _, err := client.GetQuest(context.Background(), &questsystemv1.GetQuestRequest{QuestId: "q-1"}); err != nil {
+	if _, err := client.Get(context.Background(), &natsrpctestv1.GetRequest{Id: "i-1"}); err != nil {
 		log.Fatal(err)
 	}
 	ended := spans.Ended() // the server span ends first
@@ -73,7 +71,7 @@ func ExampleNewInterceptor() {
 	fmt.Println(server.SpanKind(), server.Name())
 	fmt.Println("server span is the client span's child:", server.Parent().SpanID() == caller.SpanContext().SpanID())
 	// Output:
-	// client gaming.quest_system.v1.QuestSystemService/GetQuest
-	// server gaming.quest_system.v1.QuestSystemService/GetQuest
+	// client natsrpctest.v1.TestService/Get
+	// server natsrpctest.v1.TestService/Get
 	// server span is the client span's child: true
 }

@@ -18,18 +18,19 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/contrib/internal/questtest"
+	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
 	"github.com/natsrpc/natsrpc/contrib/otelnatsrpc"
-	eventbusv1 "github.com/natsrpc/natsrpc/proto/gaming/event_bus/v1"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	"github.com/natsrpc/natsrpc/internal/natstest"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 const (
-	getQuestMethod      = "gaming.quest_system.v1.QuestSystemService/GetQuest"
-	generateQuestMethod = "gaming.quest_system.v1.QuestSystemService/GenerateQuest"
-	getQuestSubject     = "gaming.quest_system.v1.QuestSystemService.GetQuest"
+	getMethod      = "natsrpctest.v1.TestService/Get"
+	generateMethod = "natsrpctest.v1.TestService/Generate"
+	getSubject     = "natsrpctest.v1.TestService.Get"
 )
 
 // w3c is the propagator the tests pass explicitly, so that they do not
@@ -104,14 +105,14 @@ func wantAttrs(t *testing.T, what string, attrs []attribute.KeyValue, want []att
 	}
 }
 
-// TestSpansParentChild calls GetQuest through generated stubs on a real
+// TestSpansParentChild calls Get through generated stubs on a real
 // nats-server: the client span and the server span belong to one trace,
 // the server span is the client span's child, the traceparent header
 // carries the client span, and a call the handler makes with its context
 // continues the trace.
 func TestSpansParentChild(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	client, server := newSide(t), newSide(t)
 	serverInterceptor := newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))
 
@@ -123,36 +124,36 @@ func TestSpansParentChild(t *testing.T) {
 		mu        sync.Mutex
 		seenByGet seen
 	)
-	// The downstream call: GetQuest's handler calls GenerateQuest with its
+	// The downstream call: Get's handler calls Generate with its
 	// own context, through a client that uses the server's provider (it is
 	// the same process).
 	downstream := env.NewClient(natsrpc.WithInterceptors(serverInterceptor))
-	env.Serve(t, &questtest.Handler{
-		GetQuestFunc: func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+	env.Serve(t, &contribtest.Handler{
+		GetFunc: func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 			ci, _ := natsrpc.CallInfoFromContext(ctx)
 			mu.Lock()
 			seenByGet = seen{traceparent: ci.RequestHeader().Get("traceparent"), spanContext: trace.SpanContextFromContext(ctx)}
 			mu.Unlock()
-			if _, err := downstream.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{PlayerId: req.GetPlayerId()}); err != nil {
+			if _, err := downstream.Generate(ctx, &natsrpctestv1.GenerateRequest{OwnerId: req.GetOwnerId()}); err != nil {
 				return nil, err
 			}
-			return questtest.Quest(ctx, req)
+			return contribtest.Item(ctx, req)
 		},
-		GenerateQuestFunc: func(context.Context, *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
-			return &questsystemv1.GenerateQuestResponse{}, nil
+		GenerateFunc: func(context.Context, *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
+			return &natsrpctestv1.GenerateResponse{}, nil
 		},
 	}, natsrpc.WithInterceptors(serverInterceptor))
 
 	c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
 	// The caller's own span: the client span must be its child.
 	ctx, parent := client.provider.Tracer("test").Start(context.Background(), "caller")
-	if _, err := c.GetQuest(ctx, &questsystemv1.GetQuestRequest{PlayerId: "p-1", QuestId: "q-1"}); err != nil {
-		t.Fatalf("GetQuest: %v", err)
+	if _, err := c.Get(ctx, &natsrpctestv1.GetRequest{OwnerId: "p-1", Id: "q-1"}); err != nil {
+		t.Fatalf("Get: %v", err)
 	}
 	parent.End()
 
-	clientSpan := onlySpan(t, client, getQuestMethod)
-	serverSpan := onlySpan(t, server, getQuestMethod)
+	clientSpan := onlySpan(t, client, getMethod)
+	serverSpan := onlySpan(t, server, getMethod)
 	if clientSpan.SpanKind() != trace.SpanKindClient || serverSpan.SpanKind() != trace.SpanKindServer {
 		t.Errorf("span kinds: client %v, server %v; want client, server", clientSpan.SpanKind(), serverSpan.SpanKind())
 	}
@@ -185,9 +186,9 @@ func TestSpansParentChild(t *testing.T) {
 
 	// The handler's downstream call: a client span under the server span,
 	// and its server span under that.
-	downClient, downServer := spansByKind(t, server, generateQuestMethod)
+	downClient, downServer := spansByKind(t, server, generateMethod)
 	if got, want := downClient.Parent().SpanID(), serverSpan.SpanContext().SpanID(); got != want {
-		t.Errorf("downstream client span's parent = %v; want GetQuest's server span %v", got, want)
+		t.Errorf("downstream client span's parent = %v; want Get's server span %v", got, want)
 	}
 	if got, want := downServer.Parent().SpanID(), downClient.SpanContext().SpanID(); got != want {
 		t.Errorf("downstream server span's parent = %v; want the downstream client span %v", got, want)
@@ -200,9 +201,9 @@ func TestSpansParentChild(t *testing.T) {
 		what := sp.SpanKind().String() + " span"
 		wantAttrs(t, what, sp.Attributes(), []attribute.KeyValue{
 			attribute.String("rpc.system.name", "natsrpc"),
-			attribute.String("rpc.method", getQuestMethod),
+			attribute.String("rpc.method", getMethod),
 			attribute.String("rpc.response.status_code", "ok"),
-			attribute.String("rpc.natsrpc.subject", getQuestSubject),
+			attribute.String("rpc.natsrpc.subject", getSubject),
 		}, "error.type")
 		if sp.Status().Code != codes.Unset {
 			t.Errorf("%s status = %v; want unset", what, sp.Status())
@@ -249,27 +250,27 @@ func TestSpanStatus(t *testing.T) {
 	} {
 		t.Run(tc.code.String(), func(t *testing.T) {
 			t.Parallel()
-			env := questtest.Start(t)
+			env := contribtest.Start(t)
 			client, server := newSide(t), newSide(t)
-			env.Serve(t, &questtest.Handler{
-				GetQuestFunc: func(context.Context, *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-					return nil, natsrpc.NewError(tc.code, errors.New("quest q-9 is gone"))
+			env.Serve(t, &contribtest.Handler{
+				GetFunc: func(context.Context, *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+					return nil, natsrpc.NewError(tc.code, errors.New("item q-9 is gone"))
 				},
 			}, natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))))
 			c := env.NewClient(
 				natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))),
 				natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1}),
 			)
-			_, err := c.GetQuest(context.Background(), &questsystemv1.GetQuestRequest{QuestId: "q-9"})
+			_, err := c.Get(context.Background(), &natsrpctestv1.GetRequest{Id: "q-9"})
 			if natsrpc.CodeOf(err) != tc.code {
-				t.Fatalf("GetQuest: %v; want code %v", err, tc.code)
+				t.Fatalf("Get: %v; want code %v", err, tc.code)
 			}
 			for _, s := range []struct {
 				span    sdktrace.ReadOnlySpan
 				isError bool
 			}{
-				{onlySpan(t, client, getQuestMethod), true},
-				{onlySpan(t, server, getQuestMethod), tc.serverError},
+				{onlySpan(t, client, getMethod), true},
+				{onlySpan(t, server, getMethod), tc.serverError},
 			} {
 				what := s.span.SpanKind().String() + " span"
 				wantAttrs(t, what, s.span.Attributes(), []attribute.KeyValue{
@@ -278,7 +279,7 @@ func TestSpanStatus(t *testing.T) {
 				})
 				wantStatus := sdktrace.Status{Code: codes.Unset}
 				if s.isError {
-					wantStatus = sdktrace.Status{Code: codes.Error, Description: "quest q-9 is gone"}
+					wantStatus = sdktrace.Status{Code: codes.Error, Description: "item q-9 is gone"}
 				}
 				if s.span.Status() != wantStatus {
 					t.Errorf("%s status = %+v; want %+v", what, s.span.Status(), wantStatus)
@@ -288,7 +289,7 @@ func TestSpanStatus(t *testing.T) {
 					t.Fatalf("%s events = %v; want one exception", what, events)
 				}
 				wantAttrs(t, what+" event", events[0].Attributes, []attribute.KeyValue{
-					attribute.String("exception.message", tc.code.String()+": quest q-9 is gone"),
+					attribute.String("exception.message", tc.code.String()+": item q-9 is gone"),
 					attribute.String("rpc.response.status_code", tc.code.String()),
 				})
 			}
@@ -300,14 +301,14 @@ func TestSpanStatus(t *testing.T) {
 // says unavailable.
 func TestNoResponders(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	client := newSide(t)
 	c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
-	_, err := c.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{})
+	_, err := c.Generate(context.Background(), &natsrpctestv1.GenerateRequest{})
 	if natsrpc.CodeOf(err) != natsrpc.CodeUnavailable {
-		t.Fatalf("GenerateQuest: %v; want unavailable", err)
+		t.Fatalf("Generate: %v; want unavailable", err)
 	}
-	sp := onlySpan(t, client, generateQuestMethod)
+	sp := onlySpan(t, client, generateMethod)
 	wantAttrs(t, "client span", sp.Attributes(), []attribute.KeyValue{
 		attribute.String("rpc.response.status_code", "unavailable"),
 		attribute.String("error.type", "unavailable"),
@@ -321,15 +322,15 @@ func TestNoResponders(t *testing.T) {
 // caller's span.
 func TestPublicEndpoint(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	client, server := newSide(t), newSide(t)
-	env.Serve(t, &questtest.Handler{GetQuestFunc: questtest.Quest},
+	env.Serve(t, &contribtest.Handler{GetFunc: contribtest.Item},
 		natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider), otelnatsrpc.WithPublicEndpoint())))
 	c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
-	if _, err := c.GetQuest(context.Background(), &questsystemv1.GetQuestRequest{QuestId: "q-1"}); err != nil {
+	if _, err := c.Get(context.Background(), &natsrpctestv1.GetRequest{Id: "q-1"}); err != nil {
 		t.Fatal(err)
 	}
-	clientSpan, serverSpan := onlySpan(t, client, getQuestMethod), onlySpan(t, server, getQuestMethod)
+	clientSpan, serverSpan := onlySpan(t, client, getMethod), onlySpan(t, server, getMethod)
 	if serverSpan.Parent().IsValid() {
 		t.Errorf("public server span has parent %v; want a root", serverSpan.Parent())
 	}
@@ -345,31 +346,31 @@ func TestPublicEndpoint(t *testing.T) {
 // TestFilter: filtered calls get no span and send no trace context.
 func TestFilter(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	client := newSide(t)
 	headers := make(chan nats.Header, 2)
-	env.Serve(t, &questtest.Handler{
-		GetQuestFunc: func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+	env.Serve(t, &contribtest.Handler{
+		GetFunc: func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 			ci, _ := natsrpc.CallInfoFromContext(ctx)
 			headers <- ci.RequestHeader()
-			return questtest.Quest(ctx, req)
+			return contribtest.Item(ctx, req)
 		},
-		GenerateQuestFunc: func(context.Context, *questsystemv1.GenerateQuestRequest) (*questsystemv1.GenerateQuestResponse, error) {
-			return &questsystemv1.GenerateQuestResponse{}, nil
+		GenerateFunc: func(context.Context, *natsrpctestv1.GenerateRequest) (*natsrpctestv1.GenerateResponse, error) {
+			return &natsrpctestv1.GenerateResponse{}, nil
 		},
 	})
 	onlyGenerate := otelnatsrpc.WithFilter(func(_ context.Context, spec natsrpc.Spec) bool {
-		return spec.Method.Name() == "GenerateQuest"
+		return spec.Method.Name() == "Generate"
 	})
 	c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider), onlyGenerate)))
-	if _, err := c.GetQuest(context.Background(), &questsystemv1.GetQuestRequest{}); err != nil {
+	if _, err := c.Get(context.Background(), &natsrpctestv1.GetRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{}); err != nil {
+	if _, err := c.Generate(context.Background(), &natsrpctestv1.GenerateRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if names := spanNames(client.rec.Ended()); !slices.Equal(names, []string{generateQuestMethod}) {
-		t.Errorf("spans %q; want only %q", names, generateQuestMethod)
+	if names := spanNames(client.rec.Ended()); !slices.Equal(names, []string{generateMethod}) {
+		t.Errorf("spans %q; want only %q", names, generateMethod)
 	}
 	if h := <-headers; h.Get("traceparent") != "" {
 		t.Errorf("filtered call sent traceparent %q", h.Get("traceparent"))
@@ -380,19 +381,19 @@ func TestFilter(t *testing.T) {
 // reaches the service.
 func TestWithoutTracing(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	caller := newSide(t)
 	traceparents := make(chan string, 1)
-	env.Serve(t, &questtest.Handler{
-		GetQuestFunc: func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+	env.Serve(t, &contribtest.Handler{
+		GetFunc: func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 			ci, _ := natsrpc.CallInfoFromContext(ctx)
 			traceparents <- ci.RequestHeader().Get("traceparent")
-			return questtest.Quest(ctx, req)
+			return contribtest.Item(ctx, req)
 		},
 	})
 	c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(caller.provider), otelnatsrpc.WithoutTracing())))
 	ctx, parent := caller.provider.Tracer("test").Start(context.Background(), "caller")
-	if _, err := c.GetQuest(ctx, &questsystemv1.GetQuestRequest{}); err != nil {
+	if _, err := c.Get(ctx, &natsrpctestv1.GetRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	parent.End()
@@ -409,7 +410,7 @@ func TestWithoutTracing(t *testing.T) {
 // propagator set, trace context still travels as W3C traceparent.
 func TestDefaultPropagator(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	client, server := newSide(t), newSide(t)
 	serverInterceptor, err := otelnatsrpc.NewInterceptor(otelnatsrpc.WithTracerProvider(server.provider))
 	if err != nil {
@@ -419,12 +420,12 @@ func TestDefaultPropagator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.Serve(t, &questtest.Handler{GetQuestFunc: questtest.Quest}, natsrpc.WithInterceptors(serverInterceptor))
+	env.Serve(t, &contribtest.Handler{GetFunc: contribtest.Item}, natsrpc.WithInterceptors(serverInterceptor))
 	c := env.NewClient(natsrpc.WithInterceptors(clientInterceptor))
-	if _, err := c.GetQuest(context.Background(), &questsystemv1.GetQuestRequest{}); err != nil {
+	if _, err := c.Get(context.Background(), &natsrpctestv1.GetRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := onlySpan(t, server, getQuestMethod).Parent().SpanID(), onlySpan(t, client, getQuestMethod).SpanContext().SpanID(); got != want {
+	if got, want := onlySpan(t, server, getMethod).Parent().SpanID(), onlySpan(t, client, getMethod).SpanContext().SpanID(); got != want {
 		t.Errorf("server span's parent = %v; want the client span %v", got, want)
 	}
 }
@@ -433,22 +434,22 @@ func TestDefaultPropagator(t *testing.T) {
 // after calls with mixed outcomes.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	i := newInterceptor(t, otelnatsrpc.WithMeterProvider(mp), otelnatsrpc.WithAttributes(attribute.String("server.address", "nats.test")))
-	env.Serve(t, &questtest.Handler{
-		GetQuestFunc: func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-			if req.GetQuestId() == "missing" {
-				return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such quest"))
+	env.Serve(t, &contribtest.Handler{
+		GetFunc: func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+			if req.GetId() == "missing" {
+				return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such item"))
 			}
-			return questtest.Quest(ctx, req)
+			return contribtest.Item(ctx, req)
 		},
 	}, natsrpc.WithInterceptors(i))
 	c := env.NewClient(natsrpc.WithInterceptors(i))
 	for _, id := range []string{"a", "b", "missing", "c"} {
-		_, _ = c.GetQuest(context.Background(), &questsystemv1.GetQuestRequest{QuestId: id})
+		_, _ = c.Get(context.Background(), &natsrpctestv1.GetRequest{Id: id})
 	}
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -470,7 +471,7 @@ func TestMetrics(t *testing.T) {
 			for _, dp := range h.DataPoints {
 				wantAttrs(t, m.Name, dp.Attributes.ToSlice(), []attribute.KeyValue{
 					attribute.String("rpc.system.name", "natsrpc"),
-					attribute.String("rpc.method", getQuestMethod),
+					attribute.String("rpc.method", getMethod),
 					attribute.String("server.address", "nats.test"),
 				}, "rpc.natsrpc.subject")
 				code, _ := dp.Attributes.Value("rpc.response.status_code")
@@ -517,18 +518,18 @@ func TestHeaderCarrier(t *testing.T) {
 // TestHandlerPanic: a panicking handler's span still ends, as internal.
 func TestHandlerPanic(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	server := newSide(t)
-	env.Serve(t, &questtest.Handler{
-		GetQuestFunc: func(context.Context, *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-			panic("quest log corrupted")
+	env.Serve(t, &contribtest.Handler{
+		GetFunc: func(context.Context, *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+			panic("item log corrupted")
 		},
 	}, natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))))
-	_, err := env.NewClient().GetQuest(context.Background(), &questsystemv1.GetQuestRequest{})
+	_, err := env.NewClient().Get(context.Background(), &natsrpctestv1.GetRequest{})
 	if natsrpc.CodeOf(err) != natsrpc.CodeInternal {
-		t.Fatalf("GetQuest: %v; want internal", err)
+		t.Fatalf("Get: %v; want internal", err)
 	}
-	sp := onlySpan(t, server, getQuestMethod)
+	sp := onlySpan(t, server, getMethod)
 	wantAttrs(t, "server span", sp.Attributes(), []attribute.KeyValue{
 		attribute.String("rpc.response.status_code", "internal"),
 		attribute.String("error.type", "internal"),
@@ -539,63 +540,92 @@ func TestHandlerPanic(t *testing.T) {
 }
 
 // TestEvent: a one-way event gets a producer span on the publisher and a
-// consumer span, its child, on the handler.
+// consumer span, its child, on the handler; a durable event too, through
+// JetStream, which keeps the publisher's headers.
 func TestEvent(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
-	client, server := newSide(t), newSide(t)
-	service := eventbusv1.File_gaming_event_bus_v1_event_bus_proto.Services().ByName("EventBusService")
-	npcReacted := service.Methods().ByName("NpcReacted")
-	handled := make(chan struct{})
-	svc, err := natsrpc.NewService(env.Service, service, []natsrpc.Handler{
-		natsrpc.NewEventHandler(npcReacted, func(context.Context, *eventbusv1.NpcReactedRequest) error {
-			close(handled)
-			return nil
-		}),
-	}, natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
-	if err := env.Service.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	publisher := natsrpc.NewEventClient[eventbusv1.NpcReactedRequest](env.Client, npcReacted,
-		natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
-	if err := publisher.Publish(context.Background(), &eventbusv1.NpcReactedRequest{NpcId: "npc-1"}); err != nil {
-		t.Fatal(err)
-	}
-	<-handled
-	const method = "gaming.event_bus.v1.EventBusService/NpcReacted"
-	producer := onlySpan(t, client, method)
-	// The consumer span ends just after the handler returns.
-	var consumer sdktrace.ReadOnlySpan
-	for deadline := time.Now().Add(5 * time.Second); consumer == nil; {
-		if spans := server.rec.Ended(); len(spans) == 1 {
-			consumer = spans[0]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("consumer spans %v; want one", spanNames(spans))
-		} else {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	if producer.SpanKind() != trace.SpanKindProducer || consumer.SpanKind() != trace.SpanKindConsumer {
-		t.Errorf("span kinds %v, %v; want producer, consumer", producer.SpanKind(), consumer.SpanKind())
-	}
-	if consumer.Parent().SpanID() != producer.SpanContext().SpanID() || consumer.SpanContext().TraceID() != producer.SpanContext().TraceID() {
-		t.Errorf("consumer span's parent = %v; want the producer span %v", consumer.Parent(), producer.SpanContext())
-	}
-	for _, s := range []struct {
-		span sdktrace.ReadOnlySpan
-		op   string
-	}{{producer, "send"}, {consumer, "process"}} {
-		wantAttrs(t, s.span.SpanKind().String()+" span", s.span.Attributes(), []attribute.KeyValue{
-			attribute.String("rpc.system.name", "natsrpc"),
-			attribute.String("rpc.method", method),
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.destination.name", "gaming.event_bus.v1.EventBusService.NpcReacted"),
-			attribute.String("messaging.operation.type", s.op),
-			attribute.String("rpc.response.status_code", "ok"),
+	for _, tc := range []struct {
+		name, service, method string
+		durable               bool
+	}{
+		{name: "plain", service: "TestService", method: "Notify"},
+		{name: "durable", service: "DurableService", method: "Record", durable: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var env *contribtest.Env
+			if tc.durable {
+				env = contribtest.Start(t, natstest.WithJetStream())
+			} else {
+				env = contribtest.Start(t)
+			}
+			client, server := newSide(t), newSide(t)
+			service := natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName(protoreflect.Name(tc.service))
+			md := service.Methods().ByName(protoreflect.Name(tc.method))
+			handled := make(chan struct{})
+			var handler natsrpc.Handler
+			if tc.durable {
+				handler = natsrpc.NewEventHandler(md, func(context.Context, *natsrpctestv1.RecordRequest) error {
+					close(handled)
+					return nil
+				})
+			} else {
+				handler = natsrpc.NewEventHandler(md, func(context.Context, *natsrpctestv1.NotifyRequest) error {
+					close(handled)
+					return nil
+				})
+			}
+			svc, err := natsrpc.NewService(env.Service, service, []natsrpc.Handler{handler},
+				natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+			if err := env.Service.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			publish := natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider)))
+			if tc.durable {
+				err = natsrpc.NewEventClient[natsrpctestv1.RecordRequest](env.Client, md, publish).Publish(context.Background(), &natsrpctestv1.RecordRequest{Id: "r-1"})
+			} else {
+				err = natsrpc.NewEventClient[natsrpctestv1.NotifyRequest](env.Client, md, publish).Publish(context.Background(), &natsrpctestv1.NotifyRequest{Id: "n-1"})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-handled
+			method := "natsrpctest.v1." + tc.service + "/" + tc.method
+			producer := onlySpan(t, client, method)
+			// The consumer span ends just after the handler returns.
+			var consumer sdktrace.ReadOnlySpan
+			for deadline := time.Now().Add(5 * time.Second); consumer == nil; {
+				if spans := server.rec.Ended(); len(spans) == 1 {
+					consumer = spans[0]
+				} else if time.Now().After(deadline) {
+					t.Fatalf("consumer spans %v; want one", spanNames(spans))
+				} else {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			if producer.SpanKind() != trace.SpanKindProducer || consumer.SpanKind() != trace.SpanKindConsumer {
+				t.Errorf("span kinds %v, %v; want producer, consumer", producer.SpanKind(), consumer.SpanKind())
+			}
+			if consumer.Parent().SpanID() != producer.SpanContext().SpanID() || consumer.SpanContext().TraceID() != producer.SpanContext().TraceID() {
+				t.Errorf("consumer span's parent = %v; want the producer span %v", consumer.Parent(), producer.SpanContext())
+			}
+			for _, s := range []struct {
+				span sdktrace.ReadOnlySpan
+				op   string
+			}{{producer, "send"}, {consumer, "process"}} {
+				wantAttrs(t, s.span.SpanKind().String()+" span", s.span.Attributes(), []attribute.KeyValue{
+					attribute.String("rpc.system.name", "natsrpc"),
+					attribute.String("rpc.method", method),
+					attribute.String("messaging.system", "nats"),
+					attribute.String("messaging.destination.name", "natsrpctest.v1."+tc.service+"."+tc.method),
+					attribute.String("messaging.operation.type", s.op),
+					attribute.String("rpc.response.status_code", "ok"),
+				})
+			}
 		})
 	}
 }

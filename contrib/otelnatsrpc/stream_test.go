@@ -15,13 +15,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/contrib/internal/questtest"
-	"github.com/natsrpc/natsrpc/contrib/internal/streamtest"
+	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
 	"github.com/natsrpc/natsrpc/contrib/otelnatsrpc"
-	statemanagerv1 "github.com/natsrpc/natsrpc/proto/gaming/state_manager/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 // messageEvent is one "message" span event, as "SENT 1 <size>".
@@ -60,7 +58,7 @@ func waitSpan(t *testing.T, s side, name string) sdktrace.ReadOnlySpan {
 
 func sizeOf(m proto.Message) int { return proto.Size(m) }
 
-// TestStreamSpans runs the state manager's Watch through its generated
+// TestStreamSpans runs the test schema's Watch through its generated
 // stubs: one client span and one server span for the whole stream, the
 // server span a child of the client span through the open request's
 // headers, the handler's context carrying the server span, a message
@@ -68,38 +66,38 @@ func sizeOf(m proto.Message) int { return proto.Size(m) }
 // the status from the end of the stream.
 func TestStreamSpans(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	client, server := newSide(t), newSide(t)
 	var (
 		mu          sync.Mutex
 		traceparent string
 		handlerSpan trace.SpanContext
 	)
-	streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{
-		WatchFunc: func(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.ServerStream[statemanagerv1.WatchResponse]) error {
+	env.Serve(t, &contribtest.Handler{
+		WatchFunc: func(ctx context.Context, req *natsrpctestv1.WatchRequest, stream *natsrpc.HandlerSendStream[natsrpctestv1.WatchResponse]) error {
 			mu.Lock()
 			traceparent, handlerSpan = stream.RequestHeader().Get("traceparent"), trace.SpanContextFromContext(ctx)
 			mu.Unlock()
-			return streamtest.Watch(ctx, req, stream)
+			return contribtest.Watch(ctx, req, stream)
 		},
 	}, natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))))
-	c := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
+	c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
 
 	ctx, parent := client.provider.Tracer("test").Start(context.Background(), "caller")
-	req := streamtest.WatchRequest("ok", 5)
+	req := contribtest.WatchRequest("ok", 5)
 	watch, err := c.Watch(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := streamtest.ReadAll(watch.Recv)
+	got, err := contribtest.ReadAll(watch.Recv)
 	if err != nil || len(got) != 5 {
 		t.Fatalf("Watch: %d responses, %v; want 5 and the end", len(got), err)
 	}
 	parent.End()
 
 	// Read to the end, without Close: the client span has ended.
-	clientSpan := onlySpan(t, client, streamtest.WatchMethod)
-	serverSpan := waitSpan(t, server, streamtest.WatchMethod)
+	clientSpan := onlySpan(t, client, contribtest.WatchMethod)
+	serverSpan := waitSpan(t, server, contribtest.WatchMethod)
 	if clientSpan.SpanKind() != trace.SpanKindClient || serverSpan.SpanKind() != trace.SpanKindServer {
 		t.Errorf("span kinds: client %v, server %v", clientSpan.SpanKind(), serverSpan.SpanKind())
 	}
@@ -123,8 +121,8 @@ func TestStreamSpans(t *testing.T) {
 	reqSize := sizeOf(req)
 	var sent, received []string
 	for rev := range 5 {
-		sent = append(sent, fmt.Sprintf("SENT %d %d", rev+1, sizeOf(streamtest.Change(uint64(rev+1)))))
-		received = append(received, fmt.Sprintf("RECEIVED %d %d", rev+1, sizeOf(streamtest.Change(uint64(rev+1)))))
+		sent = append(sent, fmt.Sprintf("SENT %d %d", rev+1, sizeOf(contribtest.Change(uint64(rev+1)))))
+		received = append(received, fmt.Sprintf("RECEIVED %d %d", rev+1, sizeOf(contribtest.Change(uint64(rev+1)))))
 	}
 	for _, s := range []struct {
 		span           sdktrace.ReadOnlySpan
@@ -137,8 +135,8 @@ func TestStreamSpans(t *testing.T) {
 		what := s.span.SpanKind().String() + " span"
 		wantAttrs(t, what, s.span.Attributes(), []attribute.KeyValue{
 			attribute.String("rpc.system.name", "natsrpc"),
-			attribute.String("rpc.method", streamtest.WatchMethod),
-			attribute.String("rpc.natsrpc.subject", "gaming.state_manager.v1.StateManagerService.Watch"),
+			attribute.String("rpc.method", contribtest.WatchMethod),
+			attribute.String("rpc.natsrpc.subject", "natsrpctest.v1.TestService.Watch"),
 			attribute.String("rpc.response.status_code", "ok"),
 			otelnatsrpc.MessagesSentKey.Int64(s.sent),
 			otelnatsrpc.MessagesReceivedKey.Int64(s.received),
@@ -158,30 +156,30 @@ func TestStreamStatus(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name        string
-		namespace   string // "" for no service at all
+		script      string // "" for no service at all
 		closeAfter  int    // the client closes after this many messages; 0 reads to the end
 		code        natsrpc.Code
 		clientError bool // the client span's status is Error
 		serverError bool // the server span's status is Error
 		received    int64
 	}{
-		{name: "handler error", namespace: "fail", code: natsrpc.CodeNotFound, clientError: true, received: 3},
-		{name: "panic", namespace: "panic", code: natsrpc.CodeInternal, clientError: true, serverError: true, received: 3},
+		{name: "handler error", script: "fail", code: natsrpc.CodeNotFound, clientError: true, received: 3},
+		{name: "panic", script: "panic", code: natsrpc.CodeInternal, clientError: true, serverError: true, received: 3},
 		{name: "no responders", code: natsrpc.CodeUnavailable, clientError: true},
-		{name: "closed by the client", namespace: "forever", closeAfter: 2, code: natsrpc.CodeCanceled, received: 2},
+		{name: "closed by the client", script: "forever", closeAfter: 2, code: natsrpc.CodeCanceled, received: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := questtest.Start(t)
+			env := contribtest.Start(t)
 			client, server := newSide(t), newSide(t)
-			if tc.namespace != "" {
-				streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{},
+			if tc.script != "" {
+				env.Serve(t, &contribtest.Handler{},
 					natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(server.provider))))
 			}
-			c := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
-			watch, err := c.Watch(context.Background(), streamtest.WatchRequest(tc.namespace, 3))
+			c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, otelnatsrpc.WithTracerProvider(client.provider))))
+			watch, err := c.Watch(context.Background(), contribtest.WatchRequest(tc.script, 3))
 			switch {
-			case tc.namespace == "":
+			case tc.script == "":
 				if natsrpc.CodeOf(err) != tc.code {
 					t.Fatalf("Watch: %v; want %v", err, tc.code)
 				}
@@ -197,7 +195,7 @@ func TestStreamStatus(t *testing.T) {
 					t.Fatal(err)
 				}
 			default:
-				if _, err := streamtest.ReadAll(watch.Recv); natsrpc.CodeOf(err) != tc.code {
+				if _, err := contribtest.ReadAll(watch.Recv); natsrpc.CodeOf(err) != tc.code {
 					t.Fatalf("Watch ended with %v; want %v", err, tc.code)
 				}
 			}
@@ -205,12 +203,12 @@ func TestStreamStatus(t *testing.T) {
 			spans := []struct {
 				span    sdktrace.ReadOnlySpan
 				isError bool
-			}{{onlySpan(t, client, streamtest.WatchMethod), tc.clientError}}
-			if tc.namespace != "" {
+			}{{onlySpan(t, client, contribtest.WatchMethod), tc.clientError}}
+			if tc.script != "" {
 				spans = append(spans, struct {
 					span    sdktrace.ReadOnlySpan
 					isError bool
-				}{waitSpan(t, server, streamtest.WatchMethod), tc.serverError})
+				}{waitSpan(t, server, contribtest.WatchMethod), tc.serverError})
 			}
 			for i, s := range spans {
 				what := s.span.SpanKind().String() + " span"
@@ -245,19 +243,19 @@ func TestStreamMessageSampling(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tc.every), func(t *testing.T) {
 			t.Parallel()
-			env := questtest.Start(t)
+			env := contribtest.Start(t)
 			client := newSide(t)
-			streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{})
-			c := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(newInterceptor(t,
+			env.Serve(t, &contribtest.Handler{})
+			c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t,
 				otelnatsrpc.WithTracerProvider(client.provider), otelnatsrpc.WithMessageEvents(tc.every))))
-			watch, err := c.Watch(context.Background(), streamtest.WatchRequest("ok", 25))
+			watch, err := c.Watch(context.Background(), contribtest.WatchRequest("ok", 25))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := streamtest.ReadAll(watch.Recv); err != nil || len(got) != 25 {
+			if got, err := contribtest.ReadAll(watch.Recv); err != nil || len(got) != 25 {
 				t.Fatalf("Watch: %d, %v", len(got), err)
 			}
-			sp := onlySpan(t, client, streamtest.WatchMethod)
+			sp := onlySpan(t, client, contribtest.WatchMethod)
 			var got []string
 			for _, ev := range messageEvents(t, sp) {
 				var typ string
@@ -282,22 +280,22 @@ func TestStreamMessageSampling(t *testing.T) {
 // their durations in the histograms.
 func TestBidiStream(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	spans := newSide(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	i := newInterceptor(t, otelnatsrpc.WithTracerProvider(spans.provider), otelnatsrpc.WithMeterProvider(mp))
-	streamtest.ServeChat(t, env.Service, natsrpc.WithInterceptors(i))
+	env.Serve(t, &contribtest.Handler{}, natsrpc.WithInterceptors(i))
 	ctx := context.Background()
 
-	echo, err := streamtest.NewEchoClient(env.Client, natsrpc.WithInterceptors(i)).CallBidiStream(ctx)
+	echo, err := contribtest.NewChatClient(env.Client, natsrpc.WithInterceptors(i)).CallBidiStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	words := []string{"hail", "and", "well met"}
 	for _, w := range words {
-		if err := echo.Send(wrapperspb.String(w)); err != nil {
+		if err := echo.Send(contribtest.Chat(w)); err != nil {
 			t.Fatal(err)
 		}
 		if res, err := echo.Recv(); err != nil || res.GetValue() == "" {
@@ -311,12 +309,12 @@ func TestBidiStream(t *testing.T) {
 		t.Fatal("Recv after CloseSend: a message; want the end")
 	}
 
-	collect, err := streamtest.NewCollectClient(env.Client, natsrpc.WithInterceptors(i)).CallClientStream(ctx)
+	collect, err := contribtest.NewUploadClient(env.Client, natsrpc.WithInterceptors(i)).CallClientStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range words {
-		if err := collect.Send(wrapperspb.String(w)); err != nil {
+		if err := collect.Send(contribtest.Upload(w)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -329,10 +327,10 @@ func TestBidiStream(t *testing.T) {
 		kind           trace.SpanKind
 		sent, received int64
 	}{
-		{streamtest.EchoMethod, trace.SpanKindClient, 3, 3},
-		{streamtest.EchoMethod, trace.SpanKindServer, 3, 3},
-		{streamtest.CollectMethod, trace.SpanKindClient, 3, 1},
-		{streamtest.CollectMethod, trace.SpanKindServer, 1, 3},
+		{contribtest.ChatMethod, trace.SpanKindClient, 3, 3},
+		{contribtest.ChatMethod, trace.SpanKindServer, 3, 3},
+		{contribtest.UploadMethod, trace.SpanKindClient, 3, 1},
+		{contribtest.UploadMethod, trace.SpanKindServer, 1, 3},
 	} {
 		var sp sdktrace.ReadOnlySpan
 		for deadline := time.Now().Add(10 * time.Second); sp == nil; time.Sleep(5 * time.Millisecond) {
@@ -355,8 +353,8 @@ func TestBidiStream(t *testing.T) {
 			t.Errorf("%s: %d message events; want %d", what, n, tc.sent+tc.received)
 		}
 	}
-	if server, client := spansOf(spans, streamtest.EchoMethod, trace.SpanKindServer), spansOf(spans, streamtest.EchoMethod, trace.SpanKindClient); server.Parent().SpanID() != client.SpanContext().SpanID() {
-		t.Errorf("Echo's server span's parent %v; want the client span %v", server.Parent().SpanID(), client.SpanContext().SpanID())
+	if server, client := spansOf(spans, contribtest.ChatMethod, trace.SpanKindServer), spansOf(spans, contribtest.ChatMethod, trace.SpanKindClient); server.Parent().SpanID() != client.SpanContext().SpanID() {
+		t.Errorf("Chat's server span's parent %v; want the client span %v", server.Parent().SpanID(), client.SpanContext().SpanID())
 	}
 
 	var rm metricdata.ResourceMetrics
@@ -374,10 +372,10 @@ func TestBidiStream(t *testing.T) {
 		}
 	}
 	want := map[string]uint64{
-		"rpc.client.call.duration " + streamtest.EchoMethod + " ok":    1,
-		"rpc.server.call.duration " + streamtest.EchoMethod + " ok":    1,
-		"rpc.client.call.duration " + streamtest.CollectMethod + " ok": 1,
-		"rpc.server.call.duration " + streamtest.CollectMethod + " ok": 1,
+		"rpc.client.call.duration " + contribtest.ChatMethod + " ok":   1,
+		"rpc.server.call.duration " + contribtest.ChatMethod + " ok":   1,
+		"rpc.client.call.duration " + contribtest.UploadMethod + " ok": 1,
+		"rpc.server.call.duration " + contribtest.UploadMethod + " ok": 1,
 	}
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Errorf("histogram counts = %v; want %v", counts, want)

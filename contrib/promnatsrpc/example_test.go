@@ -12,22 +12,20 @@ import (
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/promnatsrpc"
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
-	"github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1/questsystemv1natsrpc"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
+	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )
 
-// questServer knows one quest.
-type questServer struct {
-	questsystemv1natsrpc.UnimplementedQuestSystemServiceHandler
+// itemServer knows one item.
+type itemServer struct {
+	natsrpctestv1natsrpc.UnimplementedTestServiceHandler
 }
 
-func (questServer) GetQuest(_ context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-	if req.GetQuestId() != "q-1" {
-		return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such quest"))
+func (itemServer) Get(_ context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+	if req.GetId() != "i-1" {
+		return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such item"))
 	}
-	return &questsystemv1.GetQuestResponse{Quest: &questsystemv1.PlayerQuest{
-		Quest: &questsystemv1.Quest{QuestId: "q-1", Title: "The Lost Lighthouse"},
-	}}, nil
+	return &natsrpctestv1.GetResponse{Item: &natsrpctestv1.Item{Id: "i-1", Title: "The Lost Lighthouse"}}, nil
 }
 
 // One interceptor measures both sides, on the registry the program serves
@@ -50,14 +48,14 @@ func ExampleNewInterceptor() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	svc, err := questsystemv1natsrpc.RegisterQuestSystemServiceHandler(nc, questServer{}, natsrpc.WithInterceptors(metrics))
+	svc, err := natsrpctestv1natsrpc.RegisterTestServiceHandler(nc, itemServer{}, natsrpc.WithInterceptors(metrics))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer svc.Stop(context.Background())
-	client := questsystemv1natsrpc.NewQuestSystemServiceClient(nc, natsrpc.WithInterceptors(metrics))
-	for _, id := range []string{"q-1", "q-1", "q-2"} {
-		_, _ = client.GetQuest(context.Background(), &questsystemv1.GetQuestRequest{QuestId: id})
+	client := natsrpctestv1natsrpc.NewTestServiceClient(nc, natsrpc.WithInterceptors(metrics))
+	for _, id := range []string{"i-1", "i-1", "i-2"} {
+		_, _ = client.Get(context.Background(), &natsrpctestv1.GetRequest{Id: id})
 	}
 
 	families, err := reg.Gather()
@@ -77,6 +75,6 @@ func ExampleNewInterceptor() {
 		}
 	}
 	// Output:
-	// natsrpc_server_handled_total GetQuest not_found 1
-	// natsrpc_server_handled_total GetQuest ok 2
+	// natsrpc_server_handled_total Get not_found 1
+	// natsrpc_server_handled_total Get ok 2
 }

@@ -15,9 +15,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/contrib/internal/questtest"
+	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
 	"github.com/natsrpc/natsrpc/contrib/promnatsrpc"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 func newInterceptor(t *testing.T, reg prometheus.Registerer, opts ...promnatsrpc.Option) *promnatsrpc.Interceptor {
@@ -34,58 +34,58 @@ func newInterceptor(t *testing.T, reg prometheus.Registerer, opts ...promnatsrpc
 // histograms' sample counts.
 func TestMixedCodes(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	reg := prometheus.NewPedanticRegistry()
 	metrics := newInterceptor(t, reg)
-	env.Serve(t, &questtest.Handler{
-		GetQuestFunc: func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
-			switch req.GetQuestId() {
+	env.Serve(t, &contribtest.Handler{
+		GetFunc: func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+			switch req.GetId() {
 			case "missing":
-				return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such quest"))
+				return nil, natsrpc.NewError(natsrpc.CodeNotFound, errors.New("no such item"))
 			case "boom":
 				panic("boom")
 			}
-			return questtest.Quest(ctx, req)
+			return contribtest.Item(ctx, req)
 		},
 	}, natsrpc.WithInterceptors(metrics))
 	c := env.NewClient(natsrpc.WithInterceptors(metrics), natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1}))
 	ctx := context.Background()
 	for _, id := range []string{"a", "b", "missing", "c", "missing", "boom"} {
-		_, _ = c.GetQuest(ctx, &questsystemv1.GetQuestRequest{QuestId: id})
+		_, _ = c.Get(ctx, &natsrpctestv1.GetRequest{Id: id})
 	}
-	// GenerateQuest is not implemented by the handler.
-	_, _ = c.GenerateQuest(ctx, &questsystemv1.GenerateQuestRequest{})
+	// Generate is not implemented by the handler.
+	_, _ = c.Generate(ctx, &natsrpctestv1.GenerateRequest{})
 
-	const labels = `natsrpc_service="gaming.quest_system.v1.QuestSystemService",natsrpc_type="unary"`
+	const labels = `natsrpc_service="natsrpctest.v1.TestService",natsrpc_type="unary"`
 	want := `
 # HELP natsrpc_client_calls_in_flight Number of natsrpc calls clients made that have started and not ended.
 # TYPE natsrpc_client_calls_in_flight gauge
-natsrpc_client_calls_in_flight{natsrpc_method="GenerateQuest",` + labels + `} 0
-natsrpc_client_calls_in_flight{natsrpc_method="GetQuest",` + labels + `} 0
+natsrpc_client_calls_in_flight{natsrpc_method="Generate",` + labels + `} 0
+natsrpc_client_calls_in_flight{natsrpc_method="Get",` + labels + `} 0
 # HELP natsrpc_client_handled_total Number of natsrpc calls clients made, counted when they end, by code.
 # TYPE natsrpc_client_handled_total counter
-natsrpc_client_handled_total{natsrpc_code="internal",natsrpc_method="GetQuest",` + labels + `} 1
-natsrpc_client_handled_total{natsrpc_code="not_found",natsrpc_method="GetQuest",` + labels + `} 2
-natsrpc_client_handled_total{natsrpc_code="ok",natsrpc_method="GetQuest",` + labels + `} 3
-natsrpc_client_handled_total{natsrpc_code="unimplemented",natsrpc_method="GenerateQuest",` + labels + `} 1
+natsrpc_client_handled_total{natsrpc_code="internal",natsrpc_method="Get",` + labels + `} 1
+natsrpc_client_handled_total{natsrpc_code="not_found",natsrpc_method="Get",` + labels + `} 2
+natsrpc_client_handled_total{natsrpc_code="ok",natsrpc_method="Get",` + labels + `} 3
+natsrpc_client_handled_total{natsrpc_code="unimplemented",natsrpc_method="Generate",` + labels + `} 1
 # HELP natsrpc_client_started_total Number of natsrpc calls clients made, counted when they start.
 # TYPE natsrpc_client_started_total counter
-natsrpc_client_started_total{natsrpc_method="GenerateQuest",` + labels + `} 1
-natsrpc_client_started_total{natsrpc_method="GetQuest",` + labels + `} 6
+natsrpc_client_started_total{natsrpc_method="Generate",` + labels + `} 1
+natsrpc_client_started_total{natsrpc_method="Get",` + labels + `} 6
 # HELP natsrpc_server_calls_in_flight Number of natsrpc calls handlers served that have started and not ended.
 # TYPE natsrpc_server_calls_in_flight gauge
-natsrpc_server_calls_in_flight{natsrpc_method="GenerateQuest",` + labels + `} 0
-natsrpc_server_calls_in_flight{natsrpc_method="GetQuest",` + labels + `} 0
+natsrpc_server_calls_in_flight{natsrpc_method="Generate",` + labels + `} 0
+natsrpc_server_calls_in_flight{natsrpc_method="Get",` + labels + `} 0
 # HELP natsrpc_server_handled_total Number of natsrpc calls handlers served, counted when they end, by code.
 # TYPE natsrpc_server_handled_total counter
-natsrpc_server_handled_total{natsrpc_code="internal",natsrpc_method="GetQuest",` + labels + `} 1
-natsrpc_server_handled_total{natsrpc_code="not_found",natsrpc_method="GetQuest",` + labels + `} 2
-natsrpc_server_handled_total{natsrpc_code="ok",natsrpc_method="GetQuest",` + labels + `} 3
-natsrpc_server_handled_total{natsrpc_code="unimplemented",natsrpc_method="GenerateQuest",` + labels + `} 1
+natsrpc_server_handled_total{natsrpc_code="internal",natsrpc_method="Get",` + labels + `} 1
+natsrpc_server_handled_total{natsrpc_code="not_found",natsrpc_method="Get",` + labels + `} 2
+natsrpc_server_handled_total{natsrpc_code="ok",natsrpc_method="Get",` + labels + `} 3
+natsrpc_server_handled_total{natsrpc_code="unimplemented",natsrpc_method="Generate",` + labels + `} 1
 # HELP natsrpc_server_started_total Number of natsrpc calls handlers served, counted when they start.
 # TYPE natsrpc_server_started_total counter
-natsrpc_server_started_total{natsrpc_method="GenerateQuest",` + labels + `} 1
-natsrpc_server_started_total{natsrpc_method="GetQuest",` + labels + `} 6
+natsrpc_server_started_total{natsrpc_method="Generate",` + labels + `} 1
+natsrpc_server_started_total{natsrpc_method="Get",` + labels + `} 6
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"natsrpc_client_calls_in_flight", "natsrpc_client_handled_total", "natsrpc_client_started_total",
@@ -99,20 +99,20 @@ natsrpc_server_started_total{natsrpc_method="GetQuest",` + labels + `} 6
 	wantMessages := `
 # HELP natsrpc_client_msg_received_total Number of messages natsrpc clients received (requests, responses and stream messages).
 # TYPE natsrpc_client_msg_received_total counter
-natsrpc_client_msg_received_total{natsrpc_method="GenerateQuest",` + labels + `} 0
-natsrpc_client_msg_received_total{natsrpc_method="GetQuest",` + labels + `} 3
+natsrpc_client_msg_received_total{natsrpc_method="Generate",` + labels + `} 0
+natsrpc_client_msg_received_total{natsrpc_method="Get",` + labels + `} 3
 # HELP natsrpc_client_msg_sent_total Number of messages natsrpc clients sent (requests, responses and stream messages).
 # TYPE natsrpc_client_msg_sent_total counter
-natsrpc_client_msg_sent_total{natsrpc_method="GenerateQuest",` + labels + `} 1
-natsrpc_client_msg_sent_total{natsrpc_method="GetQuest",` + labels + `} 6
+natsrpc_client_msg_sent_total{natsrpc_method="Generate",` + labels + `} 1
+natsrpc_client_msg_sent_total{natsrpc_method="Get",` + labels + `} 6
 # HELP natsrpc_server_msg_received_total Number of messages natsrpc handlers received (requests, responses and stream messages).
 # TYPE natsrpc_server_msg_received_total counter
-natsrpc_server_msg_received_total{natsrpc_method="GenerateQuest",` + labels + `} 1
-natsrpc_server_msg_received_total{natsrpc_method="GetQuest",` + labels + `} 6
+natsrpc_server_msg_received_total{natsrpc_method="Generate",` + labels + `} 1
+natsrpc_server_msg_received_total{natsrpc_method="Get",` + labels + `} 6
 # HELP natsrpc_server_msg_sent_total Number of messages natsrpc handlers sent (requests, responses and stream messages).
 # TYPE natsrpc_server_msg_sent_total counter
-natsrpc_server_msg_sent_total{natsrpc_method="GenerateQuest",` + labels + `} 0
-natsrpc_server_msg_sent_total{natsrpc_method="GetQuest",` + labels + `} 3
+natsrpc_server_msg_sent_total{natsrpc_method="Generate",` + labels + `} 0
+natsrpc_server_msg_sent_total{natsrpc_method="Get",` + labels + `} 3
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(wantMessages),
 		"natsrpc_client_msg_received_total", "natsrpc_client_msg_sent_total",
@@ -147,7 +147,7 @@ natsrpc_server_msg_sent_total{natsrpc_method="GetQuest",` + labels + `} 3
 				t.Errorf("%s sum = %v s; want a positive, plausible duration", name, h.GetSampleSum())
 			}
 		}
-		want := map[string]uint64{"GetQuest ok": 3, "GetQuest not_found": 2, "GetQuest internal": 1, "GenerateQuest unimplemented": 1}
+		want := map[string]uint64{"Get ok": 3, "Get not_found": 2, "Get internal": 1, "Generate unimplemented": 1}
 		if !maps.Equal(got, want) {
 			t.Errorf("%s sample counts = %v; want %v", name, got, want)
 		}
@@ -157,17 +157,17 @@ natsrpc_server_msg_sent_total{natsrpc_method="GetQuest",` + labels + `} 3
 // TestNoResponders: a call that finds no service counts on the client only.
 func TestNoResponders(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	reg := prometheus.NewRegistry()
 	c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, reg)))
-	_, err := c.GenerateQuest(context.Background(), &questsystemv1.GenerateQuestRequest{})
+	_, err := c.Generate(context.Background(), &natsrpctestv1.GenerateRequest{})
 	if natsrpc.CodeOf(err) != natsrpc.CodeUnavailable {
-		t.Fatalf("GenerateQuest: %v; want unavailable", err)
+		t.Fatalf("Generate: %v; want unavailable", err)
 	}
 	want := `
 # HELP natsrpc_client_handled_total Number of natsrpc calls clients made, counted when they end, by code.
 # TYPE natsrpc_client_handled_total counter
-natsrpc_client_handled_total{natsrpc_code="unavailable",natsrpc_method="GenerateQuest",natsrpc_service="gaming.quest_system.v1.QuestSystemService",natsrpc_type="unary"} 1
+natsrpc_client_handled_total{natsrpc_code="unavailable",natsrpc_method="Generate",natsrpc_service="natsrpctest.v1.TestService",natsrpc_type="unary"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "natsrpc_client_handled_total", "natsrpc_server_handled_total"); err != nil {
 		t.Error(err)
@@ -177,28 +177,28 @@ natsrpc_client_handled_total{natsrpc_code="unavailable",natsrpc_method="Generate
 // TestInFlight: the gauges count calls in progress on both sides.
 func TestInFlight(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	reg := prometheus.NewRegistry()
 	metrics := newInterceptor(t, reg)
 	entered, release := make(chan struct{}, 2), make(chan struct{})
-	env.Serve(t, &questtest.Handler{
-		GetQuestFunc: func(ctx context.Context, req *questsystemv1.GetQuestRequest) (*questsystemv1.GetQuestResponse, error) {
+	env.Serve(t, &contribtest.Handler{
+		GetFunc: func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 			entered <- struct{}{}
 			<-release
-			return questtest.Quest(ctx, req)
+			return contribtest.Item(ctx, req)
 		},
 	}, natsrpc.WithInterceptors(metrics))
 	c := env.NewClient(natsrpc.WithInterceptors(metrics))
 	done := make(chan error, 2)
 	for range 2 {
 		go func() {
-			_, err := c.GetQuest(context.Background(), &questsystemv1.GetQuestRequest{}, natsrpc.WithCallTimeout(10*time.Second))
+			_, err := c.Get(context.Background(), &natsrpctestv1.GetRequest{}, natsrpc.WithCallTimeout(10*time.Second))
 			done <- err
 		}()
 	}
 	<-entered
 	<-entered
-	const series = `{natsrpc_method="GetQuest",natsrpc_service="gaming.quest_system.v1.QuestSystemService",natsrpc_type="unary"}`
+	const series = `{natsrpc_method="Get",natsrpc_service="natsrpctest.v1.TestService",natsrpc_type="unary"}`
 	gauges := func(n int) string {
 		v := strconv.Itoa(n)
 		return `
@@ -228,22 +228,22 @@ natsrpc_server_calls_in_flight` + series + ` ` + v + `
 // first one's metrics; one with other constant label values keeps its own.
 func TestRegisterTwice(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	reg := prometheus.NewPedanticRegistry()
 	core := promnatsrpc.WithConstLabels(prometheus.Labels{"nats_system": "core"})
 	first, second := newInterceptor(t, reg, core), newInterceptor(t, reg, core)
 	other := newInterceptor(t, reg, promnatsrpc.WithConstLabels(prometheus.Labels{"nats_system": "edge"}))
-	env.Serve(t, &questtest.Handler{GetQuestFunc: questtest.Quest})
+	env.Serve(t, &contribtest.Handler{GetFunc: contribtest.Item})
 	for _, i := range []*promnatsrpc.Interceptor{first, second, other} {
-		if _, err := env.NewClient(natsrpc.WithInterceptors(i)).GetQuest(context.Background(), &questsystemv1.GetQuestRequest{}); err != nil {
+		if _, err := env.NewClient(natsrpc.WithInterceptors(i)).Get(context.Background(), &natsrpctestv1.GetRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := `
 # HELP natsrpc_client_started_total Number of natsrpc calls clients made, counted when they start.
 # TYPE natsrpc_client_started_total counter
-natsrpc_client_started_total{nats_system="core",natsrpc_method="GetQuest",natsrpc_service="gaming.quest_system.v1.QuestSystemService",natsrpc_type="unary"} 2
-natsrpc_client_started_total{nats_system="edge",natsrpc_method="GetQuest",natsrpc_service="gaming.quest_system.v1.QuestSystemService",natsrpc_type="unary"} 1
+natsrpc_client_started_total{nats_system="core",natsrpc_method="Get",natsrpc_service="natsrpctest.v1.TestService",natsrpc_type="unary"} 2
+natsrpc_client_started_total{nats_system="edge",natsrpc_method="Get",natsrpc_service="natsrpctest.v1.TestService",natsrpc_type="unary"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "natsrpc_client_started_total"); err != nil {
 		t.Error(err)

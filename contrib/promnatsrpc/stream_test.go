@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/contrib/internal/questtest"
-	"github.com/natsrpc/natsrpc/contrib/internal/streamtest"
+	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
 )
 
 // series gathers reg's natsrpc series as "<name> <type> <method>[ <code>]"
@@ -87,31 +85,30 @@ func waitSeries(t *testing.T, reg prometheus.Gatherer, want map[string]float64) 
 // end, failed, or closed by the client), and every message counted.
 func TestStreams(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	reg := prometheus.NewPedanticRegistry()
 	metrics := newInterceptor(t, reg)
-	streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{}, natsrpc.WithInterceptors(metrics))
-	streamtest.ServeChat(t, env.Service, natsrpc.WithInterceptors(metrics))
-	watcher := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(metrics))
+	env.Serve(t, &contribtest.Handler{}, natsrpc.WithInterceptors(metrics))
+	watcher := env.NewClient(natsrpc.WithInterceptors(metrics))
 	ctx := context.Background()
 
-	ok, err := watcher.Watch(ctx, streamtest.WatchRequest("ok", 5))
+	ok, err := watcher.Watch(ctx, contribtest.WatchRequest("ok", 5))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := streamtest.ReadAll(ok.Recv); err != nil || len(got) != 5 {
+	if got, err := contribtest.ReadAll(ok.Recv); err != nil || len(got) != 5 {
 		t.Fatalf("Watch ok: %d, %v", len(got), err)
 	}
-	failed, err := watcher.Watch(ctx, streamtest.WatchRequest("fail", 3))
+	failed, err := watcher.Watch(ctx, contribtest.WatchRequest("fail", 3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := streamtest.ReadAll(failed.Recv); natsrpc.CodeOf(err) != natsrpc.CodeNotFound || len(got) != 3 {
+	if got, err := contribtest.ReadAll(failed.Recv); natsrpc.CodeOf(err) != natsrpc.CodeNotFound || len(got) != 3 {
 		t.Fatalf("Watch fail: %d, %v", len(got), err)
 	}
 
 	// A watch in progress is in flight on both sides.
-	forever, err := watcher.Watch(ctx, streamtest.WatchRequest("forever", 2))
+	forever, err := watcher.Watch(ctx, contribtest.WatchRequest("forever", 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,48 +150,48 @@ func TestStreams(t *testing.T) {
 	waitSeries(t, reg, want)
 
 	// Bidirectional and client streaming.
-	echo, err := streamtest.NewEchoClient(env.Client, natsrpc.WithInterceptors(metrics)).CallBidiStream(ctx)
+	echo, err := contribtest.NewChatClient(env.Client, natsrpc.WithInterceptors(metrics)).CallBidiStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	collect, err := streamtest.NewCollectClient(env.Client, natsrpc.WithInterceptors(metrics)).CallClientStream(ctx)
+	collect, err := contribtest.NewUploadClient(env.Client, natsrpc.WithInterceptors(metrics)).CallClientStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range []string{"a", "b", "c", "d"} {
-		if err := echo.Send(wrapperspb.String(w)); err != nil {
+		if err := echo.Send(contribtest.Chat(w)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := echo.Recv(); err != nil {
 			t.Fatal(err)
 		}
-		if err := collect.Send(wrapperspb.String(w)); err != nil {
+		if err := collect.Send(contribtest.Upload(w)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := echo.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := streamtest.ReadAll(echo.Recv); err != nil || len(got) != 0 {
-		t.Fatalf("Echo after CloseSend: %d, %v", len(got), err)
+	if got, err := contribtest.ReadAll(echo.Recv); err != nil || len(got) != 0 {
+		t.Fatalf("Chat after CloseSend: %d, %v", len(got), err)
 	}
 	if res, err := collect.CloseAndRecv(); err != nil || res.GetValue() != "a b c d" {
-		t.Fatalf("Collect: %v, %v", res, err)
+		t.Fatalf("Upload: %v, %v", res, err)
 	}
 	for _, s := range []string{"client", "server"} {
-		want[s+"_started_total bidi_stream Echo"] = 1
-		want[s+"_handled_total bidi_stream Echo ok"] = 1
-		want[s+"_handling_seconds bidi_stream Echo ok"] = 1
-		want[s+"_msg_sent_total bidi_stream Echo"] = 4
-		want[s+"_msg_received_total bidi_stream Echo"] = 4
-		want[s+"_started_total client_stream Collect"] = 1
-		want[s+"_handled_total client_stream Collect ok"] = 1
-		want[s+"_handling_seconds client_stream Collect ok"] = 1
+		want[s+"_started_total bidi_stream Chat"] = 1
+		want[s+"_handled_total bidi_stream Chat ok"] = 1
+		want[s+"_handling_seconds bidi_stream Chat ok"] = 1
+		want[s+"_msg_sent_total bidi_stream Chat"] = 4
+		want[s+"_msg_received_total bidi_stream Chat"] = 4
+		want[s+"_started_total client_stream Upload"] = 1
+		want[s+"_handled_total client_stream Upload ok"] = 1
+		want[s+"_handling_seconds client_stream Upload ok"] = 1
 	}
-	want["client_msg_sent_total client_stream Collect"] = 4
-	want["client_msg_received_total client_stream Collect"] = 1
-	want["server_msg_received_total client_stream Collect"] = 4
-	want["server_msg_sent_total client_stream Collect"] = 1
+	want["client_msg_sent_total client_stream Upload"] = 4
+	want["client_msg_received_total client_stream Upload"] = 1
+	want["server_msg_received_total client_stream Upload"] = 4
+	want["server_msg_sent_total client_stream Upload"] = 1
 	waitSeries(t, reg, want)
 }
 
@@ -202,10 +199,10 @@ func TestStreams(t *testing.T) {
 // only, as unavailable, with no message sent.
 func TestStreamNoResponders(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	reg := prometheus.NewPedanticRegistry()
-	c := streamtest.NewStateManagerClient(env.Client, natsrpc.WithInterceptors(newInterceptor(t, reg)))
-	if _, err := c.Watch(context.Background(), streamtest.WatchRequest("ok", 1)); natsrpc.CodeOf(err) != natsrpc.CodeUnavailable {
+	c := env.NewClient(natsrpc.WithInterceptors(newInterceptor(t, reg)))
+	if _, err := c.Watch(context.Background(), contribtest.WatchRequest("ok", 1)); natsrpc.CodeOf(err) != natsrpc.CodeUnavailable {
 		t.Fatalf("Watch: %v; want unavailable", err)
 	}
 	waitSeries(t, reg, map[string]float64{
@@ -219,14 +216,14 @@ func TestStreamNoResponders(t *testing.T) {
 // internal and leaves nothing in flight.
 func TestStreamHandlerPanic(t *testing.T) {
 	t.Parallel()
-	env := questtest.Start(t)
+	env := contribtest.Start(t)
 	reg := prometheus.NewPedanticRegistry()
-	streamtest.ServeStateManager(t, env.Service, &streamtest.StateManager{}, natsrpc.WithInterceptors(newInterceptor(t, reg)))
-	watch, err := streamtest.NewStateManagerClient(env.Client).Watch(context.Background(), streamtest.WatchRequest("panic", 1))
+	env.Serve(t, &contribtest.Handler{}, natsrpc.WithInterceptors(newInterceptor(t, reg)))
+	watch, err := env.NewClient().Watch(context.Background(), contribtest.WatchRequest("panic", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := streamtest.ReadAll(watch.Recv); natsrpc.CodeOf(err) != natsrpc.CodeInternal {
+	if _, err := contribtest.ReadAll(watch.Recv); natsrpc.CodeOf(err) != natsrpc.CodeInternal {
 		t.Fatalf("Watch: %v; want internal", err)
 	}
 	waitSeries(t, reg, map[string]float64{

@@ -87,7 +87,7 @@ func (s *stateManager) put(namespace, id, body string) {
 	}
 }
 
-func (s *stateManager) Watch(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.ServerStream[statemanagerv1.WatchResponse]) error {
+func (s *stateManager) Watch(ctx context.Context, req *statemanagerv1.WatchRequest, stream *natsrpc.HandlerSendStream[statemanagerv1.WatchResponse]) error {
 	live := make(chan *statemanagerv1.WatchResponse, 1024)
 	s.mu.Lock()
 	var initial []*statemanagerv1.WatchResponse
@@ -241,7 +241,7 @@ func (b *eventBus) PaymentCompleted(_ context.Context, req *eventbusv1.PaymentCo
 	return nil
 }
 
-func (b *eventBus) Subscribe(ctx context.Context, _ *eventbusv1.SubscribeRequest, stream *natsrpc.ServerStream[eventbusv1.SubscribeResponse]) error {
+func (b *eventBus) Subscribe(ctx context.Context, _ *eventbusv1.SubscribeRequest, stream *natsrpc.HandlerSendStream[eventbusv1.SubscribeResponse]) error {
 	c := make(chan *eventbusv1.EventEnvelope, 256)
 	b.mu.Lock()
 	b.subs[c] = true
@@ -284,7 +284,7 @@ func TestEventBus(t *testing.T) {
 
 	// A subscriber on each instance (Subscribe is a queue-group method:
 	// open streams until both instances serve one).
-	var streams []*natsrpc.ClientStream[eventbusv1.SubscribeResponse]
+	var streams []*natsrpc.ClientRecvStream[eventbusv1.SubscribeResponse]
 	for len(streams) < 2 {
 		st, err := client.Subscribe(ctx, &eventbusv1.SubscribeRequest{Meta: &commonv1.Meta{RequestId: "sub"}})
 		if err != nil {
@@ -461,7 +461,7 @@ type tokenStreamer struct {
 	aiintegrationv1natsrpc.UnimplementedAIIntegrationServiceHandler
 }
 
-func (tokenStreamer) StreamGenerate(_ context.Context, req *aiintegrationv1.StreamGenerateRequest, stream *natsrpc.ServerStream[aiintegrationv1.StreamGenerateResponse]) error {
+func (tokenStreamer) StreamGenerate(_ context.Context, req *aiintegrationv1.StreamGenerateRequest, stream *natsrpc.HandlerSendStream[aiintegrationv1.StreamGenerateResponse]) error {
 	for i, tok := range []string{"Well", " met", ",", " travel", "ler", "."} {
 		if err := stream.Send(&aiintegrationv1.StreamGenerateResponse{GenerationId: "g-1", Sequence: int32(i), Event: &aiintegrationv1.StreamGenerateResponse_Delta{Delta: &aiintegrationv1.TokenDelta{Text: tok}}}); err != nil {
 			return err

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/natsrpc/natsrpc/internal/spec"
-	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 // compile compiles one test file that may import natsrpc/v1/options.proto
@@ -203,7 +203,7 @@ func TestForServiceErrors(t *testing.T) {
 func TestForServiceGenerated(t *testing.T) {
 	t.Parallel()
 	// The generated descriptors carry the options as typed extensions.
-	sd := questsystemv1.File_gaming_quest_system_v1_quest_system_proto.Services().ByName("QuestSystemService")
+	sd := natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName("TestService")
 	s, err := spec.ForService(sd)
 	if err != nil {
 		t.Fatal(err)
@@ -211,11 +211,11 @@ func TestForServiceGenerated(t *testing.T) {
 	if s.Version != "1.0.0" || s.DefaultTimeout != 5*time.Second {
 		t.Errorf("service options not read: version %q, timeout %v", s.Version, s.DefaultTimeout)
 	}
-	m := s.Methods[0]
-	if m.Subject != "gaming.quest_system.v1.QuestSystemService.GenerateQuest" || m.Timeout != 30*time.Second {
-		t.Errorf("GenerateQuest: subject %q, timeout %v", m.Subject, m.Timeout)
+	m := s.Methods[1]
+	if m.Subject != "natsrpctest.v1.TestService.Generate" || m.Timeout != 30*time.Second {
+		t.Errorf("Generate: subject %q, timeout %v", m.Subject, m.Timeout)
 	}
-	if m.Procedure != "/gaming.quest_system.v1.QuestSystemService/GenerateQuest" {
+	if m.Procedure != "/natsrpctest.v1.TestService/Generate" {
 		t.Errorf("Procedure = %q", m.Procedure)
 	}
 }

@@ -83,20 +83,24 @@ var (
 	scalarFieldLine = regexp.MustCompile(`\n  (string|int32|int64|bool|double|float|uint32) \w+ = \d+;[^\n]*`)
 )
 
-// preparePair copies proto/ and buf.yaml into dir/prev and dir/cur, then
+// preparePair copies the root buf.yaml and its modules' .proto files
+// (proto/ and internal/testproto/) into dir/prev and dir/cur, then
 // in cur deletes a field and widens an int32 in six files. It returns the
 // number of files changed.
 func preparePair(b *testing.B, root, dir string) int {
 	b.Helper()
 	var files []string
-	err := filepath.WalkDir(filepath.Join(root, "proto"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".proto") {
-			files = append(files, p)
+	// Every module of the root buf.yaml, which the copies keep.
+	for _, module := range []string{"proto", filepath.Join("internal", "testproto")} {
+		err := filepath.WalkDir(filepath.Join(root, module), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".proto") {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
 	}
 	slices.Sort(files)
 	cfg, err := os.ReadFile(filepath.Join(root, "buf.yaml"))

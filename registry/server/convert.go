@@ -175,17 +175,17 @@ func symbolKind(k registry.SymbolKind) registryv1.SymbolKind {
 	}
 }
 
-func methodKind(k registry.MethodKind) registryv1.MethodKind {
+func methodKind(k natsrpc.MethodKind) registryv1.MethodKind {
 	switch k {
-	case registry.MethodUnary:
+	case natsrpc.MethodKindUnary:
 		return registryv1.MethodKind_METHOD_KIND_UNARY
-	case registry.MethodServerStream:
+	case natsrpc.MethodKindServerStream:
 		return registryv1.MethodKind_METHOD_KIND_SERVER_STREAM
-	case registry.MethodClientStream:
+	case natsrpc.MethodKindClientStream:
 		return registryv1.MethodKind_METHOD_KIND_CLIENT_STREAM
-	case registry.MethodBidiStream:
+	case natsrpc.MethodKindBidiStream:
 		return registryv1.MethodKind_METHOD_KIND_BIDI_STREAM
-	case registry.MethodEvent:
+	case natsrpc.MethodKindEvent:
 		return registryv1.MethodKind_METHOD_KIND_EVENT
 	default:
 		return registryv1.MethodKind_METHOD_KIND_UNSPECIFIED

@@ -191,7 +191,8 @@ type codegenResult struct {
 
 // benchCodegen times `buf generate` with only protoc-gen-natsrpc against
 // the plugin alone fed the CodeGeneratorRequest buf sent it, both writing
-// outside the work tree, alternated.
+// outside the work tree, alternated. The input is proto/, not the whole
+// workspace, which also holds the library's test schema.
 func benchCodegen(repo string, t *tools, rounds int) (*codegenResult, error) {
 	dir := filepath.Join(t.dir, "codegen")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -215,7 +216,7 @@ func benchCodegen(repo string, t *tools, rounds int) (*codegenResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(t.buf, "generate", "--template", capture, "-o", filepath.Join(dir, "capture"))
+	cmd := exec.Command(t.buf, "generate", "proto", "--template", capture, "-o", filepath.Join(dir, "capture"))
 	cmd.Dir = repo
 	cmd.Env = append(os.Environ(), captureEnv+"="+reqFile)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -242,9 +243,9 @@ func benchCodegen(repo string, t *tools, rounds int) (*codegenResult, error) {
 		return nil, err
 	}
 	procs := []proc{
-		{name: "buf generate (protoc-gen-natsrpc)", dir: repo, args: []string{t.buf, "generate", "--template", only, "-o", filepath.Join(dir, "buf")}},
+		{name: "buf generate (protoc-gen-natsrpc)", dir: repo, args: []string{t.buf, "generate", "proto", "--template", only, "-o", filepath.Join(dir, "buf")}},
 		{name: "protoc-gen-natsrpc alone", dir: dir, args: []string{t.plugin}, stdin: reqFile},
-		{name: "buf generate (protoc-gen-go + protoc-gen-natsrpc)", dir: repo, args: []string{t.buf, "generate", "--template", both, "-o", filepath.Join(dir, "both")}},
+		{name: "buf generate (protoc-gen-go + protoc-gen-natsrpc)", dir: repo, args: []string{t.buf, "generate", "proto", "--template", both, "-o", filepath.Join(dir, "both")}},
 	}
 	times, err := alternate(procs, rounds)
 	if err != nil {

@@ -3,20 +3,36 @@
 # anywhere: `cd bench && go generate ./internal/gen`. protoc-gen-go,
 # protoc-gen-go-grpc and protoc-gen-connect-go are pinned as tools in
 # bench/go.mod; protoc itself is Debian's protobuf-compiler (as in CI).
+#
+# protoc writes into a temporary directory on the same file system (under
+# bench/.tmp, which git ignores). Only once it has succeeded does each new
+# file replace the committed one, by a rename, and files the run no longer
+# produces go last: a failed or interrupted run leaves every stub in place,
+# old or new, never missing or half-written.
 set -euo pipefail
 cd "$(dirname "$0")/../.."   # bench/
-bin="$(mktemp -d)"
-trap 'rm -rf "$bin"' EXIT
+mkdir -p .tmp
+tmp="$(mktemp -d .tmp/gen.XXXXXX)"
+trap 'rm -rf "$tmp"; rmdir .tmp 2>/dev/null || true' EXIT
+mkdir "$tmp/bin" "$tmp/out"
 for p in protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go; do
-  printf '#!/bin/sh\nexec go -C %q tool %s "$@"\n' "$PWD" "$p" >"$bin/$p"
-  chmod +x "$bin/$p"
+  printf '#!/bin/sh\nexec go -C %q tool %s "$@"\n' "$PWD" "$p" >"$tmp/bin/$p"
+  chmod +x "$tmp/bin/$p"
 done
-find internal/gen -name '*.go' ! -name generate.go -delete
 protoc -I ../proto -I proto \
-  --plugin=protoc-gen-go="$bin/protoc-gen-go" \
-  --plugin=protoc-gen-go-grpc="$bin/protoc-gen-go-grpc" \
-  --plugin=protoc-gen-connect-go="$bin/protoc-gen-connect-go" \
-  --go_out=. --go_opt=module=github.com/natsrpc/natsrpc/bench \
-  --go-grpc_out=. --go-grpc_opt=module=github.com/natsrpc/natsrpc/bench \
-  --connect-go_out=. --connect-go_opt=module=github.com/natsrpc/natsrpc/bench \
+  --plugin=protoc-gen-go="$tmp/bin/protoc-gen-go" \
+  --plugin=protoc-gen-go-grpc="$tmp/bin/protoc-gen-go-grpc" \
+  --plugin=protoc-gen-connect-go="$tmp/bin/protoc-gen-connect-go" \
+  --go_out="$tmp/out" --go_opt=module=github.com/natsrpc/natsrpc/bench \
+  --go-grpc_out="$tmp/out" --go-grpc_opt=module=github.com/natsrpc/natsrpc/bench \
+  --connect-go_out="$tmp/out" --connect-go_opt=module=github.com/natsrpc/natsrpc/bench \
   natsrpc/bench/v1/bench.proto
+(cd "$tmp/out" && find internal/gen -type f -name '*.go' | LC_ALL=C sort) >"$tmp/new"
+[ -s "$tmp/new" ] || { echo "generate.sh: protoc wrote no Go files" >&2; exit 1; }
+while IFS= read -r f; do
+  mkdir -p "$(dirname "$f")"
+  mv -f "$tmp/out/$f" "$f"
+done <"$tmp/new"
+find internal/gen -type f -name '*.go' ! -path internal/gen/generate.go | LC_ALL=C sort |
+  LC_ALL=C comm -23 - "$tmp/new" | while IFS= read -r f; do rm -f "$f"; done
+find internal/gen -type d -empty -delete

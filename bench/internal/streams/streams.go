@@ -80,7 +80,7 @@ type tokenHandler struct {
 	msg *aiv1.StreamGenerateResponse
 }
 
-func (h tokenHandler) StreamGenerate(ctx context.Context, _ *aiv1.StreamGenerateRequest, s *natsrpc.ServerStream[aiv1.StreamGenerateResponse]) error {
+func (h tokenHandler) StreamGenerate(ctx context.Context, _ *aiv1.StreamGenerateRequest, s *natsrpc.HandlerSendStream[aiv1.StreamGenerateResponse]) error {
 	n, err := strconv.Atoi(s.RequestHeader().Get(countHeader))
 	if err != nil {
 		return natsrpc.NewError(natsrpc.CodeInvalidArgument, err)

@@ -44,7 +44,7 @@ func (checkHandler) Renamed(_ context.Context, n *freshv1.Note) (*freshv1.Note, 
 	return &freshv1.Note{Text: "renamed " + n.GetText()}, nil
 }
 
-func (checkHandler) Count(_ context.Context, n *freshv1.Note, s *natsrpc.ServerStream[freshv1.Note]) error {
+func (checkHandler) Count(_ context.Context, n *freshv1.Note, s *natsrpc.HandlerSendStream[freshv1.Note]) error {
 	count, err := strconv.Atoi(n.GetText())
 	if err != nil {
 		return natsrpc.NewError(natsrpc.CodeInvalidArgument, err)
@@ -57,7 +57,7 @@ func (checkHandler) Count(_ context.Context, n *freshv1.Note, s *natsrpc.ServerS
 	return nil
 }
 
-func (checkHandler) Join(_ context.Context, s *natsrpc.ServerRecvStream[freshv1.Note]) (*freshv1.Note, error) {
+func (checkHandler) Join(_ context.Context, s *natsrpc.HandlerRecvStream[freshv1.Note]) (*freshv1.Note, error) {
 	var parts []string
 	for n, err := range s.All() {
 		if err != nil {
@@ -68,7 +68,7 @@ func (checkHandler) Join(_ context.Context, s *natsrpc.ServerRecvStream[freshv1.
 	return &freshv1.Note{Text: strings.Join(parts, "+")}, nil
 }
 
-func (checkHandler) Chat(_ context.Context, s *natsrpc.ServerBidiStream[freshv1.Note, freshv1.Note]) error {
+func (checkHandler) Chat(_ context.Context, s *natsrpc.HandlerBidiStream[freshv1.Note, freshv1.Note]) error {
 	for n, err := range s.All() {
 		if err != nil {
 			return err

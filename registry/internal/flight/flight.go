@@ -5,6 +5,7 @@ package flight
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -23,6 +24,10 @@ type call[T any] struct {
 // Do runs fn unless a call for key is running, in which case it waits for
 // that call's result, or for ctx to end. fn runs on the first caller's
 // goroutine, with whatever context it captured.
+//
+// If fn panics, the panic goes on in the first caller, and the callers
+// waiting for it get an error that says so: never the zero value with a
+// nil error, which they would take for a result.
 func (g *Group[T]) Do(ctx context.Context, key string, fn func() (T, error)) (T, error) {
 	g.mu.Lock()
 	if g.calls == nil {
@@ -41,12 +46,35 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func() (T, error)) (T,
 	c := &call[T]{done: make(chan struct{})}
 	g.calls[key] = c
 	g.mu.Unlock()
+	returned := false
 	defer func() {
-		g.mu.Lock()
-		delete(g.calls, key)
-		g.mu.Unlock()
-		close(c.done)
+		if returned {
+			g.finish(key, c)
+			return
+		}
+		// fn panicked or called runtime.Goexit. Deferred calls run before
+		// the stack unwinds, so recovering and panicking again keeps the
+		// original traceback.
+		r := recover()
+		if r != nil {
+			c.err = fmt.Errorf("flight: the call for key %q panicked: %v", key, r)
+		} else {
+			c.err = fmt.Errorf("flight: the call for key %q did not return (runtime.Goexit)", key)
+		}
+		g.finish(key, c)
+		if r != nil {
+			panic(r)
+		}
 	}()
 	c.val, c.err = fn()
+	returned = true
 	return c.val, c.err
+}
+
+// finish forgets the call and releases its waiters.
+func (g *Group[T]) finish(key string, c *call[T]) {
+	g.mu.Lock()
+	delete(g.calls, key)
+	g.mu.Unlock()
+	close(c.done)
 }

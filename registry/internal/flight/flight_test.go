@@ -3,6 +3,8 @@ package flight
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -84,5 +86,86 @@ func TestDoWaiterContext(t *testing.T) {
 	close(release)
 	if err := <-done; err == nil || err.Error() != "boom" {
 		t.Errorf("first caller: %v, want its own error", err)
+	}
+}
+
+// TestDoPanic checks that a loader that panics hands its waiters an error,
+// not the zero value with a nil error, that the panic goes on in the first
+// caller, and that the key is free again afterwards.
+func TestDoPanic(t *testing.T) {
+	var g Group[*int]
+	release := make(chan struct{})
+	started := make(chan struct{})
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_, _ = g.Do(context.Background(), "k", func() (*int, error) {
+			close(started)
+			<-release
+			panic("loader bug")
+		})
+	}()
+	<-started
+	type result struct {
+		v   *int
+		err error
+	}
+	waiters := make(chan result, 4)
+	for range cap(waiters) {
+		go func() {
+			v, err := g.Do(context.Background(), "k", func() (*int, error) {
+				t.Error("a waiter ran its own call while the first one was running")
+				return nil, nil
+			})
+			waiters <- result{v, err}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond) // let the waiters join
+	close(release)
+	if r := <-recovered; r != "loader bug" {
+		t.Errorf("first caller recovered %v; want the loader's panic", r)
+	}
+	for range cap(waiters) {
+		r := <-waiters
+		if r.err == nil || !strings.Contains(r.err.Error(), `"k" panicked: loader bug`) {
+			t.Errorf("waiter got %v, %v; want an error naming the key and the panic", r.v, r.err)
+		}
+		if r.v != nil {
+			t.Errorf("waiter got value %v with the error; want nil", r.v)
+		}
+	}
+	n := 1
+	if v, err := g.Do(context.Background(), "k", func() (*int, error) { return &n, nil }); err != nil || v != &n {
+		t.Errorf("after the panic: %v, %v; want a fresh call's result", v, err)
+	}
+}
+
+// TestDoGoexit checks that a loader that calls runtime.Goexit (as
+// t.Fatal does) hands its waiters an error too.
+func TestDoGoexit(t *testing.T) {
+	var g Group[int]
+	release := make(chan struct{})
+	started := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		_, _ = g.Do(context.Background(), "k", func() (int, error) {
+			close(started)
+			<-release
+			runtime.Goexit()
+			return 0, nil
+		})
+	}()
+	<-started
+	errc := make(chan error, 1)
+	go func() {
+		_, err := g.Do(context.Background(), "k", func() (int, error) { return 1, nil })
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the waiter join
+	close(release)
+	<-exited
+	if err := <-errc; err == nil || !strings.Contains(err.Error(), "did not return") {
+		t.Errorf("waiter got %v; want an error saying the call did not return", err)
 	}
 }

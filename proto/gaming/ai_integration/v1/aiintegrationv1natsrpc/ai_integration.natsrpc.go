@@ -13,11 +13,12 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_2_0
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
+const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
 	// AIIntegrationServiceName is the fully-qualified name of the AIIntegrationService service.
@@ -77,7 +78,7 @@ type AIIntegrationServiceClient interface {
 	Generate(context.Context, *v1.GenerateRequest, ...natsrpc.CallOption) (*v1.GenerateResponse, error)
 	// StreamGenerate runs a chat completion and streams the answer token by
 	// token, ending with the finish reason and then the token usage.
-	StreamGenerate(context.Context, *v1.StreamGenerateRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamGenerateResponse], error)
+	StreamGenerate(context.Context, *v1.StreamGenerateRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.StreamGenerateResponse], error)
 	// Embed computes one embedding vector per input text. Each input succeeds
 	// or fails on its own.
 	Embed(context.Context, *v1.EmbedRequest, ...natsrpc.CallOption) (*v1.EmbedResponse, error)
@@ -113,7 +114,7 @@ type AIIntegrationServiceHandler interface {
 	Generate(context.Context, *v1.GenerateRequest) (*v1.GenerateResponse, error)
 	// StreamGenerate runs a chat completion and streams the answer token by
 	// token, ending with the finish reason and then the token usage.
-	StreamGenerate(context.Context, *v1.StreamGenerateRequest, *natsrpc.ServerStream[v1.StreamGenerateResponse]) error
+	StreamGenerate(context.Context, *v1.StreamGenerateRequest, *natsrpc.HandlerSendStream[v1.StreamGenerateResponse]) error
 	// Embed computes one embedding vector per input text. Each input succeeds
 	// or fails on its own.
 	Embed(context.Context, *v1.EmbedRequest) (*v1.EmbedResponse, error)
@@ -148,7 +149,7 @@ func (UnimplementedAIIntegrationServiceHandler) Generate(context.Context, *v1.Ge
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.ai_integration.v1.AIIntegrationService.Generate is not implemented"))
 }
 
-func (UnimplementedAIIntegrationServiceHandler) StreamGenerate(context.Context, *v1.StreamGenerateRequest, *natsrpc.ServerStream[v1.StreamGenerateResponse]) error {
+func (UnimplementedAIIntegrationServiceHandler) StreamGenerate(context.Context, *v1.StreamGenerateRequest, *natsrpc.HandlerSendStream[v1.StreamGenerateResponse]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.ai_integration.v1.AIIntegrationService.StreamGenerate is not implemented"))
 }
 
@@ -179,7 +180,7 @@ func (c *aIIntegrationServiceClient) Generate(ctx context.Context, req *v1.Gener
 }
 
 // StreamGenerate calls gaming.ai_integration.v1.AIIntegrationService.StreamGenerate.
-func (c *aIIntegrationServiceClient) StreamGenerate(ctx context.Context, req *v1.StreamGenerateRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamGenerateResponse], error) {
+func (c *aIIntegrationServiceClient) StreamGenerate(ctx context.Context, req *v1.StreamGenerateRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.StreamGenerateResponse], error) {
 	return c.streamGenerate.CallServerStream(ctx, req, opts...)
 }
 

@@ -13,11 +13,12 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_2_0
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
+const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
 	// BodyBrokerQAOrchestratorServiceName is the fully-qualified name of the
@@ -89,7 +90,7 @@ type BodyBrokerQAOrchestratorServiceClient interface {
 	// StreamResults streams a run's test results as they finish, interleaved
 	// with progress updates, and ends with the run's final state. A client can
 	// resume from a sequence number after a disconnect.
-	StreamResults(context.Context, *v1.StreamResultsRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamResultsResponse], error)
+	StreamResults(context.Context, *v1.StreamResultsRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.StreamResultsResponse], error)
 }
 
 // NewBodyBrokerQAOrchestratorServiceClient constructs a client for the
@@ -126,7 +127,7 @@ type BodyBrokerQAOrchestratorServiceHandler interface {
 	// StreamResults streams a run's test results as they finish, interleaved
 	// with progress updates, and ends with the run's final state. A client can
 	// resume from a sequence number after a disconnect.
-	StreamResults(context.Context, *v1.StreamResultsRequest, *natsrpc.ServerStream[v1.StreamResultsResponse]) error
+	StreamResults(context.Context, *v1.StreamResultsRequest, *natsrpc.HandlerSendStream[v1.StreamResultsResponse]) error
 }
 
 // RegisterBodyBrokerQAOrchestratorServiceHandler serves impl as the
@@ -166,7 +167,7 @@ func (UnimplementedBodyBrokerQAOrchestratorServiceHandler) CancelRun(context.Con
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.body_broker_qa_orchestrator.v1.BodyBrokerQAOrchestratorService.CancelRun is not implemented"))
 }
 
-func (UnimplementedBodyBrokerQAOrchestratorServiceHandler) StreamResults(context.Context, *v1.StreamResultsRequest, *natsrpc.ServerStream[v1.StreamResultsResponse]) error {
+func (UnimplementedBodyBrokerQAOrchestratorServiceHandler) StreamResults(context.Context, *v1.StreamResultsRequest, *natsrpc.HandlerSendStream[v1.StreamResultsResponse]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.body_broker_qa_orchestrator.v1.BodyBrokerQAOrchestratorService.StreamResults is not implemented"))
 }
 
@@ -201,6 +202,6 @@ func (c *bodyBrokerQAOrchestratorServiceClient) CancelRun(ctx context.Context, r
 
 // StreamResults calls
 // gaming.body_broker_qa_orchestrator.v1.BodyBrokerQAOrchestratorService.StreamResults.
-func (c *bodyBrokerQAOrchestratorServiceClient) StreamResults(ctx context.Context, req *v1.StreamResultsRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamResultsResponse], error) {
+func (c *bodyBrokerQAOrchestratorServiceClient) StreamResults(ctx context.Context, req *v1.StreamResultsRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.StreamResultsResponse], error) {
 	return c.streamResults.CallServerStream(ctx, req, opts...)
 }

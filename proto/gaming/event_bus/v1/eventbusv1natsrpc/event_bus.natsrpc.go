@@ -13,11 +13,12 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_2_0
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
+const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
 	// EventBusServiceName is the fully-qualified name of the EventBusService service.
@@ -81,7 +82,7 @@ type EventBusServiceClient interface {
 	// Subscribe streams the events whose topic matches the filters, from the
 	// requested start position, until the caller cancels. Heartbeats are
 	// interleaved while no events flow.
-	Subscribe(context.Context, *v1.SubscribeRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.SubscribeResponse], error)
+	Subscribe(context.Context, *v1.SubscribeRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.SubscribeResponse], error)
 	// WorldChanged announces that entities or regions of a world changed. It
 	// is broadcast to every instance of a subscribing service, so that each
 	// instance keeps its world cache fresh. Fire-and-forget: a missed event is
@@ -127,7 +128,7 @@ type EventBusServiceHandler interface {
 	// Subscribe streams the events whose topic matches the filters, from the
 	// requested start position, until the caller cancels. Heartbeats are
 	// interleaved while no events flow.
-	Subscribe(context.Context, *v1.SubscribeRequest, *natsrpc.ServerStream[v1.SubscribeResponse]) error
+	Subscribe(context.Context, *v1.SubscribeRequest, *natsrpc.HandlerSendStream[v1.SubscribeResponse]) error
 	// WorldChanged announces that entities or regions of a world changed. It
 	// is broadcast to every instance of a subscribing service, so that each
 	// instance keeps its world cache fresh. Fire-and-forget: a missed event is
@@ -171,7 +172,7 @@ func (UnimplementedEventBusServiceHandler) Publish(context.Context, *v1.PublishR
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.event_bus.v1.EventBusService.Publish is not implemented"))
 }
 
-func (UnimplementedEventBusServiceHandler) Subscribe(context.Context, *v1.SubscribeRequest, *natsrpc.ServerStream[v1.SubscribeResponse]) error {
+func (UnimplementedEventBusServiceHandler) Subscribe(context.Context, *v1.SubscribeRequest, *natsrpc.HandlerSendStream[v1.SubscribeResponse]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.event_bus.v1.EventBusService.Subscribe is not implemented"))
 }
 
@@ -207,7 +208,7 @@ func (c *eventBusServiceClient) Publish(ctx context.Context, req *v1.PublishRequ
 }
 
 // Subscribe calls gaming.event_bus.v1.EventBusService.Subscribe.
-func (c *eventBusServiceClient) Subscribe(ctx context.Context, req *v1.SubscribeRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.SubscribeResponse], error) {
+func (c *eventBusServiceClient) Subscribe(ctx context.Context, req *v1.SubscribeRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.SubscribeResponse], error) {
 	return c.subscribe.CallServerStream(ctx, req, opts...)
 }
 

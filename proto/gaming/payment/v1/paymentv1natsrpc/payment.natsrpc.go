@@ -13,10 +13,11 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
 const _ = natsrpc.IsAtLeastVersion0_1_0
 
 const (

@@ -13,11 +13,12 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_2_0
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
+const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
 	// StateManagerServiceName is the fully-qualified name of the StateManagerService service.
@@ -107,7 +108,7 @@ type StateManagerServiceClient interface {
 	// Watch streams every put and delete on the selected documents, in
 	// revision order, until the caller cancels. It can first replay the
 	// current documents and can resume from a revision after a reconnect.
-	Watch(context.Context, *v1.WatchRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.WatchResponse], error)
+	Watch(context.Context, *v1.WatchRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.WatchResponse], error)
 }
 
 // NewStateManagerServiceClient constructs a client for the
@@ -160,7 +161,7 @@ type StateManagerServiceHandler interface {
 	// Watch streams every put and delete on the selected documents, in
 	// revision order, until the caller cancels. It can first replay the
 	// current documents and can resume from a revision after a reconnect.
-	Watch(context.Context, *v1.WatchRequest, *natsrpc.ServerStream[v1.WatchResponse]) error
+	Watch(context.Context, *v1.WatchRequest, *natsrpc.HandlerSendStream[v1.WatchResponse]) error
 }
 
 // RegisterStateManagerServiceHandler serves impl as the gaming.state_manager.v1.StateManagerService
@@ -204,7 +205,7 @@ func (UnimplementedStateManagerServiceHandler) ListDocuments(context.Context, *v
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.state_manager.v1.StateManagerService.ListDocuments is not implemented"))
 }
 
-func (UnimplementedStateManagerServiceHandler) Watch(context.Context, *v1.WatchRequest, *natsrpc.ServerStream[v1.WatchResponse]) error {
+func (UnimplementedStateManagerServiceHandler) Watch(context.Context, *v1.WatchRequest, *natsrpc.HandlerSendStream[v1.WatchResponse]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.state_manager.v1.StateManagerService.Watch is not implemented"))
 }
 
@@ -244,6 +245,6 @@ func (c *stateManagerServiceClient) ListDocuments(ctx context.Context, req *v1.L
 }
 
 // Watch calls gaming.state_manager.v1.StateManagerService.Watch.
-func (c *stateManagerServiceClient) Watch(ctx context.Context, req *v1.WatchRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.WatchResponse], error) {
+func (c *stateManagerServiceClient) Watch(ctx context.Context, req *v1.WatchRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.WatchResponse], error) {
 	return c.watch.CallServerStream(ctx, req, opts...)
 }

@@ -13,11 +13,12 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_2_0
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
+const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
 	// StoryTellerServiceName is the fully-qualified name of the StoryTellerService service.
@@ -83,7 +84,7 @@ type StoryTellerServiceClient interface {
 	AdvanceBeat(context.Context, *v1.AdvanceBeatRequest, ...natsrpc.CallOption) (*v1.AdvanceBeatResponse, error)
 	// StreamNarration narrates a beat as a stream of text chunks, each with its
 	// speaker and emotion, and ends with one message carrying the token usage.
-	StreamNarration(context.Context, *v1.StreamNarrationRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamNarrationResponse], error)
+	StreamNarration(context.Context, *v1.StreamNarrationRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.StreamNarrationResponse], error)
 }
 
 // NewStoryTellerServiceClient constructs a client for the gaming.story_teller.v1.StoryTellerService
@@ -119,7 +120,7 @@ type StoryTellerServiceHandler interface {
 	AdvanceBeat(context.Context, *v1.AdvanceBeatRequest) (*v1.AdvanceBeatResponse, error)
 	// StreamNarration narrates a beat as a stream of text chunks, each with its
 	// speaker and emotion, and ends with one message carrying the token usage.
-	StreamNarration(context.Context, *v1.StreamNarrationRequest, *natsrpc.ServerStream[v1.StreamNarrationResponse]) error
+	StreamNarration(context.Context, *v1.StreamNarrationRequest, *natsrpc.HandlerSendStream[v1.StreamNarrationResponse]) error
 }
 
 // RegisterStoryTellerServiceHandler serves impl as the gaming.story_teller.v1.StoryTellerService
@@ -158,7 +159,7 @@ func (UnimplementedStoryTellerServiceHandler) AdvanceBeat(context.Context, *v1.A
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.story_teller.v1.StoryTellerService.AdvanceBeat is not implemented"))
 }
 
-func (UnimplementedStoryTellerServiceHandler) StreamNarration(context.Context, *v1.StreamNarrationRequest, *natsrpc.ServerStream[v1.StreamNarrationResponse]) error {
+func (UnimplementedStoryTellerServiceHandler) StreamNarration(context.Context, *v1.StreamNarrationRequest, *natsrpc.HandlerSendStream[v1.StreamNarrationResponse]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("gaming.story_teller.v1.StoryTellerService.StreamNarration is not implemented"))
 }
 
@@ -192,6 +193,6 @@ func (c *storyTellerServiceClient) AdvanceBeat(ctx context.Context, req *v1.Adva
 }
 
 // StreamNarration calls gaming.story_teller.v1.StoryTellerService.StreamNarration.
-func (c *storyTellerServiceClient) StreamNarration(ctx context.Context, req *v1.StreamNarrationRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.StreamNarrationResponse], error) {
+func (c *storyTellerServiceClient) StreamNarration(ctx context.Context, req *v1.StreamNarrationRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.StreamNarrationResponse], error) {
 	return c.streamNarration.CallServerStream(ctx, req, opts...)
 }

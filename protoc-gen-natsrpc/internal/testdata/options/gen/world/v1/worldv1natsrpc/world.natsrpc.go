@@ -13,11 +13,12 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_2_0
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
+const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
 	// WorldServiceName is the fully-qualified name of the WorldService service.
@@ -85,7 +86,7 @@ type WorldServiceClient interface {
 	// ApplyEvent has its own subject tokens.
 	ApplyEvent(context.Context, *v1.ApplyEventRequest, ...natsrpc.CallOption) (*v1.Region, error)
 	// Watch streams region changes.
-	Watch(context.Context, *v1.RegionRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.Region], error)
+	Watch(context.Context, *v1.RegionRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.Region], error)
 	// Upload streams regions in.
 	Upload(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.Region, v1.Region], error)
 	// Sync streams both ways.
@@ -120,11 +121,11 @@ type WorldServiceHandler interface {
 	// ApplyEvent has its own subject tokens.
 	ApplyEvent(context.Context, *v1.ApplyEventRequest) (*v1.Region, error)
 	// Watch streams region changes.
-	Watch(context.Context, *v1.RegionRequest, *natsrpc.ServerStream[v1.Region]) error
+	Watch(context.Context, *v1.RegionRequest, *natsrpc.HandlerSendStream[v1.Region]) error
 	// Upload streams regions in.
-	Upload(context.Context, *natsrpc.ServerRecvStream[v1.Region]) (*v1.Region, error)
+	Upload(context.Context, *natsrpc.HandlerRecvStream[v1.Region]) (*v1.Region, error)
 	// Sync streams both ways.
-	Sync(context.Context, *natsrpc.ServerBidiStream[v1.Region, v1.Region]) error
+	Sync(context.Context, *natsrpc.HandlerBidiStream[v1.Region, v1.Region]) error
 	// RegionChanged is an event delivered to one instance.
 	RegionChanged(context.Context, *v1.Region) error
 	// RegionSaved is a durable event.
@@ -160,15 +161,15 @@ func (UnimplementedWorldServiceHandler) ApplyEvent(context.Context, *v1.ApplyEve
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.ApplyEvent is not implemented"))
 }
 
-func (UnimplementedWorldServiceHandler) Watch(context.Context, *v1.RegionRequest, *natsrpc.ServerStream[v1.Region]) error {
+func (UnimplementedWorldServiceHandler) Watch(context.Context, *v1.RegionRequest, *natsrpc.HandlerSendStream[v1.Region]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.Watch is not implemented"))
 }
 
-func (UnimplementedWorldServiceHandler) Upload(context.Context, *natsrpc.ServerRecvStream[v1.Region]) (*v1.Region, error) {
+func (UnimplementedWorldServiceHandler) Upload(context.Context, *natsrpc.HandlerRecvStream[v1.Region]) (*v1.Region, error) {
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.Upload is not implemented"))
 }
 
-func (UnimplementedWorldServiceHandler) Sync(context.Context, *natsrpc.ServerBidiStream[v1.Region, v1.Region]) error {
+func (UnimplementedWorldServiceHandler) Sync(context.Context, *natsrpc.HandlerBidiStream[v1.Region, v1.Region]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("options.world.v1.WorldService.Sync is not implemented"))
 }
 
@@ -202,7 +203,7 @@ func (c *worldServiceClient) ApplyEvent(ctx context.Context, req *v1.ApplyEventR
 }
 
 // Watch calls options.world.v1.WorldService.Watch.
-func (c *worldServiceClient) Watch(ctx context.Context, req *v1.RegionRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.Region], error) {
+func (c *worldServiceClient) Watch(ctx context.Context, req *v1.RegionRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.Region], error) {
 	return c.watch.CallServerStream(ctx, req, opts...)
 }
 

@@ -14,11 +14,12 @@ import (
 )
 
 // This is a compile-time assertion to ensure that this generated file and the natsrpc package are
-// compatible. If you get a compiler error that this constant is not defined, this code was
-// generated with a version of protoc-gen-natsrpc newer than the natsrpc runtime compiled into your
-// binary. Fix it by upgrading the runtime (go get github.com/natsrpc/natsrpc@latest) or by
-// regenerating this code with the protoc-gen-natsrpc of the runtime you use.
-const _ = natsrpc.IsAtLeastVersion0_2_0
+// compatible. If you get a compiler error that this constant is not defined, this code and the
+// natsrpc runtime compiled into your binary are from different releases: the code was generated for
+// a newer runtime, or before the runtime renamed API it uses. Fix it by regenerating this code with
+// the protoc-gen-natsrpc of the runtime you use, or by moving the runtime (go get
+// github.com/natsrpc/natsrpc@<version>) to the release protoc-gen-natsrpc --version prints.
+const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
 	// FeedServiceName is the fully-qualified name of the FeedService service.
@@ -77,7 +78,7 @@ const (
 // FeedService serves a feed of entries.
 type FeedServiceClient interface {
 	// Tail streams new entries until the caller cancels.
-	Tail(context.Context, *v1.TailRequest, ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.Entry], error)
+	Tail(context.Context, *v1.TailRequest, ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.Entry], error)
 	// Append appends a stream of entries and answers once.
 	Append(context.Context, ...natsrpc.CallOption) (*natsrpc.ClientSendStream[v1.Entry, v1.AppendResponse], error)
 	// Mirror echoes entries as they come.
@@ -111,13 +112,13 @@ func NewFeedServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) FeedServi
 // FeedService serves a feed of entries.
 type FeedServiceHandler interface {
 	// Tail streams new entries until the caller cancels.
-	Tail(context.Context, *v1.TailRequest, *natsrpc.ServerStream[v1.Entry]) error
+	Tail(context.Context, *v1.TailRequest, *natsrpc.HandlerSendStream[v1.Entry]) error
 	// Append appends a stream of entries and answers once.
-	Append(context.Context, *natsrpc.ServerRecvStream[v1.Entry]) (*v1.AppendResponse, error)
+	Append(context.Context, *natsrpc.HandlerRecvStream[v1.Entry]) (*v1.AppendResponse, error)
 	// Mirror echoes entries as they come.
 	//
 	// Deprecated: do not use.
-	Mirror(context.Context, *natsrpc.ServerBidiStream[v1.Entry, v1.Entry]) error
+	Mirror(context.Context, *natsrpc.HandlerBidiStream[v1.Entry, v1.Entry]) error
 	// Appended announces an entry to one instance of each subscriber.
 	Appended(context.Context, *v1.Entry) error
 	// Flushed is broadcast to every instance.
@@ -146,15 +147,15 @@ func RegisterFeedServiceHandler(nc *nats.Conn, impl FeedServiceHandler, opts ...
 // does not implement, including methods added to the service later.
 type UnimplementedFeedServiceHandler struct{}
 
-func (UnimplementedFeedServiceHandler) Tail(context.Context, *v1.TailRequest, *natsrpc.ServerStream[v1.Entry]) error {
+func (UnimplementedFeedServiceHandler) Tail(context.Context, *v1.TailRequest, *natsrpc.HandlerSendStream[v1.Entry]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("streaming.stream.v1.FeedService.Tail is not implemented"))
 }
 
-func (UnimplementedFeedServiceHandler) Append(context.Context, *natsrpc.ServerRecvStream[v1.Entry]) (*v1.AppendResponse, error) {
+func (UnimplementedFeedServiceHandler) Append(context.Context, *natsrpc.HandlerRecvStream[v1.Entry]) (*v1.AppendResponse, error) {
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("streaming.stream.v1.FeedService.Append is not implemented"))
 }
 
-func (UnimplementedFeedServiceHandler) Mirror(context.Context, *natsrpc.ServerBidiStream[v1.Entry, v1.Entry]) error {
+func (UnimplementedFeedServiceHandler) Mirror(context.Context, *natsrpc.HandlerBidiStream[v1.Entry, v1.Entry]) error {
 	return natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("streaming.stream.v1.FeedService.Mirror is not implemented"))
 }
 
@@ -181,7 +182,7 @@ type feedServiceClient struct {
 }
 
 // Tail calls streaming.stream.v1.FeedService.Tail.
-func (c *feedServiceClient) Tail(ctx context.Context, req *v1.TailRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientStream[v1.Entry], error) {
+func (c *feedServiceClient) Tail(ctx context.Context, req *v1.TailRequest, opts ...natsrpc.CallOption) (*natsrpc.ClientRecvStream[v1.Entry], error) {
 	return c.tail.CallServerStream(ctx, req, opts...)
 }
 
