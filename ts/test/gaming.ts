@@ -1,0 +1,23 @@
+// The 22 gaming services' generated descriptors, for the tests that go over all of them.
+export { AIIntegrationService } from "../src/gen/gaming/ai_integration/v1/ai_integration_pb.js";
+export { AIRouterService } from "../src/gen/gaming/ai_router/v1/ai_router_pb.js";
+export { BodyBrokerQAOrchestratorService } from "../src/gen/gaming/body_broker_qa_orchestrator/v1/body_broker_qa_orchestrator_pb.js";
+export { CapabilityRegistryService } from "../src/gen/gaming/capability_registry/v1/capability_registry_pb.js";
+export { EnvironmentalNarrativeService } from "../src/gen/gaming/environmental_narrative/v1/environmental_narrative_pb.js";
+export { EventBusService } from "../src/gen/gaming/event_bus/v1/event_bus_pb.js";
+export { KnowledgeBaseService } from "../src/gen/gaming/knowledge_base/v1/knowledge_base_pb.js";
+export { LanguageSystemService } from "../src/gen/gaming/language_system/v1/language_system_pb.js";
+export { ModelManagementService } from "../src/gen/gaming/model_management/v1/model_management_pb.js";
+export { NPCBehaviorService } from "../src/gen/gaming/npc_behavior/v1/npc_behavior_pb.js";
+export { OrchestrationService } from "../src/gen/gaming/orchestration/v1/orchestration_pb.js";
+export { PaymentService } from "../src/gen/gaming/payment/v1/payment_pb.js";
+export { PerformanceModeService } from "../src/gen/gaming/performance_mode/v1/performance_mode_pb.js";
+export { QuestSystemService } from "../src/gen/gaming/quest_system/v1/quest_system_pb.js";
+export { RouterService } from "../src/gen/gaming/router/v1/router_pb.js";
+export { SettingsService } from "../src/gen/gaming/settings/v1/settings_pb.js";
+export { StateManagerService } from "../src/gen/gaming/state_manager/v1/state_manager_pb.js";
+export { StoryTellerService } from "../src/gen/gaming/story_teller/v1/story_teller_pb.js";
+export { TimeManagerService } from "../src/gen/gaming/time_manager/v1/time_manager_pb.js";
+export { UEVersionMonitorService } from "../src/gen/gaming/ue_version_monitor/v1/ue_version_monitor_pb.js";
+export { WeatherManagerService } from "../src/gen/gaming/weather_manager/v1/weather_manager_pb.js";
+export { WorldStateService } from "../src/gen/gaming/world_state/v1/world_state_pb.js";
