@@ -331,13 +331,15 @@ async function callUnary(
   }
   const timeout = callTimeout(opts, m.timeoutMs > 0 ? m.timeoutMs : core.timeoutMs);
   const deadline = now() + timeout;
-  const h = requestHeaders(core, opts);
+  // Without metadata the headers are the runtime's own, encoded once per
+  // timeout value (see fixedHeaders); with it, a map of the call's own.
+  const meta = opts?.headers !== undefined ? requestHeaders(core, opts) : undefined;
   const data = encodeRequest(core, m.desc.input, req, "request");
   budget?.deposit();
   const mux = muxFor(core.nc);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await attemptUnary(core, m, subject, mux, h, data, deadline, opts);
+      return await attemptUnary(core, m, subject, mux, meta, data, deadline, opts);
     } catch (e) {
       const err = NatsRpcError.from(e);
       const retry = core.retry;
@@ -349,12 +351,42 @@ async function callUnary(
   }
 }
 
+/**
+ * fixedHeaders returns the headers of a call without metadata: only
+ * Nats-Rpc-Timeout (and Content-Type for JSON), encoded once and shared
+ * while the timeout value stays the same, as it does for calls that share
+ * a timeout. nats.js encodes headers on every publish by calling their
+ * encode(), which is the per-call cost this saves; nothing mutates them.
+ */
+function fixedHeaders(codec: Codec, ms: number): MsgHdrs {
+  const c = fixedCache[codec === "json" ? 1 : 0]!;
+  if (c.ms === ms && c.h !== undefined) {
+    return c.h;
+  }
+  const h = natsHeaders();
+  if (codec === "json") {
+    h.set(headerContentType, contentTypeJson);
+  }
+  h.set(headerTimeout, String(ms));
+  const bytes = (h as unknown as { encode(): Uint8Array }).encode();
+  Object.defineProperty(h, "encode", { value: () => bytes });
+  c.ms = ms;
+  c.h = h;
+  c.size = bytes.length;
+  return h;
+}
+
+const fixedCache: { ms: number; h: MsgHdrs | undefined; size: number }[] = [
+  { ms: -1, h: undefined, size: 0 },
+  { ms: -1, h: undefined, size: 0 },
+];
+
 async function attemptUnary(
   core: ClientCore,
   m: MethodSpec,
   subject: string,
   mux: ReturnType<typeof muxFor>,
-  h: MsgHdrs,
+  meta: MsgHdrs | undefined,
   data: Uint8Array,
   deadline: number,
   opts: CallOptions | undefined,
@@ -363,8 +395,20 @@ async function attemptUnary(
   if (remaining <= 0) {
     throw deadlineError(subject);
   }
-  h.set(headerTimeout, String(timeoutMillis(remaining)));
-  checkSize(core.nc, h, data, "request");
+  const ms = timeoutMillis(remaining);
+  let h: MsgHdrs;
+  if (meta === undefined) {
+    h = fixedHeaders(core.codec, ms);
+    const limit = maxPayload(core.nc);
+    const size = fixedCache[core.codec === "json" ? 1 : 0]!.size + data.length;
+    if (limit > 0 && size > limit) {
+      throw new NatsRpcError(`request of ${size} bytes (headers included) is larger than the NATS server's max_payload of ${limit} bytes`, Code.ResourceExhausted);
+    }
+  } else {
+    h = meta;
+    h.set(headerTimeout, String(ms));
+    checkSize(core.nc, h, data, "request");
+  }
   let reply: Msg;
   try {
     reply = await mux.request(subject, data, h, remaining, opts?.signal);

@@ -13,7 +13,8 @@
 // Services (what the TypeScript tests rely on):
 //   - gaming.quest_system.v1.QuestSystemService: GetQuest answers quest
 //     "q-1" (with the response header X-Served-By: go, and Echo-<name> for
-//     each request header named in X-Echo), "fail:<code name>" with that
+//     each request header named in X-Echo), "bench" with the same quest and
+//     no header (the benchmark's call), "fail:<code name>" with that
 //     code and a gaming.common.v1.Error detail, "deadline" with the
 //     handler's remaining time in milliseconds as the quest's
 //     recommended_level, "slow" only when its deadline passes, anything
@@ -167,8 +168,10 @@ func (quests) GetQuest(ctx context.Context, req *questsystemv1.GetQuestRequest) 
 	}
 	id := req.GetQuestId()
 	switch {
-	case id == "q-1":
-		ci.ResponseHeader().Set("X-Served-By", "go")
+	case id == "q-1", id == "bench":
+		if id == "q-1" {
+			ci.ResponseHeader().Set("X-Served-By", "go")
+		}
 		return &questsystemv1.GetQuestResponse{Quest: &questsystemv1.PlayerQuest{
 			Quest: &questsystemv1.Quest{
 				QuestId:          "q-1",
