@@ -210,3 +210,29 @@ test("registerHandler refuses what it cannot serve", async () => {
   await assert.rejects(registerHandler(AIIntegrationService, { streamGenerate: () => ({}) } as never, nc), /unary methods only/);
   await assert.rejects(registerHandler(QuestSystemService, {}, nc, { subjectPrefix: "a..b" }), /subject prefix/);
 });
+
+test("a full pool answers resource_exhausted at once and counts the rejection", async () => {
+  const busy = await registerHandler(QuestSystemService, {
+    getQuest: async () => {
+      await sleep(300);
+      return { quest: { quest: { questId: "busy" } } };
+    },
+  }, nc, { subjectPrefix: `${prefix}busy`, concurrency: 1, maxPending: 1 });
+  try {
+    const subject = `${prefix}busy.gaming.quest_system.v1.QuestSystemService.GetQuest`;
+    const calls = [0, 1, 2].map(() => nc.request(subject, new Uint8Array(0), { timeout: 3000 }));
+    const t0 = performance.now();
+    const replies = await Promise.all(calls);
+    const codes = replies.map((r) => r.headers?.get("Nats-Rpc-Code") ?? "ok").sort();
+    assert.deepEqual(codes, ["ok", "ok", "resource_exhausted"]);
+    assert.ok(performance.now() - t0 >= 550, "the queued request waited for the running one");
+    const ep = busy.stats().endpoints.find((e) => e.name === "GetQuest")!;
+    assert.equal(ep.num_requests, 3);
+    assert.equal(ep.num_errors, 1);
+    assert.equal(ep.data.rejected, 1);
+    assert.match(ep.last_error, /^resource_exhausted: service overloaded/);
+    assert.ok(ep.data.queue_time > 0);
+  } finally {
+    await busy.stop();
+  }
+});

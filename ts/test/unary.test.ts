@@ -142,3 +142,35 @@ test("createClient refuses invalid options", () => {
   assert.throws(() => createClient(QuestSystemService, nc, { subjectPrefix: "a.*" }), (e: unknown) => isNatsRpcError(e) && e.code === Code.InvalidArgument);
   assert.throws(() => createClient(QuestSystemService, nc, { timeoutMs: 0 }), (e: unknown) => isNatsRpcError(e) && e.code === Code.InvalidArgument);
 });
+
+test("replies and streams use the connection's inbox prefix (per-user permissions, wire.md §13)", async () => {
+  const { connect } = await import("@nats-io/transport-node");
+  const { natsUrl } = await import("./harness.js");
+  const user = await connect({ servers: natsUrl(), inboxPrefix: "_INBOX_dashboard" });
+  try {
+    const replies: string[] = [];
+    const sub = nc.subscribe("inboxcheck.>", {
+      callback: (_e, m) => {
+        replies.push(m.reply ?? "");
+        m.respond(new Uint8Array(0));
+      },
+    });
+    await nc.flush();
+    const quests = createClient(QuestSystemService, user, { subjectPrefix: "inboxcheck" });
+    await quests.getQuest({ questId: "q-1" });
+    const { AIIntegrationService } = await import("../src/gen/gaming/ai_integration/v1/ai_integration_pb.js");
+    const s = createClient(AIIntegrationService, user, { subjectPrefix: "inboxcheck", stream: { livenessMs: 200, heartbeatMs: 50 } }).streamGenerate({});
+    await assert.rejects((async () => {
+      for await (const _ of s) {
+        // the responder answers the handshake with an empty reply: a malformed frame
+      }
+    })());
+    sub.unsubscribe();
+    assert.equal(replies.length, 2);
+    for (const r of replies) {
+      assert.match(r, /^_INBOX_dashboard\./);
+    }
+  } finally {
+    await user.close();
+  }
+});
