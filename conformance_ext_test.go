@@ -817,20 +817,26 @@ func TestConformanceEventClient(t *testing.T) {
 	}
 	readCases(t, "event_client.json", &doc)
 	srv := natstest.Start(t)
-	// One case at a time: the cases share the events' subjects (a prefix
-	// per case would change the durable stream names they check).
-	for _, c := range doc.Cases {
+	for i, c := range doc.Cases {
 		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
 			nc := natstest.Connect(t, srv)
 			svc, method, ok := strings.Cut(c.Call.Method, ".")
 			if !ok {
 				t.Fatalf("method %q: want Service.Method", c.Call.Method)
 			}
 			md := natsrpctestv1.File_natsrpctest_v1_test_proto.Services().ByName(protoreflect.Name(svc)).Methods().ByName(protoreflect.Name(method))
-			subject := "natsrpctest.v1." + c.Call.Method
-			if c.Call.SubjectPrefix != "" {
-				subject = c.Call.SubjectPrefix + "." + subject
+			// Each case has a subject prefix of its own, so that cases
+			// never see each other's events; the durable stream's name
+			// includes the prefix (wire.md §12.2).
+			prefix := c.Call.SubjectPrefix
+			if prefix == "" {
+				prefix = fmt.Sprintf("ev%d", i)
+				if e := c.ExpectRequest; e != nil && e.Headers["Nats-Expected-Stream"] != "" {
+					e.Headers["Nats-Expected-Stream"] = prefix + "_" + e.Headers["Nats-Expected-Stream"]
+				}
 			}
+			subject := prefix + ".natsrpctest.v1." + c.Call.Method
 			var got chan *nats.Msg
 			if !c.NoResponder {
 				var reply func(*nats.Msg) *nats.Msg
@@ -843,9 +849,7 @@ func TestConformanceEventClient(t *testing.T) {
 			if c.Call.JSON {
 				opts = append(opts, natsrpc.WithJSON())
 			}
-			if c.Call.SubjectPrefix != "" {
-				opts = append(opts, natsrpc.WithSubjectPrefix(c.Call.SubjectPrefix))
-			}
+			opts = append(opts, natsrpc.WithSubjectPrefix(prefix))
 			var callOpts []natsrpc.CallOption
 			if c.Call.IdempotencyKey != "" {
 				callOpts = append(callOpts, natsrpc.WithIdempotencyKey(c.Call.IdempotencyKey))
