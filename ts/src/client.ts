@@ -1,15 +1,16 @@
 // createClient: typed clients for protoc-gen-es v2 service descriptors,
 // speaking docs/wire.md: unary calls (§2-§7), server streams (§11) and
 // events (§12).
-import { create, createRegistry } from "@bufbuild/protobuf";
-import type { DescFile, DescMessage, DescService, MessageInitShape, MessageShape, Registry } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import type { DescMessage, DescService, MessageInitShape, MessageShape, Registry } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { Empty } from "@bufbuild/protobuf/wkt";
 import { headers as natsHeaders, nuid } from "@nats-io/nats-core";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 
+import { abortError, deadlineError, maxPayload, now, registryFor, requestError } from "./call.js";
 import { Code } from "./code.js";
-import { isNatsRpcError, NatsRpcError } from "./error.js";
+import { NatsRpcError } from "./error.js";
 import { checkMetadata, headerBytes, headerGet, toHeaders, type HeadersInit } from "./headers.js";
 import { muxFor, RequestFailed } from "./mux.js";
 import { durableSettings, forService, validateSubject, type MethodSpec, type ServiceSpec } from "./spec.js";
@@ -117,22 +118,6 @@ export type Client<S extends DescService> = {
   [P in keyof S["method"]]: MethodClient<S["method"][P]>;
 };
 
-/** filesOf collects f and its imports, transitively. */
-function filesOf(f: DescFile, out: Set<DescFile> = new Set()): Set<DescFile> {
-  if (!out.has(f)) {
-    out.add(f);
-    for (const d of f.dependencies) {
-      filesOf(d, out);
-    }
-  }
-  return out;
-}
-
-/** registryFor is a registry of the service's file and its imports, for Any in JSON. */
-export function registryFor(service: DescService): Registry {
-  return createRegistry(...filesOf(service.file));
-}
-
 /** ClientCore is what every method of one client shares. */
 export interface ClientCore {
   readonly nc: NatsConnection;
@@ -218,60 +203,6 @@ function methodClient(core: ClientCore, m: MethodSpec): unknown {
     default:
       return () => Promise.reject(new NatsRpcError(`${m.procedure} is a ${m.kind.replace("_", " ")}ing method, which the TypeScript runtime does not support yet`, Code.Unimplemented));
   }
-}
-
-/** now is a monotonic clock in milliseconds. */
-export const now = (): number => performance.now();
-
-/**
- * abortError is the error of a call whose signal fired: canceled, or
- * deadline_exceeded when the reason is a timeout (AbortSignal.timeout).
- */
-export function abortError(reason: unknown, subject: string): NatsRpcError {
-  if (isNatsRpcError(reason)) {
-    return reason;
-  }
-  if (reason instanceof Error && reason.name === "TimeoutError") {
-    return new NatsRpcError(`no response on ${JSON.stringify(subject)} before the deadline: ${reason.message}`, Code.DeadlineExceeded, { cause: reason });
-  }
-  const why = reason instanceof Error ? reason.message : reason === undefined ? "aborted" : String(reason);
-  return new NatsRpcError(`call on ${JSON.stringify(subject)} canceled: ${why}`, Code.Canceled, { cause: reason });
-}
-
-/** deadlineError is the error of a call whose deadline passed. */
-export function deadlineError(subject: string): NatsRpcError {
-  return new NatsRpcError(`no response on ${JSON.stringify(subject)} before the deadline`, Code.DeadlineExceeded);
-}
-
-/** requestError maps the failures of a request onto codes (wire.md §6). */
-export function requestError(e: unknown, subject: string): NatsRpcError {
-  if (!(e instanceof RequestFailed)) {
-    return NatsRpcError.from(e);
-  }
-  const f = e.failure;
-  switch (f.kind) {
-    case "timeout":
-      return deadlineError(subject);
-    case "aborted":
-      return abortError(f.reason, subject);
-    case "no_responders":
-      return new NatsRpcError(`no service instance listens on ${JSON.stringify(subject)}: no responders`, Code.Unavailable, { cause: e });
-    case "closed":
-      return new NatsRpcError(`call on ${JSON.stringify(subject)}: connection closed`, Code.Unavailable, { cause: f.cause });
-    case "publish": {
-      const name = f.cause instanceof Error ? f.cause.name : "";
-      const msg = f.cause instanceof Error ? f.cause.message : String(f.cause);
-      const code = name === "ClosedConnectionError" || name === "DrainingConnectionError" ? Code.Unavailable
-        : name === "InvalidSubjectError" || name === "InvalidArgumentError" ? Code.InvalidArgument
-          : Code.Unknown;
-      return new NatsRpcError(`call on ${JSON.stringify(subject)}: ${msg}`, code, { cause: f.cause });
-    }
-  }
-}
-
-/** maxPayload is the server's max_payload (0 when unknown). */
-export function maxPayload(nc: NatsConnection): number {
-  return nc.info?.max_payload ?? 0;
 }
 
 /** callDeadline is when a call ends: its own timeout, else the given default. */

