@@ -77,4 +77,3 @@ export function requestError(e: unknown, subject: string): NatsRpcError {
 export function maxPayload(nc: NatsConnection): number {
   return nc.info?.max_payload ?? 0;
 }
-

@@ -6,6 +6,8 @@
 import { createInbox } from "@nats-io/nats-core";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
 
+import { timer } from "./timer.js";
+
 /** RequestOutcome is why a request ended without a reply. */
 export type RequestFailure =
   | { kind: "timeout" }
@@ -96,13 +98,11 @@ export class Mux {
     }
     const token = (this.seq++).toString(36);
     return new Promise<Msg>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancelTimer: (() => void) | undefined;
       let onAbort: (() => void) | undefined;
       const done = (): void => {
         this.pending.delete(token);
-        if (timer !== undefined) {
-          clearTimeout(timer);
-        }
+        cancelTimer?.();
         if (onAbort !== undefined) {
           signal!.removeEventListener("abort", onAbort);
         }
@@ -117,10 +117,10 @@ export class Mux {
           reject(e);
         },
       });
-      timer = setTimeout(() => {
+      cancelTimer = timer(timeoutMs, () => {
         done();
         reject(new RequestFailed({ kind: "timeout" }));
-      }, Math.max(timeoutMs, 0));
+      });
       if (signal !== undefined) {
         onAbort = () => {
           done();

@@ -6,6 +6,7 @@ import { headers as natsHeaders, nuid } from "@nats-io/nats-core";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
 
 import { maxPayload, now, registryFor } from "./call.js";
+import { timer } from "./timer.js";
 import { Code, codeName } from "./code.js";
 import { isNatsRpcError, NatsRpcError } from "./error.js";
 import { copyAllowedHeaders, headerBytes, headerGet } from "./headers.js";
@@ -415,7 +416,7 @@ class Service implements NatsRpcService {
     const ac = new AbortController();
     this.controllers.add(ac);
     const remaining = r.deadline - start;
-    const timer = setTimeout(() => ac.abort(timeoutReason()), remaining);
+    const cancelTimer = timer(remaining, () => ac.abort(timeoutReason()));
     const responseHeader = natsHeaders();
     const ctx: HandlerContext = {
       method: ep.spec,
@@ -457,7 +458,7 @@ class Service implements NatsRpcService {
     } catch (e) {
       [err, lastError] = this.handlerError(ep, e, ac.signal);
     } finally {
-      clearTimeout(timer);
+      cancelTimer();
       this.controllers.delete(ac);
       ep.inFlight--;
     }
@@ -611,13 +612,13 @@ class Service implements NatsRpcService {
       }
     }));
     if (this.running > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let giveUp: (() => void) | undefined;
       const idle = new Promise<boolean>((resolve) => {
         this.idle = () => resolve(true);
-        timer = setTimeout(() => resolve(false), timeoutMs);
+        giveUp = timer(timeoutMs, () => resolve(false));
       });
       const ok = await idle;
-      clearTimeout(timer);
+      giveUp?.();
       if (!ok) {
         const inFlight = this.running + this.queue.length;
         for (const ac of this.controllers) {

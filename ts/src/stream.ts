@@ -8,6 +8,7 @@ import { createInbox, headers as natsHeaders } from "@nats-io/nats-core";
 import type { Msg, MsgHdrs, Subscription } from "@nats-io/nats-core";
 
 import { abortError, maxPayload, now } from "./call.js";
+import { timer } from "./timer.js";
 import type { CallOptions, ClientCore } from "./client.js";
 import { Code } from "./code.js";
 import { NatsRpcError } from "./error.js";
@@ -237,7 +238,7 @@ export class ServerStreamCall<O extends DescMessage> implements ServerStream<Mes
   private sub: Subscription | undefined;
   private control = "";
   private tick: ReturnType<typeof setInterval> | undefined;
-  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  private cancelDeadline: (() => void) | undefined;
   private onAbort: (() => void) | undefined;
   private startedAt = 0;
   private lastHeard = 0;
@@ -334,9 +335,9 @@ export class ServerStreamCall<O extends DescMessage> implements ServerStream<Mes
         throw new NatsRpcError(`timeoutMs ${timeout} must be positive`, Code.InvalidArgument);
       }
       h.set(headerTimeout, String(timeoutMillis(timeout)));
-      this.deadlineTimer = setTimeout(() => {
+      this.cancelDeadline = timer(timeout, () => {
         this.abort(new NatsRpcError(`stream on ${JSON.stringify(this.subject)} passed its deadline`, Code.DeadlineExceeded), true, true);
-      }, timeout);
+      });
     }
     if (core.codec === "json") {
       h.set(headerContentType, contentTypeJson);
@@ -581,9 +582,7 @@ export class ServerStreamCall<O extends DescMessage> implements ServerStream<Mes
     if (this.tick !== undefined) {
       clearInterval(this.tick);
     }
-    if (this.deadlineTimer !== undefined) {
-      clearTimeout(this.deadlineTimer);
-    }
+    this.cancelDeadline?.();
     if (this.onAbort !== undefined) {
       this.opts.signal?.removeEventListener("abort", this.onAbort);
     }

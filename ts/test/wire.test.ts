@@ -12,6 +12,7 @@ import { Code, codeFromHttpStatus, codeFromServiceCode, codeName, httpStatus, pa
 import { NatsRpcError } from "../src/error.js";
 import { checkMetadata, headerBytes, isReservedHeader, utf8Length, validHeaderKey } from "../src/headers.js";
 import { readFrame, readUvarint, uvarint } from "../src/stream.js";
+import { timer } from "../src/timer.js";
 import { VERSION } from "../src/version.js";
 import { decodeReplyError, encodeError, parseContentType, parseTimeout, sanitizeMessage, timeoutMillis } from "../src/wire.js";
 import { tsRoot } from "./harness.js";
@@ -171,4 +172,14 @@ test("compact frames: minimal varints only", () => {
 test("VERSION is package.json's version", () => {
   const pkg = JSON.parse(readFileSync(join(tsRoot, "package.json"), "utf8")) as { version: string };
   assert.equal(VERSION, pkg.version);
+});
+
+test("timer: a deadline beyond setTimeout's 24.8 days does not fire at once", async () => {
+  let fired = 0;
+  const cancel = timer(2 ** 31 + 5000, () => fired++);
+  const soon = timer(20, () => fired++);
+  await new Promise((r) => setTimeout(r, 60));
+  cancel();
+  soon();
+  assert.equal(fired, 1, "only the 20 ms timer fired");
 });
