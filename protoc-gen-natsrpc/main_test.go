@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 
-	"github.com/natsrpc/natsrpc/internal/protoset"
+	"github.com/natsrpc/natsrpc/internal/descset"
 )
 
 // update rewrites the golden files: go test ./protoc-gen-natsrpc -run TestGolden -update
@@ -182,7 +182,7 @@ func compileRequest(resolver protocompile.Resolver, parameter string, files ...s
 		req.Parameter = proto.String(parameter)
 	}
 	// ProtoFile lists every file and its imports, dependencies first.
-	req.ProtoFile = protoset.Closure(compiled...).GetFile()
+	req.ProtoFile = descset.Closure(compiled...).GetFile()
 	return req, nil
 }
 

@@ -1,45 +1,26 @@
 package registry
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/protoset"
+	"github.com/natsrpc/natsrpc/internal/descset"
 	"github.com/natsrpc/natsrpc/internal/spec"
 )
-
-// bufImageExtensionField is the field number of buf's ImageFileExtension
-// on an image's FileDescriptorProto (buf.alpha.image.v1.ImageFile); its
-// field 1 is is_import.
-const bufImageExtensionField = 8042
-
-// natsrpcOptionsFile is the natsrpc options file, built into the registry.
-const natsrpcOptionsFile = "natsrpc/v1/options.proto"
 
 // IsBuiltinFile reports whether path is built into the registry: the
 // well-known types and the rest of google/protobuf/, and the natsrpc
 // options. Built-in files are never a module's own; as imports they are
 // accepted whatever their content (their digest is recorded).
-func IsBuiltinFile(path string) bool {
-	return strings.HasPrefix(path, "google/protobuf/") || path == natsrpcOptionsFile
-}
-
-// isReservedPackage reports whether pkg belongs to the built-in files.
-func isReservedPackage(pkg string) bool {
-	return pkg == "google.protobuf" || strings.HasPrefix(pkg, "google.protobuf.") || pkg == "natsrpc.v1"
-}
+func IsBuiltinFile(path string) bool { return descset.IsBuiltinFile(path) }
 
 // maxPackageLength is the longest package name an own file may declare,
 // protoc's limit.
@@ -93,18 +74,13 @@ func (c *content) snapshot(module string, version uint64) *Snapshot {
 	return &Snapshot{Module: module, Version: version, Digest: c.digest, Set: c.set, Own: c.own, files: c.files}
 }
 
-// emptyTypes resolves no extension, so that every custom option stays an
-// unknown field of its options message, whatever extensions this binary
-// links. That keeps the canonical form independent of the binary.
-var emptyTypes = new(protoregistry.Types)
-
 // decodeSet parses a serialized FileDescriptorSet.
 func decodeSet(data []byte, lim limits) (*descriptorpb.FileDescriptorSet, error) {
 	if lim.maxSetBytes > 0 && len(data) > lim.maxSetBytes {
 		return nil, invalidf("descriptor set is %d bytes; the registry accepts at most %d", len(data), lim.maxSetBytes)
 	}
-	set := &descriptorpb.FileDescriptorSet{}
-	if err := (proto.UnmarshalOptions{Resolver: emptyTypes}).Unmarshal(data, set); err != nil {
+	set, err := descset.Unmarshal(data)
+	if err != nil {
 		return nil, invalidf("descriptor set is not a serialized google.protobuf.FileDescriptorSet: %w", err)
 	}
 	return set, nil
@@ -141,9 +117,9 @@ func newContent(set *descriptorpb.FileDescriptorSet, own []string, lim limits, s
 			return nil, invalidf("file %q is in the descriptor set twice", name)
 		}
 		c.byPath[name] = fd
-		isImport, hasMarker, err := canonicalizeFile(fd)
+		isImport, hasMarker, err := descset.Canonicalize(fd)
 		if err != nil {
-			return nil, err
+			return nil, invalidf("%w", err)
 		}
 		if hasMarker {
 			marked = true
@@ -203,27 +179,25 @@ func newContent(set *descriptorpb.FileDescriptorSet, own []string, lim limits, s
 		}
 	}
 	// Dependencies first, ties by path.
-	c.set = &descriptorpb.FileDescriptorSet{File: topoSort(c.byPath)}
+	c.set = &descriptorpb.FileDescriptorSet{File: descset.Sort(c.byPath)}
 	files, err := protodesc.NewFiles(c.set)
 	if err != nil {
 		return nil, invalidf("descriptor set is invalid: %w", err)
 	}
 	c.files = files
 	// Digests.
-	ownSet := &descriptorpb.FileDescriptorSet{}
+	ownFiles := make([]*descriptorpb.FileDescriptorProto, 0, len(c.own))
 	for _, p := range c.own {
-		ownSet.File = append(ownSet.File, c.byPath[p])
+		ownFiles = append(ownFiles, c.byPath[p])
 	}
-	b, err := marshalDeterministic(ownSet)
-	if err != nil {
-		return nil, err
+	if c.digest, err = descset.Digest(ownFiles); err != nil {
+		return nil, internalf("encode descriptors: %w", err)
 	}
-	c.digest = digestOf(b)
 	c.fileDigests = map[string]string{}
 	for p, fd := range c.byPath {
-		d, err := fileDigest(fd)
+		d, err := descset.FileDigest(fd)
 		if err != nil {
-			return nil, err
+			return nil, internalf("encode descriptors: %w", err)
 		}
 		c.fileDigests[p] = d
 	}
@@ -276,252 +250,11 @@ func loadContent(blob []byte, own []string) (*content, error) {
 }
 
 func marshalDeterministic(m proto.Message) ([]byte, error) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	b, err := descset.Marshal(m)
 	if err != nil {
 		return nil, internalf("encode descriptors: %w", err)
 	}
 	return b, nil
-}
-
-func digestOf(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// fileDigest is a file's identity whoever compiled it: the digest of its
-// canonical form without source info and with json_name cleared where it
-// equals the default.
-func fileDigest(fd *descriptorpb.FileDescriptorProto) (string, error) {
-	c := proto.CloneOf(fd)
-	c.SourceCodeInfo = nil
-	clearDefaultJSONNames(c.GetExtension())
-	var walk func(msgs []*descriptorpb.DescriptorProto)
-	walk = func(msgs []*descriptorpb.DescriptorProto) {
-		for _, m := range msgs {
-			clearDefaultJSONNames(m.GetField())
-			clearDefaultJSONNames(m.GetExtension())
-			walk(m.GetNestedType())
-		}
-	}
-	walk(c.GetMessageType())
-	b, err := marshalDeterministic(c)
-	if err != nil {
-		return "", err
-	}
-	return digestOf(b), nil
-}
-
-func clearDefaultJSONNames(fields []*descriptorpb.FieldDescriptorProto) {
-	for _, f := range fields {
-		if f.JsonName != nil && f.GetJsonName() == protoset.DefaultJSONName(f.GetName()) {
-			f.JsonName = nil
-		}
-	}
-}
-
-// optionsMessages are the descriptor.proto messages whose unknown fields
-// are custom options (extensions), which are expected and kept.
-var optionsMessages = map[protoreflect.FullName]bool{
-	"google.protobuf.FileOptions":           true,
-	"google.protobuf.MessageOptions":        true,
-	"google.protobuf.FieldOptions":          true,
-	"google.protobuf.OneofOptions":          true,
-	"google.protobuf.EnumOptions":           true,
-	"google.protobuf.EnumValueOptions":      true,
-	"google.protobuf.ServiceOptions":        true,
-	"google.protobuf.MethodOptions":         true,
-	"google.protobuf.ExtensionRangeOptions": true,
-	"google.protobuf.FeatureSet":            true,
-}
-
-// canonicalizeFile checks fd for unknown fields outside options messages,
-// removes buf's image extension (reporting its is_import marker), and
-// sorts the unknown fields (custom options) of every options message by
-// field number, keeping the order of repeated values, so that two
-// compilers that order custom options differently produce the same bytes.
-func canonicalizeFile(fd *descriptorpb.FileDescriptorProto) (isImport, hasMarker bool, err error) {
-	m := fd.ProtoReflect()
-	if u := m.GetUnknown(); len(u) > 0 {
-		var rest []byte
-		for len(u) > 0 {
-			num, typ, n := protowire.ConsumeField(u)
-			if n < 0 {
-				return false, false, invalidf("file %q: malformed unknown fields: %w", fd.GetName(), protowire.ParseError(n))
-			}
-			if num == bufImageExtensionField && typ == protowire.BytesType {
-				v, _ := protowire.ConsumeBytes(u[protowire.SizeTag(num):n])
-				hasMarker = true
-				isImport = bufIsImport(v)
-			} else {
-				rest = append(rest, u[:n]...)
-			}
-			u = u[n:]
-		}
-		if len(rest) > 0 {
-			return false, false, invalidf("file %q has unknown fields (numbers %v) in google.protobuf.FileDescriptorProto; the registry stores only descriptor fields it understands: send descriptors from protoc, buf or protocompile", fd.GetName(), unknownNumbers(rest))
-		}
-		m.SetUnknown(nil)
-	}
-	if err := walkUnknown(m, fd.GetName(), false); err != nil {
-		return false, false, err
-	}
-	return isImport, hasMarker, nil
-}
-
-func bufIsImport(ext []byte) bool {
-	isImport := false
-	for len(ext) > 0 {
-		num, typ, n := protowire.ConsumeField(ext)
-		if n < 0 {
-			return isImport
-		}
-		if num == 1 && typ == protowire.VarintType {
-			v, _ := protowire.ConsumeVarint(ext[protowire.SizeTag(num):n])
-			isImport = v != 0
-		}
-		ext = ext[n:]
-	}
-	return isImport
-}
-
-// walkUnknown visits every message below m. In options messages (and
-// anything inside one) unknown fields are sorted; elsewhere they are an
-// error.
-func walkUnknown(m protoreflect.Message, file string, inOptions bool) error {
-	var err error
-	m.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if f.Message() == nil {
-			return true
-		}
-		visit := func(sub protoreflect.Message) bool {
-			opts := inOptions || optionsMessages[sub.Descriptor().FullName()]
-			if u := sub.GetUnknown(); len(u) > 0 {
-				if !opts {
-					err = invalidf("file %q has unknown fields (numbers %v) in %s; the registry stores only descriptor fields it understands: send descriptors from protoc, buf or protocompile", file, unknownNumbers(u), sub.Descriptor().FullName())
-					return false
-				}
-				sorted, serr := sortUnknown(u)
-				if serr != nil {
-					err = invalidf("file %q: malformed custom options in %s: %w", file, sub.Descriptor().FullName(), serr)
-					return false
-				}
-				sub.SetUnknown(sorted)
-			}
-			if e := walkUnknown(sub, file, opts); e != nil {
-				err = e
-				return false
-			}
-			return true
-		}
-		switch {
-		case f.IsList():
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				if !visit(l.Get(i).Message()) {
-					return false
-				}
-			}
-			return true
-		case f.IsMap():
-			return true
-		default:
-			return visit(v.Message())
-		}
-	})
-	return err
-}
-
-func unknownNumbers(u []byte) []protowire.Number {
-	var nums []protowire.Number
-	for len(u) > 0 {
-		num, _, n := protowire.ConsumeField(u)
-		if n < 0 {
-			break
-		}
-		if !slices.Contains(nums, num) {
-			nums = append(nums, num)
-		}
-		u = u[n:]
-	}
-	return nums
-}
-
-// sortUnknown stably sorts raw fields by field number.
-func sortUnknown(u []byte) (protoreflect.RawFields, error) {
-	type field struct {
-		num protowire.Number
-		raw []byte
-	}
-	var fields []field
-	for len(u) > 0 {
-		num, _, n := protowire.ConsumeField(u)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		fields = append(fields, field{num, u[:n]})
-		u = u[n:]
-	}
-	if slices.IsSortedFunc(fields, func(a, b field) int { return cmp.Compare(a.num, b.num) }) {
-		var out []byte
-		for _, f := range fields {
-			out = append(out, f.raw...)
-		}
-		return out, nil
-	}
-	sort.SliceStable(fields, func(i, j int) bool { return fields[i].num < fields[j].num })
-	var out []byte
-	for _, f := range fields {
-		out = append(out, f.raw...)
-	}
-	return out, nil
-}
-
-// topoSort orders files so that every file comes after its imports;
-// among files whose order is free, by path.
-func topoSort(byPath map[string]*descriptorpb.FileDescriptorProto) []*descriptorpb.FileDescriptorProto {
-	paths := sortedKeys(byPath)
-	state := map[string]int{} // 0 new, 1 visiting, 2 done
-	var out []*descriptorpb.FileDescriptorProto
-	var visit func(p string)
-	visit = func(p string) {
-		if state[p] != 0 {
-			return // done, or an import cycle, which protodesc reports
-		}
-		state[p] = 1
-		deps := slices.Clone(byPath[p].GetDependency())
-		slices.Sort(deps)
-		for _, d := range deps {
-			if _, ok := byPath[d]; ok {
-				visit(d)
-			}
-		}
-		state[p] = 2
-		out = append(out, byPath[p])
-	}
-	for _, p := range paths {
-		visit(p)
-	}
-	return out
-}
-
-// closure returns path and its transitive imports, dependencies first.
-func closure(byPath map[string]*descriptorpb.FileDescriptorProto, roots ...string) []*descriptorpb.FileDescriptorProto {
-	keep := map[string]*descriptorpb.FileDescriptorProto{}
-	var add func(p string)
-	add = func(p string) {
-		fd, ok := byPath[p]
-		if !ok || keep[p] != nil {
-			return
-		}
-		keep[p] = fd
-		for _, d := range fd.GetDependency() {
-			add(d)
-		}
-	}
-	for _, r := range roots {
-		add(r)
-	}
-	return topoSort(keep)
 }
 
 // location returns the 1-based span of the element at path in fd's source
@@ -557,4 +290,17 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// prune trims c to what symbols need (see [descset.Prune]); an unknown
+// symbol is not_found.
+func prune(c *content, symbols []string) (*descriptorpb.FileDescriptorSet, error) {
+	set, err := descset.Prune(c.set, c.files, symbols)
+	if err != nil {
+		if u, ok := errors.AsType[*descset.UnknownSymbolError](err); ok {
+			return nil, notFoundf("%s", u.Error())
+		}
+		return nil, internalf("%w", err)
+	}
+	return set, nil
 }

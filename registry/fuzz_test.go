@@ -12,11 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/internal/descfuzz"
 	"github.com/natsrpc/natsrpc/internal/spec"
@@ -252,72 +248,6 @@ func FuzzDecodeSet(f *testing.F) {
 	})
 }
 
-// FuzzPrune trims a (leniently loaded) mutated schema to symbols, as
-// GetModuleVersion does for a request's symbols: unknown symbols are
-// not_found, and every trimmed set links and defines its symbols.
-func FuzzPrune(f *testing.F) {
-	f.Add([]byte{}, "fuzz.svc.v1.Quest")
-	f.Add([]byte{}, "fuzz.common.v1")
-	f.Add([]byte{}, "fuzz.svc.v1.Req,fuzz.legacy.v1.tag,fuzz.common.v1.Money.Nested.Kind")
-	f.Add([]byte{}, ".fuzz.svc.v1.Quest.Get,fuzz.common.v1.Color.COLOR_RED,fuzz.common.v1.label")
-	f.Add([]byte{}, "google.protobuf.Empty,natsrpc.v1.method")
-	f.Add([]byte{2, 0, 0, 9, 1, 0}, "fuzz.svc.v1.Admin,nope")
-	f.Add([]byte{14, 2, 3}, "fuzz.svc.v1.Res")
-	base, err := descfuzz.Base()
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, program []byte, symbols string) {
-		set := proto.CloneOf(base)
-		descfuzz.Mutate(set, program)
-		c, err := newContent(set, nil, limits{}, false)
-		if err != nil {
-			return
-		}
-		syms := strings.Split(symbols, ",")
-		if err := validateSymbols(syms); err != nil {
-			return
-		}
-		out, err := prune(c, syms)
-		if err != nil {
-			if KindOf(err) != KindNotFound || err.Error() == "" {
-				t.Fatalf("prune(%q) = %v (kind %v); want not_found", syms, err, KindOf(err))
-			}
-			return
-		}
-		files, err := protodesc.NewFiles(out)
-		if err != nil {
-			t.Fatalf("pruned set does not link: %v", err)
-		}
-		seen := map[string]bool{}
-		for _, fd := range out.GetFile() {
-			if seen[fd.GetName()] || c.byPath[fd.GetName()] == nil {
-				t.Fatalf("pruned set has %q twice or from nowhere", fd.GetName())
-			}
-			seen[fd.GetName()] = true
-		}
-		for _, s := range syms {
-			s = strings.TrimPrefix(s, ".")
-			if _, err := files.FindDescriptorByName(protoreflect.FullName(s)); err == nil {
-				continue
-			}
-			if files.NumFilesByPackage(protoreflect.FullName(s)) == 0 {
-				t.Fatalf("pruned set lacks %q", s)
-			}
-		}
-	})
-}
-
-// validateSymbols applies ResolveSymbol's check to each symbol.
-func validateSymbols(syms []string) error {
-	for _, s := range syms {
-		if err := validateSymbol(strings.TrimPrefix(s, ".")); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // FuzzNames checks the validators of what requests name (module names,
 // file paths, symbols, subjects) against plain restatements of their
 // rules, and that everything they accept makes keys NATS accepts; and that
@@ -500,43 +430,6 @@ func FuzzRecords(f *testing.F) {
 		}
 		if from != want {
 			t.Fatalf("versionsFrom(%q) = %d; want %d", token, from, want)
-		}
-	})
-}
-
-// FuzzCanonicalOptions feeds arbitrary bytes as the unknown fields (custom
-// options) of a file's options, as a client may send them: canonicalization
-// sorts them by field number, keeps every byte, and is idempotent.
-func FuzzCanonicalOptions(f *testing.F) {
-	f.Add([]byte{0x10, 0x01, 0x08, 0x02})
-	f.Add([]byte{0x80})
-	f.Add([]byte{0x0b, 0x08, 0x01, 0x0c})
-	f.Add([]byte{0xe2, 0xa6, 0x2a, 0x03, 0x0a, 0x01, 'a', 0x08, 0x01})
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		fd := &descriptorpb.FileDescriptorProto{Name: proto.String("a.proto"), Package: proto.String("a"), Options: &descriptorpb.FileOptions{}}
-		fd.Options.ProtoReflect().SetUnknown(raw)
-		_, _, err := canonicalizeFile(fd)
-		if err != nil {
-			checkNewContentError(t, err)
-			return
-		}
-		sorted := fd.Options.ProtoReflect().GetUnknown()
-		if len(sorted) != len(raw) {
-			t.Fatalf("canonicalization changed %d bytes into %d", len(raw), len(sorted))
-		}
-		nums := unknownNumbers(sorted)
-		var order []int
-		for u := []byte(sorted); len(u) > 0; {
-			num, _, n := protowire.ConsumeField(u)
-			order = append(order, int(num))
-			u = u[n:]
-		}
-		if !slices.IsSorted(order) || len(nums) > len(order) {
-			t.Fatalf("fields not sorted: %v", order)
-		}
-		before := slices.Clone(sorted)
-		if _, _, err := canonicalizeFile(fd); err != nil || !bytes.Equal(fd.Options.ProtoReflect().GetUnknown(), before) {
-			t.Fatalf("canonicalization is not idempotent: %v", err)
 		}
 	})
 }

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/descset"
 	"github.com/natsrpc/natsrpc/internal/natstest"
-	"github.com/natsrpc/natsrpc/internal/protoset"
 	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
 	"github.com/natsrpc/natsrpc/registry/internal/jsstore"
 )
@@ -24,7 +24,7 @@ import (
 // setOf returns fd and its transitive imports as a descriptor set built
 // from generated descriptors (no source info).
 func setOf(fd protoreflect.FileDescriptor) *descriptorpb.FileDescriptorSet {
-	return protoset.Closure(fd)
+	return descset.Closure(fd)
 }
 
 func ctxFor(t testing.TB) context.Context {
@@ -181,7 +181,7 @@ func TestCanonicalFormIgnoresCompilerDifferences(t *testing.T) {
 	// buf's image markers are not content.
 	marked := proto.CloneOf(base)
 	for _, f := range marked.File {
-		ext := protowire.AppendTag(nil, bufImageExtensionField, protowire.BytesType)
+		ext := protowire.AppendTag(nil, descset.BufImageExtensionField, protowire.BytesType)
 		ext = protowire.AppendBytes(ext, []byte{0x08, 0x01})
 		f.ProtoReflect().SetUnknown(ext)
 	}
@@ -193,7 +193,7 @@ func TestCanonicalFormIgnoresCompilerDifferences(t *testing.T) {
 	// (some compilers write it, some do not); source info neither.
 	explicit := proto.CloneOf(base)
 	for _, f := range quest(explicit).MessageType[0].Field {
-		f.JsonName = proto.String(protoset.DefaultJSONName(f.GetName()))
+		f.JsonName = proto.String(descset.DefaultJSONName(f.GetName()))
 	}
 	quest(explicit).SourceCodeInfo = &descriptorpb.SourceCodeInfo{Location: []*descriptorpb.SourceCodeInfo_Location{{Path: []int32{4, 0}, Span: []int32{1, 0, 5}, LeadingComments: proto.String(" hi\n")}}}
 	got, gotFiles := digest(explicit)

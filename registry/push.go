@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/descset"
 	"github.com/natsrpc/natsrpc/registry/internal/jsstore"
 )
 
@@ -437,7 +438,7 @@ func (r *Registry) resolveDeps(ctx context.Context, module string, c *content) (
 					"imported file %q declares package %q, which this module's own files declare; make it one of the module's own files", p, pkg))
 				continue
 			}
-			if !isReservedPackage(pkg) {
+			if !descset.IsReservedPackage(pkg) {
 				po, _, err := r.readOwner(ctx, pkgKey(pkg))
 				if err != nil {
 					return nil, nil, err
@@ -551,7 +552,7 @@ func (r *Registry) claims(ctx context.Context, module string, prev, c *content) 
 	// Packages.
 	for _, pkg := range c.packages {
 		fd := c.firstOwnFileWithPackage(pkg)
-		if isReservedPackage(pkg) {
+		if descset.IsReservedPackage(pkg) {
 			violations = append(violations, violationAt(RulePackageOwned, fd, []int32{2},
 				"package %q is built into the registry (well-known types and natsrpc options); rename the package", pkg))
 			continue

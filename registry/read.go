@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/descset"
 	"github.com/natsrpc/natsrpc/registry/internal/jsstore"
 )
 
@@ -68,7 +69,7 @@ func (r *Registry) Download(ctx context.Context, ref ObjectRef) ([]byte, error) 
 		if err != nil {
 			return nil, storeError(err, "download object %q", ref.Name)
 		}
-		if digestOf(data) != "sha256:"+sha {
+		if descset.Sum(data) != "sha256:"+sha {
 			return nil, internalf("object %q of bucket %q does not match its digest %s", ref.Name, ref.Bucket, ref.Digest)
 		}
 		return data, nil
@@ -89,7 +90,7 @@ func (r *Registry) output(ctx context.Context, data []byte, maxInline int64, sto
 	if limit < 0 || int64(len(data)) <= limit {
 		return Content{Set: data}, nil
 	}
-	digest := digestOf(data)
+	digest := descset.Sum(data)
 	if stored != nil && stored.Object && "sha256:"+stored.SHA256 == digest {
 		return Content{Object: &ObjectRef{Bucket: r.store.BlobBucket(), Name: stored.SHA256, Size: uint64(len(data)), Digest: digest}}, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc"
+	"github.com/natsrpc/natsrpc/internal/descset"
 )
 
 // SymbolKind is what kind of element a symbol names.
@@ -297,7 +298,7 @@ func (r *Registry) closureOutput(ctx context.Context, c *content, roots []string
 	data, ok := r.closures.get(key)
 	if !ok {
 		var err error
-		data, err = serialize(&descriptorpb.FileDescriptorSet{File: closure(c.byPath, roots...)}, excludeSourceInfo)
+		data, err = serialize(&descriptorpb.FileDescriptorSet{File: descset.ClosureByPath(c.byPath, roots...)}, excludeSourceInfo)
 		if err != nil {
 			return Content{}, err
 		}
@@ -341,7 +342,7 @@ func (r *Registry) builtinOutput(ctx context.Context, path string, excludeSource
 	if err := add(path); err != nil {
 		return Content{}, err
 	}
-	data, err := serialize(&descriptorpb.FileDescriptorSet{File: topoSort(byPath)}, excludeSourceInfo)
+	data, err := serialize(&descriptorpb.FileDescriptorSet{File: descset.Sort(byPath)}, excludeSourceInfo)
 	if err != nil {
 		return Content{}, err
 	}

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/protoset"
+	"github.com/natsrpc/natsrpc/internal/descset"
 	natsrpcv1 "github.com/natsrpc/natsrpc/proto/natsrpc/v1"
 )
 
@@ -232,7 +232,7 @@ func Compile(srcs map[string]string, targets ...string) (*descriptorpb.FileDescr
 	if err != nil {
 		return nil, err
 	}
-	set := protoset.Closure(files...)
+	set := descset.Closure(files...)
 	return set, nil
 }
 

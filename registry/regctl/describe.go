@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/natsrpc/natsrpc/internal/protoset"
+	"github.com/natsrpc/natsrpc/internal/descset"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
 )
@@ -283,7 +283,7 @@ func (p *printer) fieldLine(f protoreflect.FieldDescriptor) {
 	if f.HasDefault() {
 		opts = append(opts, "default = "+defaultValue(f))
 	}
-	if !f.IsExtension() && f.HasJSONName() && f.JSONName() != protoset.DefaultJSONName(string(f.Name())) {
+	if !f.IsExtension() && f.HasJSONName() && f.JSONName() != descset.DefaultJSONName(string(f.Name())) {
 		opts = append(opts, "json_name = "+strconv.Quote(f.JSONName()))
 	}
 	opts = append(opts, p.optionList(f.Options())...)

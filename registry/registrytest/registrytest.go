@@ -20,8 +20,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/descset"
 	"github.com/natsrpc/natsrpc/internal/natstest"
-	"github.com/natsrpc/natsrpc/internal/protoset"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/client"
 	regserver "github.com/natsrpc/natsrpc/registry/server"
@@ -138,7 +138,7 @@ func Compile(t testing.TB, srcs map[string]string, targets ...string) *descripto
 	if err != nil {
 		t.Fatalf("compile %v: %v", targets, err)
 	}
-	set := protoset.Closure(files...)
+	set := descset.Closure(files...)
 	return set
 }
 

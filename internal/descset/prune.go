@@ -1,6 +1,7 @@
-package registry
+package descset
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -8,8 +9,16 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
+
+// linked is a set with its linked files, indexed by path.
+type linked struct {
+	set    *descriptorpb.FileDescriptorSet
+	files  *protoregistry.Files
+	byPath map[string]*descriptorpb.FileDescriptorProto
+}
 
 // extKey identifies an extension by the message it extends and its number.
 type extKey struct {
@@ -17,12 +26,21 @@ type extKey struct {
 	number   protoreflect.FieldNumber
 }
 
-// prune returns the files of c trimmed to the top-level declarations the
-// symbols need, transitively (types, extendees, custom options). The
-// returned files are fresh copies; c is not modified. When the trimmed set
-// would not validate (it always should), prune falls back to whole files:
-// the files declaring the symbols and their transitive imports.
-func prune(c *content, symbols []string) (*descriptorpb.FileDescriptorSet, error) {
+// Prune returns the files of set trimmed to the top-level declarations
+// the symbols need, transitively (types, extendees, custom options). A
+// symbol is a fully-qualified name (a leading dot is allowed) or a
+// package, which keeps its files whole. files must be set linked
+// (protodesc.NewFiles) and set in [Sort] order; custom options must be
+// unknown fields, as [Unmarshal] leaves them. The returned files are fresh
+// copies; set is not modified. When the trimmed set would not validate (it
+// always should), Prune falls back to whole files: the files declaring the
+// symbols and their transitive imports. A symbol found nowhere is an
+// [*UnknownSymbolError].
+func Prune(set *descriptorpb.FileDescriptorSet, files *protoregistry.Files, symbols []string) (*descriptorpb.FileDescriptorSet, error) {
+	c := &linked{set: set, files: files, byPath: map[string]*descriptorpb.FileDescriptorProto{}}
+	for _, fd := range set.GetFile() {
+		c.byPath[fd.GetName()] = fd
+	}
 	exts := map[extKey]protoreflect.ExtensionDescriptor{}
 	c.files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 		collectExtensions(fd.Extensions(), fd.Messages(), exts)
@@ -60,13 +78,13 @@ func prune(c *content, symbols []string) (*descriptorpb.FileDescriptorSet, error
 			roots = append(roots, fd.GetName())
 			f, err := c.files.FindFileByPath(fd.GetName())
 			if err != nil {
-				return nil, internalf("file %q vanished from its registry: %w", fd.GetName(), err)
+				return nil, fmt.Errorf("file %q vanished from its registry: %w", fd.GetName(), err)
 			}
 			rangeTopLevel(f, add)
 			keptFiles[fd.GetName()] = true
 		}
 		if !found {
-			return nil, notFoundf("symbol %q is not defined in the module's files or their imports", s)
+			return nil, &UnknownSymbolError{Symbol: s}
 		}
 	}
 	options := func(kind protoreflect.FullName, opts proto.Message) {
@@ -77,7 +95,7 @@ func prune(c *content, symbols []string) (*descriptorpb.FileDescriptorSet, error
 		if !m.IsValid() {
 			return
 		}
-		for _, num := range unknownNumbers(m.GetUnknown()) {
+		for _, num := range UnknownNumbers(m.GetUnknown()) {
 			if x, ok := exts[extKey{kind, protowire.Number(num)}]; ok {
 				add(x)
 			}
@@ -92,7 +110,7 @@ func prune(c *content, symbols []string) (*descriptorpb.FileDescriptorSet, error
 	for p := range keptFiles {
 		f, err := c.files.FindFileByPath(p)
 		if err != nil {
-			return nil, internalf("file %q vanished from its registry: %w", p, err)
+			return nil, fmt.Errorf("file %q vanished from its registry: %w", p, err)
 		}
 		options("google.protobuf.FileOptions", f.Options())
 	}
@@ -107,12 +125,12 @@ func prune(c *content, symbols []string) (*descriptorpb.FileDescriptorSet, error
 		}
 		visitDeps(d, add, options)
 	}
-	set := buildPruned(c, keep, keptFiles)
-	if _, err := protodesc.NewFiles(set); err != nil {
+	out := buildPruned(c, keep, keptFiles)
+	if _, err := protodesc.NewFiles(out); err != nil {
 		// Should not happen; whole files are always valid.
-		return &descriptorpb.FileDescriptorSet{File: cloneFiles(closure(c.byPath, roots...))}, nil
+		return &descriptorpb.FileDescriptorSet{File: cloneFiles(ClosureByPath(c.byPath, roots...))}, nil
 	}
-	return set, nil
+	return out, nil
 }
 
 func cloneFiles(files []*descriptorpb.FileDescriptorProto) []*descriptorpb.FileDescriptorProto {
@@ -228,7 +246,7 @@ func visitDeps(d protoreflect.Descriptor, add func(protoreflect.Descriptor), opt
 // buildPruned copies the kept files with only the kept declarations,
 // imports trimmed to the files still needed (keeping public-import bridges
 // to them), and source info remapped to the new element indexes.
-func buildPruned(c *content, keep map[protoreflect.FullName]protoreflect.Descriptor, keptFiles map[string]bool) *descriptorpb.FileDescriptorSet {
+func buildPruned(c *linked, keep map[protoreflect.FullName]protoreflect.Descriptor, keptFiles map[string]bool) *descriptorpb.FileDescriptorSet {
 	// A dropped file stays as a bridge when a kept file reaches a kept
 	// file through its public imports.
 	needed := func(p string) bool { return keptFiles[p] }
@@ -313,7 +331,7 @@ func buildPruned(c *content, keep map[protoreflect.FullName]protoreflect.Descrip
 	return out
 }
 
-func importedByKept(c *content, p string, keptFiles map[string]bool) bool {
+func importedByKept(c *linked, p string, keptFiles map[string]bool) bool {
 	for q, fd := range c.byPath {
 		if keptFiles[q] && slices.Contains(fd.GetDependency(), p) {
 			return true

@@ -1,4 +1,4 @@
-package protoset_test
+package descset_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/protoset"
+	"github.com/natsrpc/natsrpc/internal/descset"
 	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
 )
 
@@ -18,7 +18,7 @@ import (
 // its imports, for generated descriptors.
 func TestClosureOrdersImportsFirst(t *testing.T) {
 	fd := questsystemv1.File_gaming_quest_system_v1_quest_system_proto
-	set := protoset.Closure(fd, fd)
+	set := descset.Closure(fd, fd)
 	pos := map[string]int{}
 	for i, f := range set.GetFile() {
 		if _, dup := pos[f.GetName()]; dup {
@@ -55,7 +55,7 @@ func TestClosureKeepsSourceInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := protoset.Closure(protoreflect.FileDescriptor(files[0]))
+	set := descset.Closure(protoreflect.FileDescriptor(files[0]))
 	if n := len(set.GetFile()); n != 2 {
 		t.Fatalf("got %d files, want a.proto and its import", n)
 	}
@@ -64,7 +64,7 @@ func TestClosureKeepsSourceInfo(t *testing.T) {
 		t.Fatalf("a.proto lost its source info: %v", a.GetSourceCodeInfo())
 	}
 	a.Name = nil
-	if files[0].Path() != "a.proto" || protoset.Closure(files[0]).GetFile()[1].GetName() != "a.proto" {
+	if files[0].Path() != "a.proto" || descset.Closure(files[0]).GetFile()[1].GetName() != "a.proto" {
 		t.Error("changing the returned set changed the compiler's result")
 	}
 }
@@ -93,7 +93,7 @@ func TestDefaultJSONName(t *testing.T) {
 	fields := fd.Messages().Get(0).Fields()
 	for i := 0; i < fields.Len(); i++ {
 		f := fields.Get(i)
-		if got, want := protoset.DefaultJSONName(string(f.Name())), f.JSONName(); got != want {
+		if got, want := descset.DefaultJSONName(string(f.Name())), f.JSONName(); got != want {
 			t.Errorf("DefaultJSONName(%q) = %q; protobuf-go says %q", f.Name(), got, want)
 		}
 	}
