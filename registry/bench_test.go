@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -17,7 +18,7 @@ import (
 func benchRegistry(b *testing.B) *registry.Registry {
 	_, js := startJS(b)
 	r := newRegistry(b, js)
-	set := registrytest.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
+	set := testschema.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
 	mustPush(b, r, registry.PushRequest{Module: "gaming", Files: set})
 	return r
 }
@@ -51,7 +52,7 @@ func BenchmarkResolveSubject(b *testing.B) {
 func BenchmarkPushUnchanged(b *testing.B) {
 	r := benchRegistry(b)
 	ctx := registrytest.Ctx(b, 10*time.Minute)
-	set := registrytest.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
+	set := testschema.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := r.Push(ctx, registry.PushRequest{Module: "gaming", Files: proto.CloneOf(set)})
@@ -69,8 +70,8 @@ func BenchmarkPushNewVersion(b *testing.B) {
 	r := benchRegistry(b)
 	ctx := registrytest.Ctx(b, 10*time.Minute)
 	sets := [2]*descriptorpb.FileDescriptorSet{
-		registrytest.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
-		registrytest.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
+		testschema.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
+		testschema.Compile(b, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"),
 	}
 	for _, f := range sets[1].File {
 		if loc := f.GetSourceCodeInfo().GetLocation(); len(loc) > 0 {

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -41,7 +42,7 @@ func svcSet(t testing.TB, edit func(string) string) *descriptorpb.FileDescriptor
 	if edit != nil {
 		src = edit(src)
 	}
-	return registrytest.Compile(t, map[string]string{"acme/svc/v1/svc.proto": src}, "acme/svc/v1/svc.proto")
+	return testschema.Compile(t, map[string]string{"acme/svc/v1/svc.proto": src}, "acme/svc/v1/svc.proto")
 }
 
 // TestCheckMatchesPushDryRun: registry.Check, run away from the registry
@@ -189,7 +190,7 @@ func TestModuleStatus(t *testing.T) {
 	if s := status("common"); s != registry.ModuleUnknown {
 		t.Errorf("empty registry: %s", s)
 	}
-	pushCommon(t, r, registrytest.CommonV1)
+	pushCommon(t, r, testschema.CommonV1)
 	if _, err := r.SetPolicy(ctx, "gaming", registry.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestModuleStatus(t *testing.T) {
 		}
 	}
 	// Pushing keeps the policy: still known, now pushed.
-	pushCommon(t, r, registrytest.CommonV2)
+	pushCommon(t, r, testschema.CommonV2)
 	got, err := r.ClosestModules(ctx, "gamin", 3)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -37,7 +38,7 @@ func versionSet(t testing.TB, i int) *descriptorpb.FileDescriptorSet {
 	for j := 0; j <= i; j++ {
 		fmt.Fprintf(&b, "// M%d is message %d.\nmessage M%d {\n  string v = 1;\n}\n", j, j, j)
 	}
-	return registrytest.Compile(t, map[string]string{"acme/dur/v1/dur.proto": b.String()}, "acme/dur/v1/dur.proto")
+	return testschema.Compile(t, map[string]string{"acme/dur/v1/dur.proto": b.String()}, "acme/dur/v1/dur.proto")
 }
 
 // pushUntil pushes new versions of module "dur" until stop is closed or a

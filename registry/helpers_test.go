@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -160,7 +161,7 @@ func pushCommon(t testing.TB, r *registry.Registry, src string) *registry.PushRe
 	t.Helper()
 	return mustPush(t, r, registry.PushRequest{
 		Module: "common",
-		Files:  registrytest.CommonSet(t, src),
+		Files:  testschema.CommonSet(t, src),
 	})
 }
 
@@ -170,7 +171,7 @@ func pushShop(t testing.TB, r *registry.Registry, shop, common string) (*registr
 	t.Helper()
 	return r.Push(registrytest.Ctx(t, 60*time.Second), registry.PushRequest{
 		Module:   "shop",
-		Files:    registrytest.ShopSet(t, shop, common),
+		Files:    testschema.ShopSet(t, shop, common),
 		OwnFiles: []string{"acme/shop/v1/shop.proto"},
 	})
 }

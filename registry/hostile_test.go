@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -58,7 +59,7 @@ func TestHostileInputIsRefusedClearly(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js, registry.WithMaxSetSize(4<<20), registry.WithMaxFiles(50))
 	ctx := registrytest.Ctx(t, 2*time.Minute)
-	good := registrytest.ShopSet(t, shopV1, registrytest.CommonV1)
+	good := testschema.ShopSet(t, shopV1, testschema.CommonV1)
 	shopOnly := []string{"acme/shop/v1/shop.proto"}
 	edit := func(f func(set *descriptorpb.FileDescriptorSet)) *descriptorpb.FileDescriptorSet {
 		set := proto.CloneOf(good)
@@ -143,16 +144,16 @@ service BService {
 		{"unresolvable type", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
 			file(s, "acme/shop/v1/shop.proto").MessageType[0].Field[1].TypeName = proto.String(".acme.nope.v1.Gone")
 		})}, registry.KindInvalidArgument, []string{"descriptor set is invalid", "acme.nope.v1.Gone"}},
-		{"no package", registry.PushRequest{Module: "x", Files: registrytest.Compile(t, map[string]string{"nopkg.proto": "syntax = \"proto3\";\nmessage A {}\n"}, "nopkg.proto")}, registry.KindInvalidArgument, []string{`"nopkg.proto" declares no package`}},
+		{"no package", registry.PushRequest{Module: "x", Files: testschema.Compile(t, map[string]string{"nopkg.proto": "syntax = \"proto3\";\nmessage A {}\n"}, "nopkg.proto")}, registry.KindInvalidArgument, []string{`"nopkg.proto" declares no package`}},
 		{"own built-in file", registry.PushRequest{Module: "x", Files: good, OwnFiles: []string{"google/protobuf/timestamp.proto"}}, registry.KindInvalidArgument, []string{"built into the registry"}},
 		{"own file not in set", registry.PushRequest{Module: "x", Files: good, OwnFiles: []string{"acme/elsewhere.proto"}}, registry.KindInvalidArgument, []string{`"acme/elsewhere.proto" is not in the descriptor set`}},
-		{"only imports", registry.PushRequest{Module: "x", Files: registrytest.Compile(t, nil, "google/protobuf/empty.proto")}, registry.KindInvalidArgument, []string{"no files of the module's own"}},
-		{"subject that breaks NATS", registry.PushRequest{Module: "x", Files: registrytest.Compile(t, map[string]string{"acme/bad/v1/bad.proto": badSubject}, "acme/bad/v1/bad.proto")}, registry.KindInvalidArgument, []string{"(natsrpc.v1.service).subject", `"acme..bad"`}},
-		{"two methods on one subject", registry.PushRequest{Module: "x", Files: registrytest.Compile(t, map[string]string{"acme/twice/v1/twice.proto": twice}, "acme/twice/v1/twice.proto")}, registry.KindInvalidArgument, []string{`"same.Do"`}},
+		{"only imports", registry.PushRequest{Module: "x", Files: testschema.Compile(t, nil, "google/protobuf/empty.proto")}, registry.KindInvalidArgument, []string{"no files of the module's own"}},
+		{"subject that breaks NATS", registry.PushRequest{Module: "x", Files: testschema.Compile(t, map[string]string{"acme/bad/v1/bad.proto": badSubject}, "acme/bad/v1/bad.proto")}, registry.KindInvalidArgument, []string{"(natsrpc.v1.service).subject", `"acme..bad"`}},
+		{"two methods on one subject", registry.PushRequest{Module: "x", Files: testschema.Compile(t, map[string]string{"acme/twice/v1/twice.proto": twice}, "acme/twice/v1/twice.proto")}, registry.KindInvalidArgument, []string{`"same.Do"`}},
 		// A subject or package this long became a KV key longer than the
 		// NATS server's protocol line, and the server closed the registry's
 		// connection on commit (FuzzPushContent checks every key's length).
-		{"subject too long for NATS", registry.PushRequest{Module: "x", Files: registrytest.Compile(t, map[string]string{"acme/bad/v1/bad.proto": strings.Replace(badSubject, "acme..bad", strings.Repeat("\u00e9", 800), 1)}, "acme/bad/v1/bad.proto")}, registry.KindInvalidArgument, []string{"(natsrpc.v1.service).subject", "at most 1024 bytes"}},
+		{"subject too long for NATS", registry.PushRequest{Module: "x", Files: testschema.Compile(t, map[string]string{"acme/bad/v1/bad.proto": strings.Replace(badSubject, "acme..bad", strings.Repeat("\u00e9", 800), 1)}, "acme/bad/v1/bad.proto")}, registry.KindInvalidArgument, []string{"(natsrpc.v1.service).subject", "at most 1024 bytes"}},
 		{"package too long for NATS", registry.PushRequest{Module: "x", Files: edit(func(s *descriptorpb.FileDescriptorSet) {
 			s.File = append(s.File, &descriptorpb.FileDescriptorProto{Name: proto.String("acme/long.proto"), Package: proto.String("a" + strings.Repeat("b", 5000))})
 		}), OwnFiles: []string{"acme/long.proto"}}, registry.KindInvalidArgument, []string{`"acme/long.proto" declares a package of 5001 bytes`}},
@@ -178,7 +179,7 @@ service BService {
 		addUnknown(m.Options, 50123)
 	})
 	// The registry still serves after all that.
-	pushCommon(t, r, registrytest.CommonV1)
+	pushCommon(t, r, testschema.CommonV1)
 	if _, err := r.Push(ctx, registry.PushRequest{Module: "shop", Files: withOption, OwnFiles: shopOnly}); err != nil {
 		t.Fatalf("valid push after hostile ones: %v", err)
 	}

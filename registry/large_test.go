@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -36,7 +37,7 @@ func bigModule(t testing.TB, first, n int, extra string) (*descriptorpb.FileDesc
 		srcs[path] = b.String()
 		targets = append(targets, path)
 	}
-	return registrytest.Compile(t, srcs, targets...), targets
+	return testschema.Compile(t, srcs, targets...), targets
 }
 
 // TestPushOverTheBatchLimit pushes a module of 600 files and packages (60

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -38,7 +39,7 @@ func TestLookupsOnGamingSchemas(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, time.Minute)
-	set := registrytest.Compile(t, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
+	set := testschema.Compile(t, nil, "gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto")
 	res := mustPush(t, r, registry.PushRequest{Module: "gaming", Files: set})
 	if !slices.Equal(res.Version.Files, []string{"gaming/common/v1/common.proto", "gaming/quest_system/v1/quest_system.proto"}) {
 		t.Fatalf("own files = %v; want the two gaming files (built-in files are imports)", res.Version.Files)
@@ -161,7 +162,7 @@ service EvService {
   rpc Watch(Ping) returns (stream Ping);
 }
 `
-	mustPush(t, r, registry.PushRequest{Module: "ev", Files: registrytest.Compile(t, map[string]string{"acme/ev/v1/ev.proto": src}, "acme/ev/v1/ev.proto")})
+	mustPush(t, r, registry.PushRequest{Module: "ev", Files: testschema.Compile(t, map[string]string{"acme/ev/v1/ev.proto": src}, "acme/ev/v1/ev.proto")})
 	got, err := r.ResolveSubject(ctx, registry.SubjectRequest{Subject: "studio.acme.ev.v1.EvService.pings.all"})
 	if err != nil || got.Method != "Pinged" || got.Kind != natsrpc.MethodKindEvent || got.QueueGroup != "" || got.ResponseType != "google.protobuf.Empty" {
 		t.Errorf("event = %+v, %v", got, err)
@@ -177,8 +178,8 @@ func TestGetTrimmedToSymbols(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, time.Minute)
-	pushCommon(t, r, registrytest.CommonV1)
-	if _, err := pushShop(t, r, shopV1, registrytest.CommonV1); err != nil {
+	pushCommon(t, r, testschema.CommonV1)
+	if _, err := pushShop(t, r, shopV1, testschema.CommonV1); err != nil {
 		t.Fatal(err)
 	}
 	mc, err := r.GetModuleVersion(ctx, registry.GetRequest{Module: "shop", Symbols: []string{"acme.shop.v1.BuyResponse"}})
@@ -249,7 +250,7 @@ func TestWatchReportsNewVersions(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, time.Minute)
-	pushCommon(t, r, registrytest.CommonV1)
+	pushCommon(t, r, testschema.CommonV1)
 
 	all, err := r.Watch(ctx, registry.WatchOptions{IncludeCurrent: true})
 	if err != nil {
@@ -272,7 +273,7 @@ func TestWatchReportsNewVersions(t *testing.T) {
 	if ev := next(all); ev.Module != "common" || ev.Version != 1 || !ev.Current {
 		t.Errorf("first event = %+v; want the current common@1", ev)
 	}
-	res, err := pushShop(t, r, shopV1, registrytest.CommonV1)
+	res, err := pushShop(t, r, shopV1, testschema.CommonV1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +282,7 @@ func TestWatchReportsNewVersions(t *testing.T) {
 			t.Errorf("event = %+v; want new shop@1", ev)
 		}
 	}
-	pushCommon(t, r, registrytest.CommonV2)
+	pushCommon(t, r, testschema.CommonV2)
 	if ev := next(all); ev.Module != "common" || ev.Version != 2 {
 		t.Errorf("event = %+v; want common@2", ev)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -14,8 +15,8 @@ func TestOwnershipConflicts(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, time.Minute)
-	pushCommon(t, r, registrytest.CommonV1)
-	if _, err := pushShop(t, r, shopV1, registrytest.CommonV1); err != nil {
+	pushCommon(t, r, testschema.CommonV1)
+	if _, err := pushShop(t, r, shopV1, testschema.CommonV1); err != nil {
 		t.Fatal(err)
 	}
 
@@ -66,7 +67,7 @@ service CopyService {
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
-			set := registrytest.Compile(t, map[string]string{test.path: test.src}, test.path)
+			set := testschema.Compile(t, map[string]string{test.path: test.src}, test.path)
 			_, err := r.Push(ctx, registry.PushRequest{Module: "intruder", Files: set, OwnFiles: []string{test.path}})
 			re := wantKind(t, err, registry.KindFailedPrecondition)
 			var v *registry.Violation
@@ -97,11 +98,11 @@ service CopyService {
 	if _, err := r.SetPolicy(ctx, "common", registry.Policy{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Push(ctx, registry.PushRequest{Module: "common", Files: registrytest.Compile(t, map[string]string{"acme/moved/v1/moved.proto": moved}, "acme/moved/v1/moved.proto")}); err != nil {
+	if _, err := r.Push(ctx, registry.PushRequest{Module: "common", Files: testschema.Compile(t, map[string]string{"acme/moved/v1/moved.proto": moved}, "acme/moved/v1/moved.proto")}); err != nil {
 		t.Fatalf("move common: %v", err)
 	}
 	claim := "syntax = \"proto3\";\npackage acme.common.v1;\nmessage Coin {\n  int64 value = 1;\n}\n"
-	res, err := r.Push(ctx, registry.PushRequest{Module: "newowner", Files: registrytest.Compile(t, map[string]string{"acme/common/v1/common.proto": claim}, "acme/common/v1/common.proto")})
+	res, err := r.Push(ctx, registry.PushRequest{Module: "newowner", Files: testschema.Compile(t, map[string]string{"acme/common/v1/common.proto": claim}, "acme/common/v1/common.proto")})
 	if err != nil || !res.Created {
 		t.Fatalf("claim released package and path: %+v, %v", res, err)
 	}
@@ -116,10 +117,10 @@ func TestDependenciesMustMatchTheirOwner(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, time.Minute)
-	pushCommon(t, r, registrytest.CommonV1)
+	pushCommon(t, r, testschema.CommonV1)
 
 	// A modified copy of common's file is refused.
-	forked := strings.Replace(registrytest.CommonV1, "int64 units = 2;", "int64 units = 2;\n  // cents are hundredths.\n  int32 cents = 3;", 1)
+	forked := strings.Replace(testschema.CommonV1, "int64 units = 2;", "int64 units = 2;\n  // cents are hundredths.\n  int32 cents = 3;", 1)
 	_, err := pushShop(t, r, shopV1, forked)
 	re := wantKind(t, err, registry.KindFailedPrecondition)
 	if !hasRule(re.Violations, registry.RuleDependencyMismatch) {
@@ -134,7 +135,7 @@ func TestDependenciesMustMatchTheirOwner(t *testing.T) {
 	}
 
 	// A copy that differs only in comments (source info) matches.
-	recommented := strings.Replace(registrytest.CommonV1, "// units are whole units.", "// units: whole units.", 1)
+	recommented := strings.Replace(testschema.CommonV1, "// units are whole units.", "// units: whole units.", 1)
 	res, err := pushShop(t, r, shopV1, recommented)
 	if err != nil {
 		t.Fatalf("push with re-commented import: %v", err)
@@ -144,8 +145,8 @@ func TestDependenciesMustMatchTheirOwner(t *testing.T) {
 	}
 
 	// common moves on; shop may import either version, each recorded.
-	pushCommon(t, r, registrytest.CommonV2)
-	res, err = pushShop(t, r, shopV1, registrytest.CommonV2)
+	pushCommon(t, r, testschema.CommonV2)
+	res, err = pushShop(t, r, shopV1, testschema.CommonV2)
 	if err != nil {
 		t.Fatalf("push against common v2: %v", err)
 	}
@@ -157,9 +158,9 @@ func TestDependenciesMustMatchTheirOwner(t *testing.T) {
 	// path that module does not have is refused.
 	stray := map[string]string{
 		"acme/stray/v1/stray.proto": "syntax = \"proto3\";\npackage acme.stray.v1;\nimport \"vendored/money.proto\";\nmessage S {\n  acme.common.v1.Money m = 1;\n}\n",
-		"vendored/money.proto":      registrytest.CommonV1,
+		"vendored/money.proto":      testschema.CommonV1,
 	}
-	_, err = r.Push(ctx, registry.PushRequest{Module: "stray", Files: registrytest.Compile(t, stray, "acme/stray/v1/stray.proto"), OwnFiles: []string{"acme/stray/v1/stray.proto"}})
+	_, err = r.Push(ctx, registry.PushRequest{Module: "stray", Files: testschema.Compile(t, stray, "acme/stray/v1/stray.proto"), OwnFiles: []string{"acme/stray/v1/stray.proto"}})
 	re = wantKind(t, err, registry.KindFailedPrecondition)
 	if !hasRule(re.Violations, registry.RuleDependencyMismatch) || !strings.Contains(re.Violations[0].Message, `"vendored/money.proto"`) {
 		t.Errorf("violations = %+v; want the vendored copy refused", re.Violations)
@@ -170,7 +171,7 @@ func TestDependenciesMustMatchTheirOwner(t *testing.T) {
 		"acme/free/v1/free.proto": "syntax = \"proto3\";\npackage acme.free.v1;\nimport \"third/party.proto\";\nmessage F {\n  third.P p = 1;\n}\n",
 		"third/party.proto":       "syntax = \"proto3\";\npackage third;\nmessage P {}\n",
 	}
-	res2, err := r.Push(ctx, registry.PushRequest{Module: "free", Files: registrytest.Compile(t, free, "acme/free/v1/free.proto"), OwnFiles: []string{"acme/free/v1/free.proto"}})
+	res2, err := r.Push(ctx, registry.PushRequest{Module: "free", Files: testschema.Compile(t, free, "acme/free/v1/free.proto"), OwnFiles: []string{"acme/free/v1/free.proto"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -20,8 +21,8 @@ func TestPushCreatesVersionAndServesIt(t *testing.T) {
 	r := newRegistry(t, js, registry.WithClock(func() time.Time { return clock }))
 	ctx := registrytest.Ctx(t, time.Minute)
 
-	pushCommon(t, r, registrytest.CommonV1)
-	res, err := pushShop(t, r, shopV1, registrytest.CommonV1)
+	pushCommon(t, r, testschema.CommonV1)
+	res, err := pushShop(t, r, shopV1, testschema.CommonV1)
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
@@ -111,14 +112,14 @@ func TestPushIdenticalCreatesNothing(t *testing.T) {
 	t.Parallel()
 	_, js := startJS(t)
 	r := newRegistry(t, js)
-	pushCommon(t, r, registrytest.CommonV1)
-	first, err := pushShop(t, r, shopV1, registrytest.CommonV1)
+	pushCommon(t, r, testschema.CommonV1)
+	first, err := pushShop(t, r, shopV1, testschema.CommonV1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same files in another order, with own files given by buf's
 	// image markers instead of a list: still identical.
-	set := registrytest.ShopSet(t, shopV1, registrytest.CommonV1)
+	set := testschema.ShopSet(t, shopV1, testschema.CommonV1)
 	slices.Reverse(set.File)
 	for _, f := range set.File {
 		markImport(f, f.GetName() != "acme/shop/v1/shop.proto")
@@ -153,15 +154,15 @@ func TestBreakingPushRefusedAndNothingStored(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, time.Minute)
-	pushCommon(t, r, registrytest.CommonV1)
-	v1, err := pushShop(t, r, shopV1, registrytest.CommonV1)
+	pushCommon(t, r, testschema.CommonV1)
+	v1, err := pushShop(t, r, shopV1, testschema.CommonV1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := getBytes(t, r, "shop", 1)
 
 	broken := strings.Replace(shopV1, "  // at is when.\n  google.protobuf.Timestamp at = 2;\n", "", 1)
-	set := registrytest.ShopSet(t, broken, registrytest.CommonV1)
+	set := testschema.ShopSet(t, broken, testschema.CommonV1)
 
 	dry, err := r.Push(ctx, registry.PushRequest{Module: "shop", Files: proto.CloneOf(set), OwnFiles: []string{"acme/shop/v1/shop.proto"}, DryRun: true})
 	if err != nil {
@@ -204,14 +205,14 @@ func TestCompatiblePushAndRevert(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, time.Minute)
-	pushCommon(t, r, registrytest.CommonV1)
-	v1, err := pushShop(t, r, shopV1, registrytest.CommonV1)
+	pushCommon(t, r, testschema.CommonV1)
+	v1, err := pushShop(t, r, shopV1, testschema.CommonV1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A comment change is compatible: version 2.
 	commented := strings.Replace(shopV1, "// Buy buys an item.", "// Buy buys an item, now with more words.", 1)
-	v2, err := pushShop(t, r, commented, registrytest.CommonV1)
+	v2, err := pushShop(t, r, commented, testschema.CommonV1)
 	if err != nil {
 		t.Fatalf("compatible push: %v", err)
 	}
@@ -220,18 +221,18 @@ func TestCompatiblePushAndRevert(t *testing.T) {
 	}
 	// Adding a field is compatible too: version 3.
 	added := strings.Replace(commented, "  string note = 1;\n", "  string note = 1;\n  // more is more.\n  string more = 2;\n", 1)
-	v3, err := pushShop(t, r, added, registrytest.CommonV1)
+	v3, err := pushShop(t, r, added, testschema.CommonV1)
 	if err != nil || v3.Version.Version != 3 {
 		t.Fatalf("adding a field = %+v, %v; want version 3", v3, err)
 	}
 	// Going back to version 2's content deletes the field: refused.
-	_, err = pushShop(t, r, commented, registrytest.CommonV1)
+	_, err = pushShop(t, r, commented, testschema.CommonV1)
 	wantKind(t, err, registry.KindFailedPrecondition)
 	// With a policy that allows it, the revert becomes version 4.
 	if _, err := r.SetPolicy(ctx, "shop", registry.Policy{Categories: nil}); err != nil {
 		t.Fatal(err)
 	}
-	v4, err := pushShop(t, r, commented, registrytest.CommonV1)
+	v4, err := pushShop(t, r, commented, testschema.CommonV1)
 	if err != nil {
 		t.Fatalf("revert: %v", err)
 	}
@@ -282,7 +283,7 @@ func TestTransitivePolicy(t *testing.T) {
 	v2 := "syntax = \"proto3\";\npackage acme.t.v1;\nmessage M {\n  reserved 1;\n  reserved \"a\";\n}\n"
 	v3 := "syntax = \"proto3\";\npackage acme.t.v1;\nmessage M {\n  reserved 1;\n  reserved \"a\";\n  string b = 2;\n}\n"
 	push := func(src string) error {
-		_, err := r.Push(ctx, registry.PushRequest{Module: "t", Files: registrytest.Compile(t, map[string]string{"acme/t/v1/t.proto": src}, "acme/t/v1/t.proto")})
+		_, err := r.Push(ctx, registry.PushRequest{Module: "t", Files: testschema.Compile(t, map[string]string{"acme/t/v1/t.proto": src}, "acme/t/v1/t.proto")})
 		return err
 	}
 	if _, err := r.SetPolicy(ctx, "t", registry.Policy{Categories: []string{"WIRE"}}); err != nil {

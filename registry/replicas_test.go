@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -111,7 +112,7 @@ func TestReplicasKeptUnlessSet(t *testing.T) {
 	r := newRegistry(t, js, registry.WithBucket(bucket))
 	wantReplicas(t, js, bucket, "opened without WithReplicas", 3)
 	// The instance works on the R3 streams it kept.
-	mustPush(t, r, registry.PushRequest{Module: "shop", Files: registrytest.Compile(t, map[string]string{"shop/v1/shop.proto": `syntax = "proto3";
+	mustPush(t, r, registry.PushRequest{Module: "shop", Files: testschema.Compile(t, map[string]string{"shop/v1/shop.proto": `syntax = "proto3";
 package shop.v1;
 message Item { string id = 1; }
 `}, "shop/v1/shop.proto")})

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -17,8 +18,8 @@ func TestResolveMissingSymbolNamesOwner(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, time.Minute)
-	pushCommon(t, r, registrytest.CommonV1)
-	if _, err := pushShop(t, r, shopV1, registrytest.CommonV1); err != nil {
+	pushCommon(t, r, testschema.CommonV1)
+	if _, err := pushShop(t, r, shopV1, testschema.CommonV1); err != nil {
 		t.Fatal(err)
 	}
 
@@ -30,7 +31,7 @@ func TestResolveMissingSymbolNamesOwner(t *testing.T) {
 	// A field added later is missing from the latest version until then.
 	_, err = r.ResolveSymbol(ctx, registry.SymbolRequest{Symbol: "acme.common.v1.Money.nanos"})
 	wantKind(t, err, registry.KindNotFound, `module "common" (common@1)`)
-	pushCommon(t, r, registrytest.CommonV2)
+	pushCommon(t, r, testschema.CommonV2)
 	if res, err := r.ResolveSymbol(ctx, registry.SymbolRequest{Symbol: "acme.common.v1.Money.nanos"}); err != nil || res.Module != "common" || res.Version != 2 {
 		t.Fatalf("resolve after the push = %+v, %v; want common@2", res, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
@@ -41,7 +42,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 		sets := make([]*registry.PushRequest, n)
 		for i := range sets {
 			src := strings.Replace(racerSource(2, fmt.Sprint("pusher ", i)), "acme.race.v1", "acme.free.v1", 1)
-			sets[i] = &registry.PushRequest{Module: "free", Files: registrytest.Compile(t, map[string]string{"acme/free/v1/m.proto": src}, "acme/free/v1/m.proto")}
+			sets[i] = &registry.PushRequest{Module: "free", Files: testschema.Compile(t, map[string]string{"acme/free/v1/m.proto": src}, "acme/free/v1/m.proto")}
 		}
 		results := make([]*registry.PushResult, n)
 		errs := make([]error, n)
@@ -75,7 +76,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 	})
 
 	t.Run("identical contents", func(t *testing.T) {
-		req := registry.PushRequest{Module: "same", Files: registrytest.Compile(t, map[string]string{"acme/same/v1/m.proto": strings.Replace(racerSource(1, "same"), "acme.race.v1", "acme.same.v1", 1)}, "acme/same/v1/m.proto")}
+		req := registry.PushRequest{Module: "same", Files: testschema.Compile(t, map[string]string{"acme/same/v1/m.proto": strings.Replace(racerSource(1, "same"), "acme.race.v1", "acme.same.v1", 1)}, "acme/same/v1/m.proto")}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		created := 0
@@ -103,7 +104,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 	})
 
 	t.Run("racing versions under the default policy", func(t *testing.T) {
-		base := registrytest.Compile(t, map[string]string{"acme/race/v1/m.proto": racerSource(1, "base")}, "acme/race/v1/m.proto")
+		base := testschema.Compile(t, map[string]string{"acme/race/v1/m.proto": racerSource(1, "base")}, "acme/race/v1/m.proto")
 		if _, err := regs[0].Push(ctx, registry.PushRequest{Module: "race", Files: base}); err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +115,7 @@ func TestConcurrentPushesStayDense(t *testing.T) {
 		digests := make([]string, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			set := registrytest.Compile(t, map[string]string{"acme/race/v1/m.proto": racerSource(i+2, "base")}, "acme/race/v1/m.proto")
+			set := testschema.Compile(t, map[string]string{"acme/race/v1/m.proto": racerSource(i+2, "base")}, "acme/race/v1/m.proto")
 			dry, err := regs[0].Push(ctx, registry.PushRequest{Module: "race", Files: proto.CloneOf(set), DryRun: true})
 			if err != nil {
 				t.Fatal(err)
@@ -174,7 +175,7 @@ func TestDescriptorSetOverOneMegabyte(t *testing.T) {
 	_, js := startJS(t)
 	r := newRegistry(t, js)
 	ctx := registrytest.Ctx(t, 2*time.Minute)
-	set := registrytest.Compile(t, map[string]string{"acme/big/v1/big.proto": bigSource(1500)}, "acme/big/v1/big.proto")
+	set := testschema.Compile(t, map[string]string{"acme/big/v1/big.proto": bigSource(1500)}, "acme/big/v1/big.proto")
 	data, err := proto.Marshal(set)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
@@ -28,7 +29,7 @@ func testTools(t *testing.T) (buf, protocGenGo string) {
 	if testing.Short() || os.Getenv("NATSRPC_SKIP_BUF") != "" {
 		t.Skip("needs the buf CLI; skipped in -short mode or with NATSRPC_SKIP_BUF")
 	}
-	root := registrytest.RepoRoot(t)
+	root := testschema.RepoRoot(t)
 	toolsOnce.Do(func() {
 		sum, err := os.ReadFile(filepath.Join(root, "tools", "go.sum"))
 		if err != nil {
@@ -99,7 +100,7 @@ func runTool(t *testing.T, dir, name string, args ...string) string {
 func TestGetOutputIsABufImage(t *testing.T) {
 	t.Parallel()
 	buf, protocGenGo := testTools(t)
-	root := registrytest.RepoRoot(t)
+	root := testschema.RepoRoot(t)
 	env := registrytest.Start(t)
 	s := []string{"-s", env.Server.ClientURL()}
 	natsrpc(t, append(s, "push", filepath.Join(root, "proto"), "--module", "gaming")...).want(t, 0, "gaming@1", "")

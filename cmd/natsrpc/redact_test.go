@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
@@ -69,7 +70,7 @@ func TestURLSecretsAreRedacted(t *testing.T) {
 	noSecret(t, "ls", r)
 	// Whatever these print (a notice, an error), never the token.
 	dir := t.TempDir()
-	writeModule(t, dir, registrytest.CommonV1)
+	writeModule(t, dir, testschema.CommonV1)
 	for _, args := range [][]string{
 		{"breaking", dir, "--against-registry", "brandnew"},
 		{"push", dir, "--module", "common"},

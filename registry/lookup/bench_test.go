@@ -2,7 +2,6 @@ package lookup_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,12 +9,13 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/lookup"
-	"github.com/natsrpc/natsrpc/registry/regctl"
 	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
-// Lookup benchmarks: this repository's proto/ pushed as module gaming to a
+// Lookup benchmarks: the gaming schemas (as the generated code compiled
+// them in, without source info) pushed as module gaming to a
 // real in-process JetStream registry. Run them without -race:
 //
 //	go test -run '^$' -bench . -count 5 ./registry/lookup
@@ -23,11 +23,7 @@ import (
 func benchLookup(b *testing.B) (*registrytest.Env, *lookup.Client) {
 	b.Helper()
 	env := registrytest.Start(b)
-	req, _, err := regctl.LoadPushInput(context.Background(), filepath.Join(registrytest.RepoRoot(b), "proto"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	req.Module = "gaming"
+	req := testschema.GamingPushRequest()
 	if _, err := env.Client.Push(registrytest.Ctx(b, time.Minute), req); err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
 	"github.com/natsrpc/natsrpc/registry/lookup"
@@ -76,7 +77,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestNotificationsReachTheCache(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV1))
 	lc := newLookup(t, natstest.Connect(t, env.Server))
 
 	if n := fieldCount(t, lc, "acme.common.v1.Money"); n != 2 {
@@ -90,7 +91,7 @@ func TestNotificationsReachTheCache(t *testing.T) {
 		t.Fatalf("stats after 51 lookups = %+v; want 1 load, 1 resolve, the rest hits", st)
 	}
 
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV2))
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV2))
 	waitFor(t, "event for common@2", func() bool { v, _ := lc.Head("common"); return v == 2 })
 	if n := fieldCount(t, lc, "acme.common.v1.Money"); n != 3 {
 		t.Fatalf("after the event Money has %d fields; want 3", n)
@@ -113,7 +114,7 @@ func TestResyncAfterReconnect(t *testing.T) {
 	registrytest.Serve(t, srv)
 	url := srv.ClientURL()
 	pusher := client.New(natstest.Connect(t, srv))
-	push(t, pusher, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	push(t, pusher, "common", testschema.CommonSet(t, testschema.CommonV1))
 
 	// The lookup client may reconnect only once the gate opens, so that
 	// the push below happens while it is away.
@@ -144,7 +145,7 @@ func TestResyncAfterReconnect(t *testing.T) {
 	}
 	t.Cleanup(pnc.Close)
 	pusher = client.New(pnc)
-	set := registrytest.CommonSet(t, registrytest.CommonV2)
+	set := testschema.CommonSet(t, testschema.CommonV2)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx := registrytest.Ctx(t, 5*time.Second)
@@ -191,8 +192,8 @@ func freePort(t *testing.T) int {
 func TestProtojsonDecodesAnyOfARegistryOnlyType(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV2))
-	push(t, env.Client, "shop", registrytest.ShopSet(t, registrytest.ShopV1, registrytest.CommonV2), "acme/shop/v1/shop.proto")
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV2))
+	push(t, env.Client, "shop", testschema.ShopSet(t, testschema.ShopV1, testschema.CommonV2), "acme/shop/v1/shop.proto")
 	if _, err := protoregistry.GlobalTypes.FindMessageByName("acme.shop.v1.Item"); err == nil {
 		t.Fatal("acme.shop.v1.Item is linked into the test binary; the test proves nothing")
 	}
@@ -243,8 +244,8 @@ func TestProtojsonDecodesAnyOfARegistryOnlyType(t *testing.T) {
 func TestLookupsByFileSubjectAndExtension(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV2))
-	push(t, env.Client, "shop", registrytest.ShopSet(t, registrytest.ShopV1, registrytest.CommonV2), "acme/shop/v1/shop.proto")
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV2))
+	push(t, env.Client, "shop", testschema.ShopSet(t, testschema.ShopV1, testschema.CommonV2), "acme/shop/v1/shop.proto")
 	const ext = `syntax = "proto2";
 package acme.ext.v1;
 message Base {
@@ -254,7 +255,7 @@ extend Base {
   optional string note = 100;
 }
 `
-	push(t, env.Client, "ext", registrytest.Compile(t, map[string]string{"acme/ext/v1/ext.proto": ext}, "acme/ext/v1/ext.proto"))
+	push(t, env.Client, "ext", testschema.Compile(t, map[string]string{"acme/ext/v1/ext.proto": ext}, "acme/ext/v1/ext.proto"))
 	lc := newLookup(t, natstest.Connect(t, env.Server))
 
 	fd, err := lc.FindFileByPath("acme/shop/v1/shop.proto")
@@ -314,7 +315,7 @@ func jsonEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
 func TestGapTriggersResync(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV1))
 	nc := natstest.Connect(t, env.Server)
 	lc := newLookup(t, nc)
 	fieldCount(t, lc, "acme.common.v1.Money")
@@ -342,7 +343,7 @@ func TestGapTriggersResync(t *testing.T) {
 func TestConcurrentLookupsDuringPushes(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV1))
 	lc := newLookup(t, natstest.Connect(t, env.Server))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -370,7 +371,7 @@ func TestConcurrentLookupsDuringPushes(t *testing.T) {
 			}
 		})
 	}
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV2))
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV2))
 	waitFor(t, "the new version", func() bool {
 		mt, err := lc.FindMessageByName("acme.common.v1.Money")
 		return err == nil && mt.Descriptor().Fields().Len() == 3

@@ -8,6 +8,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"
 	"github.com/natsrpc/natsrpc/registry"
@@ -80,7 +81,7 @@ func TestVersionCreatedThroughGeneratedStubs(t *testing.T) {
 			}
 
 			ctx := registrytest.Ctx(t, time.Minute)
-			res, err := reg.Push(ctx, registry.PushRequest{Module: "common", Files: registrytest.CommonSet(t, registrytest.CommonV1)})
+			res, err := reg.Push(ctx, registry.PushRequest{Module: "common", Files: testschema.CommonSet(t, testschema.CommonV1)})
 			if err != nil {
 				t.Fatal(err)
 			}

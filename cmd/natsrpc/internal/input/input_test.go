@@ -252,8 +252,8 @@ func TestLoadV1Layouts(t *testing.T) {
 		t.Errorf("cross-module import: %v", got)
 	}
 	for _, bad := range []struct{ input, want string }{
-		{"bad", "build.roots can only be set in version v1beta1"},
-		{"noversion", "has no version"},
+		{"bad", "build.roots cannot be set on version v1: [x]"},
+		{"noversion", `"version" is not set. Please add "version: v2"`},
 		{"both", "has both a buf.work.yaml and a buf.yaml"},
 		{"nothere", "does not exist"},
 		{"work/one/buf.yaml", "is a file"},

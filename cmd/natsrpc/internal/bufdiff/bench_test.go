@@ -1,4 +1,4 @@
-package breaking
+package bufdiff
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natsrpc/natsrpc/registry/breaking"
 )
 
 // BenchmarkBreakingCLI times `natsrpc breaking` and `buf breaking` as
@@ -18,14 +20,16 @@ import (
 // benchmark, b.N times each, and the benchmark reports both medians and
 // their ratio:
 //
-//	go test ./registry/breaking -run '^$' -bench BreakingCLI -benchtime 30x
+//	go test ./cmd/natsrpc/internal/bufdiff -run '^$' -bench BreakingCLI -benchtime 30x
 func BenchmarkBreakingCLI(b *testing.B) {
 	root := repoRoot(b)
 	bufBin := testBuf(b)
 	dir := b.TempDir()
 	natsrpcBin := filepath.Join(dir, "natsrpc")
-	build := exec.Command("go", "build", "-o", natsrpcBin, "./cmd/natsrpc")
-	build.Dir = root
+	// Built in its own module's directory, which works in workspace mode
+	// and with GOWORK=off alike.
+	build := exec.Command("go", "build", "-o", natsrpcBin, ".")
+	build.Dir = filepath.Join(root, "cmd", "natsrpc")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build ./cmd/natsrpc: %v\n%s", err, out)
 	}
@@ -83,15 +87,27 @@ var (
 	scalarFieldLine = regexp.MustCompile(`\n  (string|int32|int64|bool|double|float|uint32) \w+ = \d+;[^\n]*`)
 )
 
-// preparePair copies the root buf.yaml and its modules' .proto files
-// (proto/ and internal/testproto/) into dir/prev and dir/cur, then
+// preparePair copies the root buf.yaml and its modules' .proto files (the
+// modules the buf.yaml lists) into dir/prev and dir/cur, then
 // in cur deletes a field and widens an int32 in six files. It returns the
 // number of files changed.
 func preparePair(b *testing.B, root, dir string) int {
 	b.Helper()
+	cfg, err := os.ReadFile(filepath.Join(root, "buf.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	bufYAML, err := breaking.ParseBufYAML(cfg)
+	if err != nil {
+		b.Fatalf("buf.yaml: %v", err)
+	}
+	if len(bufYAML.Modules) == 0 {
+		b.Fatal("the root buf.yaml lists no modules")
+	}
 	var files []string
 	// Every module of the root buf.yaml, which the copies keep.
-	for _, module := range []string{"proto", filepath.Join("internal", "testproto")} {
+	for _, m := range bufYAML.Modules {
+		module := filepath.FromSlash(m.Path)
 		err := filepath.WalkDir(filepath.Join(root, module), func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".proto") {
 				files = append(files, p)
@@ -103,10 +119,6 @@ func preparePair(b *testing.B, root, dir string) int {
 		}
 	}
 	slices.Sort(files)
-	cfg, err := os.ReadFile(filepath.Join(root, "buf.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	changed := 0
 	for _, side := range []string{"prev", "cur"} {
 		if err := os.MkdirAll(filepath.Join(dir, side), 0o755); err != nil {

@@ -1,4 +1,4 @@
-package breaking
+package bufdiff
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
 )
 
 // knownCorpusDifferences are the corpus cases natsrpc cannot match, with
@@ -64,7 +64,7 @@ func TestDifferentialBufCorpus(t *testing.T) {
 			defer func() { <-sem }()
 			cur, prev := filepath.Join("current", c), filepath.Join("previous", c)
 			want, _, code := runBuf(t, dir, cur, "--against", prev, "--error-format", "json")
-			got, err := runOurs(t, dir, cur, prev, "json", InputOptions{})
+			got, err := runOurs(t, dir, cur, prev, "json", input.BreakingOptions{})
 			mu.Lock()
 			defer mu.Unlock()
 			if reason, ok := knownCorpusDifferences[c]; ok {
@@ -236,7 +236,7 @@ func TestDifferentialBufCorpusPaths(t *testing.T) {
 			against := "../../repo/.git#branch=main,subdir=" + j.name
 			args := append([]string{".", "--against", against, "--error-format", "json"}, pathArgs(j.run.paths, j.run.excludes)...)
 			want, stderr, code := runBuf(t, caseDir, args...)
-			got, err := runOursPaths(t, caseDir, ".", against, "json", InputOptions{}, j.run.paths, j.run.excludes)
+			got, err := runOursPaths(t, caseDir, ".", against, "json", input.BreakingOptions{}, j.run.paths, j.run.excludes)
 			mu.Lock()
 			defer mu.Unlock()
 			codes[code]++

@@ -8,8 +8,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/natsrpc/natsrpc/internal/input"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 )
 
 func TestParseModuleRef(t *testing.T) {
@@ -102,7 +102,7 @@ service Painter {
 
 func describeLocal(t *testing.T, name string) string {
 	t.Helper()
-	set := registrytest.Compile(t, map[string]string{"acme/print/v1/print.proto": printerSrc}, "acme/print/v1/print.proto")
+	set := testschema.Compile(t, map[string]string{"acme/print/v1/print.proto": printerSrc}, "acme/print/v1/print.proto")
 	files, err := protodesc.NewFiles(set)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestPrinter(t *testing.T) {
 // and input reads the image back the same way.
 func TestMarshalImage(t *testing.T) {
 	t.Parallel()
-	set := registrytest.Compile(t, map[string]string{"acme/print/v1/print.proto": printerSrc}, "acme/print/v1/print.proto")
+	set := testschema.Compile(t, map[string]string{"acme/print/v1/print.proto": printerSrc}, "acme/print/v1/print.proto")
 	data, err := MarshalImage(set, []string{"acme/print/v1/print.proto"})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/breaking"

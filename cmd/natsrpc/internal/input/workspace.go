@@ -2,12 +2,11 @@ package input
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/natsrpc/natsrpc/registry/breaking"
 )
 
 // loader turns a directory of a tree into an [Input].
@@ -52,20 +51,6 @@ type moduleSpec struct {
 	targetSub string
 }
 
-type externalBufYAML struct {
-	Version string `yaml:"version"`
-	Build   struct {
-		Roots    []string `yaml:"roots"`
-		Excludes []string `yaml:"excludes"`
-	} `yaml:"build"`
-	Modules []struct {
-		Path     string   `yaml:"path"`
-		Includes []string `yaml:"includes"`
-		Excludes []string `yaml:"excludes"`
-	} `yaml:"modules"`
-	Directories []string `yaml:"directories"`
-}
-
 func (l *loader) where(p string) string {
 	if l.configName != "" {
 		return l.configName + ": " + p
@@ -73,27 +58,39 @@ func (l *loader) where(p string) string {
 	return "/" + strings.TrimPrefix(p, "/")
 }
 
-func (l *loader) readConfig(p string) (*ConfigFile, *externalBufYAML, error) {
+// readConfig reads and parses a buf.yaml with the one parser natsrpc has
+// for it (registry/breaking's), which is strict as buf is.
+func (l *loader) readConfig(p string) (*ConfigFile, error) {
+	data, err := l.tree.readFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", l.where(p), err)
+	}
+	b, err := breaking.ParseBufYAML(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.where(p), err)
+	}
+	cf := &ConfigFile{Path: l.where(p), Version: string(b.Version), BufYAML: b}
+	if !l.osPaths {
+		cf.Path = p
+	}
+	return cf, nil
+}
+
+// readWorkConfig reads and parses a buf.work.yaml.
+func (l *loader) readWorkConfig(p string) (*ConfigFile, *breaking.BufWorkYAML, error) {
 	data, err := l.tree.readFile(p)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot read %s: %w", l.where(p), err)
 	}
-	var ext externalBufYAML
-	if err := yaml.Unmarshal(data, &ext); err != nil {
-		return nil, nil, fmt.Errorf("%s is not valid YAML: %w", l.where(p), err)
+	w, err := breaking.ParseBufWorkYAML(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", l.where(p), err)
 	}
-	cf := &ConfigFile{Path: l.where(p), Data: data, Version: ext.Version}
+	cf := &ConfigFile{Path: l.where(p), Version: "v1"}
 	if !l.osPaths {
 		cf.Path = p
 	}
-	switch ext.Version {
-	case "v1beta1", "v1", "v2":
-	case "":
-		return nil, nil, fmt.Errorf("%s has no version; add %q as its first line", l.where(p), "version: v2")
-	default:
-		return nil, nil, fmt.Errorf("%s has unknown version %q; use v1beta1, v1 or v2", l.where(p), ext.Version)
-	}
-	return cf, &ext, nil
+	return cf, w, nil
 }
 
 // load loads the input directory inputDir (a tree path).
@@ -114,11 +111,11 @@ func (l *loader) load(ctx context.Context, inputDir string) (*Input, error) {
 		wsRoot = inputDir
 		spec := &moduleSpec{dir: ".", roots: []string{"."}, excludes: map[string][]string{}, target: true}
 		if l.tree.isFile(joinPath(inputDir, "buf.yaml")) {
-			c, ext, err := l.readConfig(joinPath(inputDir, "buf.yaml"))
+			c, err := l.readConfig(joinPath(inputDir, "buf.yaml"))
 			if err != nil {
 				return nil, err
 			}
-			if err := applyV1Layout(spec, c, ext); err != nil {
+			if err := applyV1Layout(spec, c); err != nil {
 				return nil, fmt.Errorf("%s: %w", c.Path, err)
 			}
 			spec.config = c
@@ -175,12 +172,12 @@ func (l *loader) findWorkspace(inputDir string) (string, []*moduleSpec, *ConfigF
 		}
 		rel := relPath(cur, inputDir)
 		if hasBuf {
-			c, ext, err := l.readConfig(buf)
+			c, err := l.readConfig(buf)
 			if err != nil {
 				return "", nil, nil, err
 			}
 			if c.Version == "v2" {
-				dirs, err := v2ModuleDirs(ext)
+				dirs, err := v2ModuleDirs(c.BufYAML)
 				if err != nil {
 					return "", nil, nil, fmt.Errorf("%s: %w", c.Path, err)
 				}
@@ -191,24 +188,24 @@ func (l *loader) findWorkspace(inputDir string) (string, []*moduleSpec, *ConfigF
 					}
 				}
 				if controls {
-					specs, err := l.v2Specs(cur, rel, c, ext)
+					specs, err := l.v2Specs(cur, rel, c)
 					return cur, specs, c, err
 				}
 			}
 		}
 		if hasWork {
-			c, ext, err := l.readConfig(work)
+			c, work, err := l.readWorkConfig(work)
 			if err != nil {
 				return "", nil, nil, err
 			}
 			controls := cur == inputDir
-			for _, d := range ext.Directories {
+			for _, d := range work.Directories {
 				if d, ok := cleanRel(d); ok && equalsOrContains(d, rel) {
 					controls = true
 				}
 			}
 			if controls {
-				specs, err := l.workSpecs(cur, rel, c, ext)
+				specs, err := l.workSpecs(cur, rel, c, work)
 				return cur, specs, c, err
 			}
 		}
@@ -227,7 +224,7 @@ func parentDir(p string) string {
 	return p[:i]
 }
 
-func v2ModuleDirs(ext *externalBufYAML) ([]string, error) {
+func v2ModuleDirs(ext *breaking.BufYAML) ([]string, error) {
 	if len(ext.Modules) == 0 {
 		return []string{"."}, nil
 	}
@@ -247,7 +244,8 @@ func v2ModuleDirs(ext *externalBufYAML) ([]string, error) {
 
 // v2Specs builds the module specs of a v2 workspace at root for the input
 // at rel (relative to root).
-func (l *loader) v2Specs(root, rel string, c *ConfigFile, ext *externalBufYAML) ([]*moduleSpec, error) {
+func (l *loader) v2Specs(root, rel string, c *ConfigFile) ([]*moduleSpec, error) {
+	ext := c.BufYAML
 	dirs, err := v2ModuleDirs(ext)
 	if err != nil {
 		return nil, err
@@ -278,13 +276,7 @@ func (l *loader) v2Specs(root, rel string, c *ConfigFile, ext *externalBufYAML) 
 }
 
 // workSpecs builds the module specs of a buf.work.yaml workspace.
-func (l *loader) workSpecs(root, rel string, c *ConfigFile, ext *externalBufYAML) ([]*moduleSpec, error) {
-	if c.Version != "v1" {
-		return nil, fmt.Errorf("%s has version %q; buf.work.yaml files are version v1", c.Path, c.Version)
-	}
-	if len(ext.Directories) == 0 {
-		return nil, fmt.Errorf("%s lists no directories", c.Path)
-	}
+func (l *loader) workSpecs(root, rel string, c *ConfigFile, ext *breaking.BufWorkYAML) ([]*moduleSpec, error) {
 	var specs []*moduleSpec
 	for _, d := range ext.Directories {
 		cd, ok := cleanRel(d)
@@ -294,11 +286,11 @@ func (l *loader) workSpecs(root, rel string, c *ConfigFile, ext *externalBufYAML
 		spec := &moduleSpec{dir: cd, roots: []string{"."}, excludes: map[string][]string{}}
 		bufPath := joinPath(root, cd, "buf.yaml")
 		if l.tree.isFile(bufPath) {
-			mc, mext, err := l.readConfig(bufPath)
+			mc, err := l.readConfig(bufPath)
 			if err != nil {
 				return nil, err
 			}
-			if err := applyV1Layout(spec, mc, mext); err != nil {
+			if err := applyV1Layout(spec, mc); err != nil {
 				return nil, fmt.Errorf("%s: %w", mc.Path, err)
 			}
 			spec.config = mc
@@ -331,18 +323,16 @@ func (l *loader) markTargets(root, rel string, specs []*moduleSpec) error {
 }
 
 // applyV1Layout reads roots and excludes from a v1 or v1beta1 buf.yaml.
-func applyV1Layout(spec *moduleSpec, c *ConfigFile, ext *externalBufYAML) error {
+func applyV1Layout(spec *moduleSpec, c *ConfigFile) error {
+	ext := c.BufYAML
 	switch c.Version {
 	case "v1beta1", "v1":
 	default:
 		return fmt.Errorf("version %q is not valid for a module inside a buf.work.yaml workspace; use v1", c.Version)
 	}
-	if c.Version == "v1" && len(ext.Build.Roots) > 0 {
-		return errors.New("build.roots can only be set in version v1beta1")
-	}
-	if len(ext.Build.Roots) > 0 {
+	if len(ext.Roots) > 0 {
 		spec.roots = nil
-		for _, r := range ext.Build.Roots {
+		for _, r := range ext.Roots {
 			cr, ok := cleanRel(r)
 			if !ok {
 				return fmt.Errorf("root %q must be a relative path inside the module", r)
@@ -353,7 +343,7 @@ func applyV1Layout(spec *moduleSpec, c *ConfigFile, ext *externalBufYAML) error 
 			spec.roots = append(spec.roots, cr)
 		}
 	}
-	for _, e := range ext.Build.Excludes {
+	for _, e := range ext.Excludes {
 		ce, ok := cleanRel(e)
 		if !ok || strings.HasSuffix(ce, ".proto") {
 			return fmt.Errorf("exclude %q must be a directory inside the module", e)

@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
 	"github.com/natsrpc/natsrpc/internal/descfuzz"
-	"github.com/natsrpc/natsrpc/internal/input"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry"
 )

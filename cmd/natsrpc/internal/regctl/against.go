@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/breaking"
@@ -90,7 +90,7 @@ type AgainstOptions struct {
 	// instead of the module's policy.
 	BufRules bool
 	// Breaking tunes the check with buf.yaml rules; only with BufRules.
-	Breaking breaking.InputOptions
+	Breaking input.BreakingOptions
 }
 
 // AgainstResult is the outcome of [CheckAgainstRegistry].
@@ -163,7 +163,7 @@ func CheckAgainstRegistry(ctx context.Context, c *client.Client, current *input.
 			Ref:     input.Ref{Raw: "registry:" + ref.String(), Path: ref.String(), Format: input.FormatBinpb},
 			Modules: []*input.Module{{Dir: ".", Files: files}},
 		}
-		vs, warnings, err := breaking.CheckInputs(ctx, current, against, opts.Breaking)
+		vs, warnings, err := input.CheckBreaking(ctx, current, against, opts.Breaking)
 		if err != nil {
 			return nil, err
 		}

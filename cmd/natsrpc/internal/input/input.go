@@ -27,6 +27,8 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/natsrpc/natsrpc/registry/breaking"
 )
 
 // Options tune [Load].
@@ -74,10 +76,10 @@ type ConfigFile struct {
 	// Path is where the file was read: a file system path, or a path
 	// inside the git tree for git inputs.
 	Path string
-	// Data is the file's content.
-	Data []byte
 	// Version is the file's "version" key: "v1beta1", "v1" or "v2".
 	Version string
+	// BufYAML is the parsed buf.yaml; nil for a buf.work.yaml.
+	BufYAML *breaking.BufYAML
 }
 
 // Module is one module of an input with the files it needs.

@@ -1,7 +1,6 @@
-package breaking
+package bufdiff
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/internal/testkit/schemagen"
+	"github.com/natsrpc/natsrpc/registry/breaking"
 )
 
 // genPair is one generated (previous, current) schema pair with the
@@ -78,16 +79,16 @@ func generatePairs(tb testing.TB, seed uint64, n int, v1 bool) []genPair {
 	skipped := 0
 	for len(pairs) < n {
 		id := fmt.Sprintf("p%03d", len(pairs))
-		g := &gen{r: r, prefix: id, seq: int(seed)*1000 + len(pairs)}
+		g := schemagen.New(r, id, int(seed)*1000+len(pairs))
 		// The first pairs of the first batch each change one file option,
 		// so that every FILE_SAME_* rule is hit whatever the random draws.
-		forced := seed == 1 && len(pairs) < len(fileOptionChoices) && !strings.HasPrefix(fileOptionChoices[len(pairs)].name, "features.")
+		forced := seed == 1 && len(pairs) < len(schemagen.FileOptionNames()) && !strings.HasPrefix(schemagen.FileOptionNames()[len(pairs)], "features.")
 		if forced {
-			g.forceOption = fileOptionChoices[len(pairs)].name
+			g.ForceOption(schemagen.FileOptionNames()[len(pairs)])
 		}
-		base := g.schema()
-		cur, muts := g.mutate(base, 1+r.IntN(4))
-		p := genPair{id: id, prev: render(base), cur: render(cur), muts: muts, v1: v1}
+		base := g.Schema()
+		cur, muts := g.Mutate(base, 1+r.IntN(4))
+		p := genPair{id: id, prev: schemagen.Render(base), cur: schemagen.Render(cur), muts: muts, v1: v1}
 		if !compiles(p.prev) || !compiles(p.cur) {
 			skipped++
 			skippedPairs.Add(1)
@@ -114,7 +115,7 @@ func generatePairs(tb testing.TB, seed uint64, n int, v1 bool) []genPair {
 
 // compiles reports whether a set of sources compiles with protocompile.
 func compiles(srcs map[string]string) bool {
-	_, err := compileSources(srcs)
+	_, err := schemagen.Compile(srcs)
 	return err == nil
 }
 
@@ -226,7 +227,7 @@ func TestDifferentialMutations(t *testing.T) {
 			want, stderr, code := runBuf(t, b.dir, "cur", "--against", "prev", "--error-format", "json")
 			bufTime := time.Since(s)
 			s = time.Now()
-			got, err := runOurs(t, b.dir, "cur", "prev", "json", InputOptions{})
+			got, err := runOurs(t, b.dir, "cur", "prev", "json", input.BreakingOptions{})
 			t.Logf("batch of %d: buf %v, natsrpc %v", len(b.pairs), bufTime, time.Since(s))
 			for _, r := range batchPathRuns(b.pairs) {
 				narrowedRuns.Add(1)
@@ -255,7 +256,7 @@ func TestDifferentialMutations(t *testing.T) {
 					continue
 				}
 				t.Errorf("pair %s (mutations %v, config {%s}) differs:\n%s\nprevious:\n%s\ncurrent:\n%s", p.id, p.muts, p.config,
-					diffLines(strings.Join(wantBy[p.id], "\n"), strings.Join(gotBy[p.id], "\n")), dump(p.prev), dump(p.cur))
+					diffLines(strings.Join(wantBy[p.id], "\n"), strings.Join(gotBy[p.id], "\n")), schemagen.Dump(p.prev), schemagen.Dump(p.cur))
 			}
 			if want != got && !t.Failed() {
 				t.Errorf("batch %s: outputs differ outside any pair:\n%s", b.dir, diffLines(want, got))
@@ -281,8 +282,8 @@ func TestDifferentialMutations(t *testing.T) {
 	t.Logf("mutations applied: %s", strings.Join(muts, " "))
 	recordCoverage(seen)
 	var missing []string
-	for _, cat := range []string{CategoryFile, CategoryPackage, CategoryWireJSON, CategoryWire, CategoryCSR} {
-		for _, id := range RuleIDsInCategory(VersionV2, cat) {
+	for _, cat := range []string{breaking.CategoryFile, breaking.CategoryPackage, breaking.CategoryWireJSON, breaking.CategoryWire, breaking.CategoryCSR} {
+		for _, id := range breaking.RuleIDsInCategory(breaking.VersionV2, cat) {
 			if !seen[id] && !slices.Contains(missing, id) {
 				missing = append(missing, id)
 			}
@@ -352,7 +353,7 @@ func checkNarrowedBatch(t *testing.T, dir string, pairs []genPair, r corpusPathR
 	const against = "../prev/.git#branch=main"
 	args := append([]string{".", "--against", against, "--error-format", "json"}, pathArgs(r.paths, r.excludes)...)
 	want, stderr, code := runBuf(t, cur, args...)
-	got, err := runOursPaths(t, cur, ".", against, "json", InputOptions{}, r.paths, r.excludes)
+	got, err := runOursPaths(t, cur, ".", against, "json", input.BreakingOptions{}, r.paths, r.excludes)
 	label := fmt.Sprintf("batch %s narrowed with %v", dir, pathArgs(r.paths, r.excludes))
 	var ce *input.CompileError
 	if code == 1 && (err == nil || errors.As(err, &ce)) {
@@ -412,19 +413,6 @@ func dropWKTVersionLines(want, got string) (string, string, int) {
 	return filter(want, gs), filter(got, ws), n
 }
 
-func dump(files map[string]string) string {
-	var names []string
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b bytes.Buffer
-	for _, n := range names {
-		fmt.Fprintf(&b, "--- %s\n%s", n, files[n])
-	}
-	return b.String()
-}
-
 // TestDifferentialRuleCoverage requires that the differential tests hit
 // every rule ID of buf's FILE, PACKAGE, WIRE_JSON, WIRE and CSR categories.
 // It runs after them (Go runs tests in source order within a package; the
@@ -442,8 +430,8 @@ func TestDifferentialRuleCoverage(t *testing.T) {
 		t.Fatal("no rule coverage recorded: TestDifferentialBufCorpus and TestDifferentialMutations must run before this test (source order, no -shuffle)")
 	}
 	want := map[string]bool{}
-	for _, cat := range []string{CategoryFile, CategoryPackage, CategoryWireJSON, CategoryWire, CategoryCSR} {
-		for _, id := range RuleIDsInCategory(VersionV2, cat) {
+	for _, cat := range []string{breaking.CategoryFile, breaking.CategoryPackage, breaking.CategoryWireJSON, breaking.CategoryWire, breaking.CategoryCSR} {
+		for _, id := range breaking.RuleIDsInCategory(breaking.VersionV2, cat) {
 			want[id] = true
 		}
 	}

@@ -1,9 +1,4 @@
-package breaking
-
-// A small schema model, a printer to .proto text and a random generator
-// and mutator of schemas. The differential test runs buf and natsrpc on
-// generated (previous, current) pairs; the soundness test decodes random
-// messages across WIRE-compatible pairs.
+package schemagen
 
 import (
 	"fmt"
@@ -633,7 +628,8 @@ func inExtRanges(m *gMsg, n int32) bool {
 
 // ---------------------------------------------------------------- generation
 
-type gen struct {
+// Gen generates and mutates schemas.
+type Gen struct {
 	r      *rand.Rand
 	prefix string
 	n      int
@@ -645,15 +641,15 @@ type gen struct {
 	forceOption string
 }
 
-func (g *gen) name(kind string) string {
+func (g *Gen) name(kind string) string {
 	g.n++
 	return fmt.Sprintf("%s%d", kind, g.n)
 }
 
-func (g *gen) pick(ss ...string) string { return ss[g.r.IntN(len(ss))] }
+func (g *Gen) pick(ss ...string) string { return ss[g.r.IntN(len(ss))] }
 
 // schema generates a random, valid schema of one to three files.
-func (g *gen) schema() []*gFile {
+func (g *Gen) schema() []*gFile {
 	nFiles := 1 + g.r.IntN(3)
 	var files []*gFile
 	pkgs := []string{"a.v1", "b.v1", "c.v1beta1", "a.v1"}
@@ -742,7 +738,7 @@ func qualifyG(pkg, name string) string {
 	return pkg + "." + name
 }
 
-func (g *gen) localMessage(f *gFile, syms map[string]*gSym, all []string) string {
+func (g *Gen) localMessage(f *gFile, syms map[string]*gSym, all []string) string {
 	var local []string
 	for _, n := range all {
 		if syms[n].file == f {
@@ -755,7 +751,7 @@ func (g *gen) localMessage(f *gFile, syms map[string]*gSym, all []string) string
 	return local[g.r.IntN(len(local))]
 }
 
-func (g *gen) enum(f *gFile) *gEnum {
+func (g *Gen) enum(f *gFile) *gEnum {
 	e := &gEnum{name: g.name("Enum")}
 	up := strings.ToUpper(e.name)
 	e.vals = append(e.vals, gVal{up + "_UNSPECIFIED", 0})
@@ -776,7 +772,7 @@ func (g *gen) enum(f *gFile) *gEnum {
 	return e
 }
 
-func (g *gen) message(f *gFile, depth int) *gMsg {
+func (g *Gen) message(f *gFile, depth int) *gMsg {
 	m := &gMsg{name: g.name("Msg")}
 	num := int32(0)
 	nFields := 1 + g.r.IntN(6)
@@ -831,7 +827,7 @@ func (g *gen) message(f *gFile, depth int) *gMsg {
 	return m
 }
 
-func (g *gen) fieldOptions(f *gFile, fl *gField) {
+func (g *Gen) fieldOptions(f *gFile, fl *gField) {
 	if g.r.IntN(8) == 0 {
 		fl.opts = append(fl.opts, gOpt{"json_name", strconv.Quote("j" + strings.ReplaceAll(fl.name, "_", ""))})
 	}
@@ -855,7 +851,7 @@ func (g *gen) fieldOptions(f *gFile, fl *gField) {
 	}
 }
 
-func (g *gen) defaultFor(typ string) string {
+func (g *Gen) defaultFor(typ string) string {
 	switch typ {
 	case "string", "bytes":
 		return strconv.Quote(g.pick("x", "hello", ""))
@@ -871,7 +867,7 @@ func (g *gen) defaultFor(typ string) string {
 	return ""
 }
 
-func (g *gen) fillRefs(f *gFile, syms map[string]*gSym, msgNames []string) {
+func (g *Gen) fillRefs(f *gFile, syms map[string]*gSym, msgNames []string) {
 	var enums []string
 	for n, s := range syms {
 		if s.kind == "enum" && s.file == f {

@@ -1,4 +1,4 @@
-package breaking
+package input
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"reflect"
 
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/registry/breaking"
 )
 
-// InputOptions tune [CheckInputs].
-type InputOptions struct {
+// BreakingOptions tune [CheckBreaking].
+type BreakingOptions struct {
 	// ConfigOverride replaces the input's buf.yaml: a path to a .yaml,
 	// .yml or .json file, or the configuration itself (YAML or JSON), like
 	// buf's --config.
@@ -31,19 +31,19 @@ type InputOptions struct {
 // module order, the way buf picks it: the --config override, else the
 // module's buf.yaml, else (for images) a buf.yaml in the working directory,
 // else buf's defaults.
-func ModuleConfigs(in *input.Input, opts InputOptions) ([]Config, error) {
-	var override *BufYAML
+func ModuleConfigs(in *Input, opts BreakingOptions) ([]breaking.Config, error) {
+	var override *breaking.BufYAML
 	if opts.ConfigOverride != "" {
 		data, err := readOverride(opts.ConfigOverride)
 		if err != nil {
 			return nil, err
 		}
-		if override, err = ParseBufYAML(data); err != nil {
+		if override, err = breaking.ParseBufYAML(data); err != nil {
 			return nil, fmt.Errorf("--config: %w", err)
 		}
 	}
-	var workDirConfig *BufYAML
-	if override == nil && (in.Ref.Format == input.FormatBinpb || in.Ref.Format == input.FormatJSON || in.Ref.Format == input.FormatTxtpb) {
+	var workDirConfig *breaking.BufYAML
+	if override == nil && (in.Ref.Format == FormatBinpb || in.Ref.Format == FormatJSON || in.Ref.Format == FormatTxtpb) {
 		wd := opts.WorkDir
 		if wd == "" {
 			var err error
@@ -53,38 +53,29 @@ func ModuleConfigs(in *input.Input, opts InputOptions) ([]Config, error) {
 		}
 		p := filepath.Join(wd, "buf.yaml")
 		if data, err := os.ReadFile(p); err == nil {
-			if workDirConfig, err = ParseBufYAML(data); err != nil {
+			if workDirConfig, err = breaking.ParseBufYAML(data); err != nil {
 				return nil, fmt.Errorf("%s: %w", p, err)
 			}
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("cannot read %s: %w", p, err)
 		}
 	}
-	parsed := map[*input.ConfigFile]*BufYAML{}
-	var out []Config
+	var out []breaking.Config
 	for _, m := range in.Modules {
-		var cfg Config
+		var cfg breaking.Config
 		var err error
 		switch {
 		case override != nil:
 			cfg, err = override.ConfigForModule(m.Dir)
 		case m.Config != nil:
-			b, ok := parsed[m.Config]
-			if !ok {
-				b, err = ParseBufYAML(m.Config.Data)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", m.Config.Path, err)
-				}
-				parsed[m.Config] = b
-			}
-			cfg, err = b.ConfigForModule(m.Dir)
+			cfg, err = m.Config.BufYAML.ConfigForModule(m.Dir)
 			if err != nil {
 				err = fmt.Errorf("%s: %w", m.Config.Path, err)
 			}
 		case workDirConfig != nil:
 			cfg, err = workDirConfig.ConfigForModule(".")
 		default:
-			cfg = DefaultConfig()
+			cfg = breaking.DefaultConfig()
 		}
 		if err != nil {
 			return nil, err
@@ -108,20 +99,20 @@ func readOverride(s string) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// ModuleImage converts a loaded module to an [Image].
-func ModuleImage(m *input.Module) Image {
-	img := Image{Files: make([]ImageFile, 0, len(m.Files))}
+// ModuleImage converts a loaded module to an [breaking.Image].
+func ModuleImage(m *Module) breaking.Image {
+	img := breaking.Image{Files: make([]breaking.ImageFile, 0, len(m.Files))}
 	for _, f := range m.Files {
-		img.Files = append(img.Files, ImageFile{Proto: f.Proto, Import: f.Import, ExternalPath: f.ExternalPath, Descriptor: f.Descriptor})
+		img.Files = append(img.Files, breaking.ImageFile{Proto: f.Proto, Import: f.Import, ExternalPath: f.ExternalPath, Descriptor: f.Descriptor})
 	}
 	return img
 }
 
-// CheckInputs runs the check of `natsrpc breaking`: each module of current
+// CheckBreaking runs the check of `natsrpc breaking`: each module of current
 // against the module of against at the same position, each with its own
 // configuration, and returns the union of the violations, sorted as buf
 // sorts them. It also returns buf's configuration warnings.
-func CheckInputs(ctx context.Context, current, against *input.Input, opts InputOptions) ([]Violation, []string, error) {
+func CheckBreaking(ctx context.Context, current, against *Input, opts BreakingOptions) ([]breaking.Violation, []string, error) {
 	cfgs, err := ModuleConfigs(current, opts)
 	if err != nil {
 		return nil, nil, err
@@ -139,24 +130,24 @@ func CheckInputs(ctx context.Context, current, against *input.Input, opts InputO
 	}
 	var warnings []string
 	seen := map[string]bool{}
-	var all []Violation
+	var all []breaking.Violation
 	for i, m := range mods {
-		for _, w := range Warnings(cfgs[i], "buf.yaml") {
+		for _, w := range breaking.Warnings(cfgs[i], "buf.yaml") {
 			if !seen[w] {
 				seen[w] = true
 				warnings = append(warnings, w)
 			}
 		}
-		vs, err := CheckImages(ctx, ModuleImage(against.Modules[i]), ModuleImage(m), cfgs[i])
+		vs, err := breaking.CheckImages(ctx, ModuleImage(against.Modules[i]), ModuleImage(m), cfgs[i])
 		if err != nil {
 			return nil, warnings, err
 		}
 		all = append(all, vs...)
 	}
-	return SortViolations(all), warnings, nil
+	return breaking.SortViolations(all), warnings, nil
 }
 
-func allEqual(cfgs []Config) bool {
+func allEqual(cfgs []breaking.Config) bool {
 	for i := 1; i < len(cfgs); i++ {
 		if !reflect.DeepEqual(cfgs[0], cfgs[i]) {
 			return false
@@ -167,10 +158,10 @@ func allEqual(cfgs []Config) bool {
 
 // pairModules keeps the current modules that have a target file in a
 // distinct against module, as buf does when a workspace gained modules.
-func pairModules(mods []*input.Module, cfgs []Config, against []*input.Module) ([]*input.Module, []Config, error) {
+func pairModules(mods []*Module, cfgs []breaking.Config, against []*Module) ([]*Module, []breaking.Config, error) {
 	used := map[int]bool{}
-	var outMods []*input.Module
-	var outCfgs []Config
+	var outMods []*Module
+	var outCfgs []breaking.Config
 	for i, m := range mods {
 	files:
 		for _, f := range m.Files {
@@ -200,10 +191,10 @@ func pairModules(mods []*input.Module, cfgs []Config, against []*input.Module) (
 
 // CompileViolations converts compile errors to violations of type COMPILE,
 // as buf reports sources that do not compile.
-func CompileViolations(err *input.CompileError) []Violation {
-	var vs []Violation
+func CompileViolations(err *CompileError) []breaking.Violation {
+	var vs []breaking.Violation
 	for _, e := range err.Errors {
-		vs = append(vs, Violation{
+		vs = append(vs, breaking.Violation{
 			RuleID:      "COMPILE",
 			Path:        e.ExternalPath,
 			StartLine:   e.StartLine,
@@ -213,5 +204,5 @@ func CompileViolations(err *input.CompileError) []Violation {
 			Message:     e.Message,
 		})
 	}
-	return SortViolations(vs)
+	return breaking.SortViolations(vs)
 }

@@ -1,4 +1,4 @@
-package breaking
+package bufdiff
 
 import (
 	"bytes"
@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/registry/breaking"
 )
 
 // The differential tests run the real buf CLI, pinned in tools/go.mod, and
@@ -83,6 +84,7 @@ func testBuf(tb testing.TB) string {
 		defer os.RemoveAll(tmp)
 		cmd := exec.Command("go", "build", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-o", filepath.Join(tmp, "buf"), "github.com/bufbuild/buf/cmd/buf")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile needs it
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			bufErr = errors.New(string(out) + err.Error())
@@ -102,6 +104,7 @@ func bufCorpusDir(tb testing.TB) string {
 	root := repoRoot(tb)
 	cmd := exec.Command("go", "list", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-m", "-f", "{{.Dir}}", "github.com/bufbuild/buf")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile needs it
 	out, err := cmd.Output()
 	if err != nil {
 		tb.Fatalf("cannot locate the buf module: %v", err)
@@ -139,14 +142,14 @@ func runBuf(tb testing.TB, dir string, args ...string) (string, string, int) {
 // runOurs runs natsrpc's checker like `natsrpc breaking` does and returns
 // the JSON output (or the compile annotations) and whether it failed to
 // load or check.
-func runOurs(tb testing.TB, dir, cur, prev, format string, opts InputOptions) (string, error) {
+func runOurs(tb testing.TB, dir, cur, prev, format string, opts input.BreakingOptions) (string, error) {
 	tb.Helper()
 	return runOursPaths(tb, dir, cur, prev, format, opts, nil, nil)
 }
 
 // runOursPaths is runOurs with --path and --exclude-path, given to both
 // sides as `natsrpc breaking` (and buf) give them.
-func runOursPaths(tb testing.TB, dir, cur, prev, format string, opts InputOptions, paths, excludes []string) (string, error) {
+func runOursPaths(tb testing.TB, dir, cur, prev, format string, opts input.BreakingOptions, paths, excludes []string) (string, error) {
 	tb.Helper()
 	ctx := context.Background()
 	opts.WorkDir = dir
@@ -154,10 +157,10 @@ func runOursPaths(tb testing.TB, dir, cur, prev, format string, opts InputOption
 	inOpts := input.Options{WorkDir: dir, Paths: paths, ExcludePaths: excludes}
 	in, against, err := input.LoadPair(ctx, cur, prev, inOpts, inOpts)
 	if err == nil {
-		var vs []Violation
-		vs, _, err = CheckInputs(ctx, in, against, opts)
+		var vs []breaking.Violation
+		vs, _, err = input.CheckBreaking(ctx, in, against, opts)
 		if err == nil {
-			if perr := Print(&buf, vs, format); perr != nil {
+			if perr := breaking.Print(&buf, vs, format); perr != nil {
 				tb.Fatal(perr)
 			}
 			return buf.String(), nil
@@ -165,7 +168,7 @@ func runOursPaths(tb testing.TB, dir, cur, prev, format string, opts InputOption
 	}
 	var ce *input.CompileError
 	if errors.As(err, &ce) {
-		if perr := Print(&buf, CompileViolations(ce), format); perr != nil {
+		if perr := breaking.Print(&buf, input.CompileViolations(ce), format); perr != nil {
 			tb.Fatal(perr)
 		}
 		return buf.String(), err

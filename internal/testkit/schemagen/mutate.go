@@ -1,4 +1,4 @@
-package breaking
+package schemagen
 
 import (
 	"fmt"
@@ -11,12 +11,12 @@ import (
 // nothing to change.
 type mutation struct {
 	name string
-	fn   func(g *gen, files []*gFile) ([]*gFile, bool)
+	fn   func(g *Gen, files []*gFile) ([]*gFile, bool)
 }
 
 // mutate applies n random mutations and returns the new schema and the
 // names of the mutations applied.
-func (g *gen) mutate(files []*gFile, n int) ([]*gFile, []string) {
+func (g *Gen) mutate(files []*gFile, n int) ([]*gFile, []string) {
 	files = cloneFiles(files)
 	var applied []string
 	if g.forceOption != "" {
@@ -110,7 +110,7 @@ func allExtensions(files []*gFile) []*gField {
 	return out
 }
 
-func pickOne[T any](g *gen, xs []T) (T, bool) {
+func pickOne[T any](g *Gen, xs []T) (T, bool) {
 	var zero T
 	if len(xs) == 0 {
 		return zero, false
@@ -170,7 +170,7 @@ func numberFree(m *gMsg, n int32) bool {
 	return true
 }
 
-func (g *gen) freeNumber(m *gMsg) int32 {
+func (g *Gen) freeNumber(m *gMsg) int32 {
 	for {
 		n := int32(1 + g.r.IntN(40))
 		if numberFree(m, n) {
@@ -196,8 +196,8 @@ func optValue(opts []gOpt, name string) string {
 	return ""
 }
 
-func fieldMut(name string, fn func(g *gen, fr fieldRef, files []*gFile) bool) mutation {
-	return mutation{name, func(g *gen, files []*gFile) ([]*gFile, bool) {
+func fieldMut(name string, fn func(g *Gen, fr fieldRef, files []*gFile) bool) mutation {
+	return mutation{name, func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		fr, ok := pickOne(g, allFields(files))
 		if !ok {
 			return files, false
@@ -206,8 +206,8 @@ func fieldMut(name string, fn func(g *gen, fr fieldRef, files []*gFile) bool) mu
 	}}
 }
 
-func msgMut(name string, fn func(g *gen, mr msgRef, files []*gFile) bool) mutation {
-	return mutation{name, func(g *gen, files []*gFile) ([]*gFile, bool) {
+func msgMut(name string, fn func(g *Gen, mr msgRef, files []*gFile) bool) mutation {
+	return mutation{name, func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		mr, ok := pickOne(g, allMessages(files))
 		if !ok {
 			return files, false
@@ -216,8 +216,8 @@ func msgMut(name string, fn func(g *gen, mr msgRef, files []*gFile) bool) mutati
 	}}
 }
 
-func enumMut(name string, fn func(g *gen, er enumRef, files []*gFile) bool) mutation {
-	return mutation{name, func(g *gen, files []*gFile) ([]*gFile, bool) {
+func enumMut(name string, fn func(g *Gen, er enumRef, files []*gFile) bool) mutation {
+	return mutation{name, func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		er, ok := pickOne(g, allEnums(files))
 		if !ok {
 			return files, false
@@ -226,8 +226,8 @@ func enumMut(name string, fn func(g *gen, er enumRef, files []*gFile) bool) muta
 	}}
 }
 
-func fileMut(name string, fn func(g *gen, f *gFile, files []*gFile) bool) mutation {
-	return mutation{name, func(g *gen, files []*gFile) ([]*gFile, bool) {
+func fileMut(name string, fn func(g *Gen, f *gFile, files []*gFile) bool) mutation {
+	return mutation{name, func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		f, ok := pickOne(g, files)
 		if !ok {
 			return files, false
@@ -236,8 +236,8 @@ func fileMut(name string, fn func(g *gen, f *gFile, files []*gFile) bool) mutati
 	}}
 }
 
-func methodMut(name string, fn func(g *gen, s *gSvc, m *gMethod, files []*gFile) bool) mutation {
-	return mutation{name, func(g *gen, files []*gFile) ([]*gFile, bool) {
+func methodMut(name string, fn func(g *Gen, s *gSvc, m *gMethod, files []*gFile) bool) mutation {
+	return mutation{name, func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		type sm struct {
 			s *gSvc
 			m *gMethod
@@ -294,14 +294,14 @@ var allMutations = append(slices.Clone(mutations), mutationsRest...)
 
 var mutations = []mutation{
 	// ---- files
-	{"delete-file", func(g *gen, files []*gFile) ([]*gFile, bool) {
+	{"delete-file", func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		if len(files) < 2 {
 			return files, false
 		}
 		i := g.r.IntN(len(files))
 		return slices.Delete(slices.Clone(files), i, i+1), true
 	}},
-	{"add-file", func(g *gen, files []*gFile) ([]*gFile, bool) {
+	{"add-file", func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		f := &gFile{path: fmt.Sprintf("%s/added%d.proto", g.prefix, g.r.IntN(1000)), syntax: "proto3", pkg: g.prefix + ".added.v1"}
 		if slices.ContainsFunc(files, func(x *gFile) bool { return x.path == f.path }) {
 			return files, false
@@ -309,7 +309,7 @@ var mutations = []mutation{
 		f.msgs = []*gMsg{{name: g.name("Added"), fields: []*gField{{name: "x", num: 1, card: "implicit", typ: "string"}}}}
 		return append(files, f), true
 	}},
-	fileMut("change-package", func(g *gen, f *gFile, files []*gFile) bool {
+	fileMut("change-package", func(g *Gen, f *gFile, files []*gFile) bool {
 		old := f.pkg
 		f.pkg = g.prefix + "." + g.pick("d.v1", "e.v2", "a.v1", "b.v1beta1")
 		if f.pkg == old {
@@ -327,7 +327,7 @@ var mutations = []mutation{
 		}
 		return true
 	}),
-	fileMut("change-syntax", func(g *gen, f *gFile, files []*gFile) bool {
+	fileMut("change-syntax", func(g *Gen, f *gFile, files []*gFile) bool {
 		old := f.syntax
 		f.syntax = g.pick("proto2", "proto3", "editions")
 		return f.syntax != old
@@ -338,7 +338,7 @@ var mutations = []mutation{
 	fileOptionMutation,
 }
 
-var fileOptionMutation = fileMut("file-option", func(g *gen, f *gFile, files []*gFile) bool {
+var fileOptionMutation = fileMut("file-option", func(g *Gen, f *gFile, files []*gFile) bool {
 	if g.forceOption != "" {
 		name := g.forceOption
 		g.forceOption = ""
@@ -378,7 +378,7 @@ var fileOptionMutation = fileMut("file-option", func(g *gen, f *gFile, files []*
 })
 
 var mutationsRest = []mutation{
-	{"move-message", func(g *gen, files []*gFile) ([]*gFile, bool) {
+	{"move-message", func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		if len(files) < 2 {
 			return files, false
 		}
@@ -394,7 +394,7 @@ var mutationsRest = []mutation{
 		return files, true
 	}},
 	// ---- messages
-	msgMut("delete-message", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("delete-message", func(g *Gen, mr msgRef, files []*gFile) bool {
 		if mr.parent != nil {
 			mr.parent.msgs = slices.DeleteFunc(mr.parent.msgs, func(x *gMsg) bool { return x == mr.msg })
 		} else {
@@ -402,17 +402,17 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	msgMut("add-message", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("add-message", func(g *Gen, mr msgRef, files []*gFile) bool {
 		mr.msg.msgs = append(mr.msg.msgs, &gMsg{name: g.name("New"), fields: []*gField{{name: "v", num: 1, card: "implicit", typ: "int64"}}})
 		return true
 	}),
-	msgMut("rename-message", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("rename-message", func(g *Gen, mr msgRef, files []*gFile) bool {
 		old := mr.full
 		mr.msg.name += "R"
 		renameRefs(files, old, old+"R")
 		return true
 	}),
-	msgMut("no-standard-descriptor-accessor", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("no-standard-descriptor-accessor", func(g *Gen, mr msgRef, files []*gFile) bool {
 		v := g.pick("true", "false", "")
 		if optValue(mr.msg.opts, "no_standard_descriptor_accessor") == v {
 			return false
@@ -420,7 +420,7 @@ var mutationsRest = []mutation{
 		mr.msg.opts = setOpt(mr.msg.opts, "no_standard_descriptor_accessor", v)
 		return true
 	}),
-	msgMut("message-json-format", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("message-json-format", func(g *Gen, mr msgRef, files []*gFile) bool {
 		if mr.file.syntax != "editions" {
 			mr.file.syntax = "editions"
 		}
@@ -428,7 +428,7 @@ var mutationsRest = []mutation{
 		mr.msg.opts = setOpt(mr.msg.opts, "features.json_format", v)
 		return true
 	}),
-	msgMut("reserved-message", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("reserved-message", func(g *Gen, mr msgRef, files []*gFile) bool {
 		m := mr.msg
 		switch g.r.IntN(4) {
 		case 0:
@@ -453,7 +453,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	msgMut("extension-range", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("extension-range", func(g *Gen, mr msgRef, files []*gFile) bool {
 		m := mr.msg
 		if len(m.extRanges) == 0 {
 			if mr.file.syntax == "proto3" {
@@ -469,14 +469,14 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	msgMut("add-required", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("add-required", func(g *Gen, mr msgRef, files []*gFile) bool {
 		if mr.file.syntax == "proto3" {
 			return false
 		}
 		mr.msg.fields = append(mr.msg.fields, &gField{name: "req" + strconv.Itoa(g.r.IntN(100)), num: g.freeNumber(mr.msg), card: "required", typ: "int32"})
 		return true
 	}),
-	msgMut("delete-oneof", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("delete-oneof", func(g *Gen, mr msgRef, files []*gFile) bool {
 		var oneofs []string
 		for _, f := range mr.msg.fields {
 			if f.oneof != "" && !slices.Contains(oneofs, f.oneof) {
@@ -500,7 +500,7 @@ var mutationsRest = []mutation{
 		return true
 	}),
 	// ---- fields
-	fieldMut("delete-field", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("delete-field", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		removeField(fr.msg, fr.f)
 		switch g.r.IntN(4) {
 		case 0:
@@ -513,15 +513,15 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	msgMut("add-field", func(g *gen, mr msgRef, files []*gFile) bool {
+	msgMut("add-field", func(g *Gen, mr msgRef, files []*gFile) bool {
 		mr.msg.fields = append(mr.msg.fields, &gField{name: "added" + strconv.Itoa(g.r.IntN(1000)), num: g.freeNumber(mr.msg), card: g.pick("implicit", "explicit", "repeated"), typ: scalarTypes[g.r.IntN(len(scalarTypes))]})
 		return true
 	}),
-	fieldMut("renumber-field", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("renumber-field", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		fr.f.num = g.freeNumber(fr.msg)
 		return true
 	}),
-	fieldMut("retype-field", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("retype-field", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		switch g.r.IntN(4) {
 		case 0:
 			var enums []string
@@ -546,7 +546,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	fieldMut("retype-compatible", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("retype-compatible", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		groups := [][]string{
 			{"int32", "int64", "uint32", "uint64", "bool"},
 			{"sint32", "sint64"},
@@ -566,14 +566,14 @@ var mutationsRest = []mutation{
 		}
 		return false
 	}),
-	fieldMut("rename-field", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("rename-field", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		fr.f.name += "_x"
 		if g.r.IntN(3) == 0 {
 			fr.f.opts = setOpt(fr.f.opts, "json_name", strconv.Quote("kept"+strconv.Itoa(int(fr.f.num))))
 		}
 		return true
 	}),
-	fieldMut("json-name", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("json-name", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		v := g.pick(strconv.Quote("jj"+strconv.Itoa(int(fr.f.num))), "")
 		if optValue(fr.f.opts, "json_name") == v {
 			return false
@@ -581,7 +581,7 @@ var mutationsRest = []mutation{
 		fr.f.opts = setOpt(fr.f.opts, "json_name", v)
 		return true
 	}),
-	fieldMut("cardinality", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("cardinality", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		c := g.pick("implicit", "explicit", "repeated", "required", "map")
 		if c == fr.f.card || fr.f.oneof != "" {
 			return false
@@ -592,7 +592,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	fieldMut("oneof", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("oneof", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		if fr.f.card == "map" || fr.f.card == "repeated" || fr.f.card == "required" {
 			return false
 		}
@@ -626,7 +626,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	fieldMut("default", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("default", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		v := g.defaultFor(fr.f.typ)
 		if g.r.IntN(3) == 0 {
 			v = ""
@@ -637,7 +637,7 @@ var mutationsRest = []mutation{
 		fr.f.opts = setOpt(fr.f.opts, "default", v)
 		return true
 	}),
-	fieldMut("jstype", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("jstype", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		v := g.pick("JS_STRING", "JS_NUMBER", "JS_NORMAL", "")
 		if optValue(fr.f.opts, "jstype") == v {
 			return false
@@ -648,7 +648,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	{"ctype", func(g *gen, files []*gFile) ([]*gFile, bool) {
+	{"ctype", func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		var strs []fieldRef
 		for _, fr := range allFields(files) {
 			if (fr.f.typ == "string" || fr.f.typ == "bytes") && fr.f.card != "map" {
@@ -672,7 +672,7 @@ var mutationsRest = []mutation{
 		fr.f.opts = setOpt(fr.f.opts, "features.(pb.cpp).string_type", "")
 		return files, true
 	}},
-	fieldMut("utf8-validation", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("utf8-validation", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		fr.f.typ = "string"
 		if g.r.IntN(2) == 0 {
 			fr.file.syntax = g.pick("proto2", "proto3", "editions")
@@ -682,7 +682,7 @@ var mutationsRest = []mutation{
 		fr.f.opts = setOpt(fr.f.opts, "features.utf8_validation", g.pick("NONE", "VERIFY", ""))
 		return true
 	}),
-	fieldMut("java-utf8", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("java-utf8", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		fr.f.typ = "string"
 		if g.r.IntN(2) == 0 {
 			fr.file.opts = setOpt(fr.file.opts, "java_string_check_utf8", g.pick("true", "false", ""))
@@ -692,7 +692,7 @@ var mutationsRest = []mutation{
 		fr.f.opts = setOpt(fr.f.opts, "features.(pb.java).utf8_validation", g.pick("VERIFY", "DEFAULT", ""))
 		return true
 	}),
-	fieldMut("delimited", func(g *gen, fr fieldRef, files []*gFile) bool {
+	fieldMut("delimited", func(g *Gen, fr fieldRef, files []*gFile) bool {
 		if strings.HasPrefix(fr.f.typ, ".") && fr.f.card != "map" {
 			fr.file.syntax = "editions"
 			v := g.pick("DELIMITED", "LENGTH_PREFIXED", "")
@@ -702,7 +702,7 @@ var mutationsRest = []mutation{
 		return false
 	}),
 	// ---- enums
-	enumMut("delete-enum", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("delete-enum", func(g *Gen, er enumRef, files []*gFile) bool {
 		if er.parent != nil {
 			er.parent.enums = slices.DeleteFunc(er.parent.enums, func(x *gEnum) bool { return x == er.enum })
 		} else {
@@ -710,12 +710,12 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	enumMut("rename-enum", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("rename-enum", func(g *Gen, er enumRef, files []*gFile) bool {
 		er.enum.name += "R"
 		renameRefs(files, er.full, er.full+"R")
 		return true
 	}),
-	enumMut("delete-enum-value", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("delete-enum-value", func(g *Gen, er enumRef, files []*gFile) bool {
 		e := er.enum
 		if len(e.vals) < 2 {
 			return false
@@ -734,7 +734,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	enumMut("rename-enum-value", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("rename-enum-value", func(g *Gen, er enumRef, files []*gFile) bool {
 		e := er.enum
 		i := g.r.IntN(len(e.vals))
 		if g.r.IntN(2) == 0 {
@@ -745,7 +745,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	enumMut("renumber-enum-value", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("renumber-enum-value", func(g *Gen, er enumRef, files []*gFile) bool {
 		e := er.enum
 		if len(e.vals) < 2 {
 			return false
@@ -765,7 +765,7 @@ var mutationsRest = []mutation{
 		e.vals[i].num = n
 		return true
 	}),
-	enumMut("add-enum-value", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("add-enum-value", func(g *Gen, er enumRef, files []*gFile) bool {
 		e := er.enum
 		n := int32(200 + g.r.IntN(50))
 		for _, v := range e.vals {
@@ -776,17 +776,17 @@ var mutationsRest = []mutation{
 		e.vals = append(e.vals, gVal{strings.ToUpper(e.name) + "_N" + strconv.Itoa(int(n)), n})
 		return true
 	}),
-	enumMut("enum-type", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("enum-type", func(g *Gen, er enumRef, files []*gFile) bool {
 		er.file.syntax = "editions"
 		er.enum.opts = setOpt(er.enum.opts, "features.enum_type", g.pick("CLOSED", "OPEN", ""))
 		return true
 	}),
-	enumMut("enum-json-format", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("enum-json-format", func(g *Gen, er enumRef, files []*gFile) bool {
 		er.file.syntax = "editions"
 		er.enum.opts = setOpt(er.enum.opts, "features.json_format", g.pick("LEGACY_BEST_EFFORT", "ALLOW", ""))
 		return true
 	}),
-	enumMut("reserved-enum", func(g *gen, er enumRef, files []*gFile) bool {
+	enumMut("reserved-enum", func(g *Gen, er enumRef, files []*gFile) bool {
 		e := er.enum
 		switch g.r.IntN(3) {
 		case 0:
@@ -808,7 +808,7 @@ var mutationsRest = []mutation{
 		return true
 	}),
 	// ---- services
-	{"delete-service", func(g *gen, files []*gFile) ([]*gFile, bool) {
+	{"delete-service", func(g *Gen, files []*gFile) ([]*gFile, bool) {
 		for _, f := range files {
 			if len(f.svcs) > 0 {
 				f.svcs = f.svcs[1:]
@@ -817,15 +817,15 @@ var mutationsRest = []mutation{
 		}
 		return files, false
 	}},
-	methodMut("delete-method", func(g *gen, s *gSvc, m *gMethod, files []*gFile) bool {
+	methodMut("delete-method", func(g *Gen, s *gSvc, m *gMethod, files []*gFile) bool {
 		s.methods = slices.DeleteFunc(s.methods, func(x *gMethod) bool { return x == m })
 		return true
 	}),
-	methodMut("rename-method", func(g *gen, s *gSvc, m *gMethod, files []*gFile) bool {
+	methodMut("rename-method", func(g *Gen, s *gSvc, m *gMethod, files []*gFile) bool {
 		m.name += "V2"
 		return true
 	}),
-	methodMut("streaming", func(g *gen, s *gSvc, m *gMethod, files []*gFile) bool {
+	methodMut("streaming", func(g *Gen, s *gSvc, m *gMethod, files []*gFile) bool {
 		if g.r.IntN(2) == 0 {
 			m.cs = !m.cs
 		} else {
@@ -833,7 +833,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	methodMut("method-types", func(g *gen, s *gSvc, m *gMethod, files []*gFile) bool {
+	methodMut("method-types", func(g *Gen, s *gSvc, m *gMethod, files []*gFile) bool {
 		mr, ok := pickOne(g, allMessages(files))
 		if !ok {
 			return false
@@ -845,7 +845,7 @@ var mutationsRest = []mutation{
 		}
 		return true
 	}),
-	methodMut("idempotency", func(g *gen, s *gSvc, m *gMethod, files []*gFile) bool {
+	methodMut("idempotency", func(g *Gen, s *gSvc, m *gMethod, files []*gFile) bool {
 		v := g.pick("NO_SIDE_EFFECTS", "IDEMPOTENT", "IDEMPOTENCY_UNKNOWN", "")
 		if optValue(m.opts, "idempotency_level") == v {
 			return false
@@ -856,7 +856,7 @@ var mutationsRest = []mutation{
 	// ---- extensions
 	extensionMutation,
 	extensionMutation,
-	fileMut("cc-enable-arenas", func(g *gen, f *gFile, files []*gFile) bool {
+	fileMut("cc-enable-arenas", func(g *Gen, f *gFile, files []*gFile) bool {
 		if optValue(f.opts, "cc_enable_arenas") == "false" {
 			f.opts = setOpt(f.opts, "cc_enable_arenas", "")
 		} else {
@@ -866,7 +866,7 @@ var mutationsRest = []mutation{
 	}),
 }
 
-var extensionMutation = mutation{"extension", func(g *gen, files []*gFile) ([]*gFile, bool) {
+var extensionMutation = mutation{"extension", func(g *Gen, files []*gFile) ([]*gFile, bool) {
 	exts := allExtensions(files)
 	x, ok := pickOne(g, exts)
 	if !ok {
