@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -119,47 +120,70 @@ type externalLintV2 struct {
 }
 
 type externalBufYAMLV1 struct {
-	Version string   `yaml:"version"`
-	Name    string   `yaml:"name"`
-	Deps    []string `yaml:"deps"`
-	Build   struct {
-		Roots    []string `yaml:"roots"`
-		Excludes []string `yaml:"excludes"`
-	} `yaml:"build"`
+	Version  string            `yaml:"version"`
+	Name     string            `yaml:"name"`
+	Deps     []string          `yaml:"deps"`
+	Build    externalBuild     `yaml:"build"`
 	Lint     externalLintV1    `yaml:"lint"`
 	Breaking *externalBreaking `yaml:"breaking"`
 }
 
 type externalBufYAMLV2 struct {
-	Version  string            `yaml:"version"`
+	Version  string             `yaml:"version"`
+	Name     string             `yaml:"name"`
+	Deps     []string           `yaml:"deps"`
+	Lint     externalLintV2     `yaml:"lint"`
+	Breaking *externalBreaking  `yaml:"breaking"`
+	Plugins  []externalPluginV2 `yaml:"plugins"`
+	Policies []externalPolicyV2 `yaml:"policies"`
+	Modules  []externalModuleV2 `yaml:"modules"`
+}
+
+type externalBuild struct {
+	Roots    []string `yaml:"roots"`
+	Excludes []string `yaml:"excludes"`
+}
+
+type externalPluginV2 struct {
+	Plugin  any            `yaml:"plugin"`
+	Options map[string]any `yaml:"options"`
+}
+
+type externalPolicyV2 struct {
+	Policy     string              `yaml:"policy"`
+	Ignore     []string            `yaml:"ignore"`
+	IgnoreOnly map[string][]string `yaml:"ignore_only"`
+}
+
+type externalModuleV2 struct {
+	Path     string            `yaml:"path"`
 	Name     string            `yaml:"name"`
-	Deps     []string          `yaml:"deps"`
+	Includes []string          `yaml:"includes"`
+	Excludes []string          `yaml:"excludes"`
 	Lint     externalLintV2    `yaml:"lint"`
 	Breaking *externalBreaking `yaml:"breaking"`
-	Plugins  []struct {
-		Plugin  any            `yaml:"plugin"`
-		Options map[string]any `yaml:"options"`
-	} `yaml:"plugins"`
-	Policies []struct {
-		Policy     string              `yaml:"policy"`
-		Ignore     []string            `yaml:"ignore"`
-		IgnoreOnly map[string][]string `yaml:"ignore_only"`
-	} `yaml:"policies"`
-	Modules []struct {
-		Path     string            `yaml:"path"`
-		Name     string            `yaml:"name"`
-		Includes []string          `yaml:"includes"`
-		Excludes []string          `yaml:"excludes"`
-		Lint     externalLintV2    `yaml:"lint"`
-		Breaking *externalBreaking `yaml:"breaking"`
-	} `yaml:"modules"`
 }
+
+type externalBufWorkYAML struct {
+	Version     string   `yaml:"version"`
+	Directories []string `yaml:"directories"`
+}
+
+// inType is what go.yaml.in/yaml/v3 appends to "field X not found" and
+// gopkg.in/yaml.v3, which buf uses, does not.
+var inType = regexp.MustCompile(` in type .*$`)
 
 // decodeStrict decodes data into v, refusing unknown keys.
 func decodeStrict(file string, data []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for i, e := range te.Errors {
+				te.Errors[i] = inType.ReplaceAllString(e, "")
+			}
+		}
 		return &ConfigError{File: file, err: err}
 	}
 	return nil
@@ -269,10 +293,7 @@ func ParseBufWorkYAML(data []byte) (*BufWorkYAML, error) {
 	if version != "v1" {
 		return nil, configErrorf(file, "%s is not supported for %s files", version, file)
 	}
-	var ext struct {
-		Version     string   `yaml:"version"`
-		Directories []string `yaml:"directories"`
-	}
+	var ext externalBufWorkYAML
 	if err := decodeStrict(file, data, &ext); err != nil {
 		return nil, err
 	}

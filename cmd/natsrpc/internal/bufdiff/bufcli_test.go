@@ -3,118 +3,31 @@ package bufdiff
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/internal/testkit/buftest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/breaking"
 )
 
 // The differential tests run the real buf CLI, pinned in tools/go.mod, and
 // require natsrpc's output to be identical.
 
-var (
-	bufOnce sync.Once
-	bufPath string
-	bufErr  error
-	bufDir  string
-)
+// repoRoot returns the repository root (where tools/go.mod lives).
+func repoRoot(tb testing.TB) string { return testschema.RepoRoot(tb) }
 
-// repoRoot returns the module root (where go.mod and tools/go.mod live).
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "tools", "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("cannot find the repository root (tools/go.mod)")
-		}
-		dir = parent
-	}
-}
-
-// testBuf returns the pinned buf binary, built once and cached in the user
-// cache directory under the hash of tools/go.sum. In -short mode, or when
-// NATSRPC_SKIP_BUF is set, tests that need it are skipped.
-func testBuf(tb testing.TB) string {
-	tb.Helper()
-	if testing.Short() || os.Getenv("NATSRPC_SKIP_BUF") != "" {
-		tb.Skip("needs the buf CLI; skipped in -short mode or with NATSRPC_SKIP_BUF")
-	}
-	root := repoRoot(tb)
-	bufOnce.Do(func() {
-		sum, err := os.ReadFile(filepath.Join(root, "tools", "go.sum"))
-		if err != nil {
-			bufErr = err
-			return
-		}
-		h := sha256.Sum256(sum)
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		bufDir = filepath.Join(cache, "natsrpc-test", "buf-"+hex.EncodeToString(h[:6]))
-		bufPath = filepath.Join(bufDir, "buf")
-		if _, err := os.Stat(bufPath); err == nil {
-			return
-		}
-		if err := os.MkdirAll(bufDir, 0o755); err != nil {
-			bufErr = err
-			return
-		}
-		tmp, err := os.MkdirTemp(bufDir, "build-")
-		if err != nil {
-			bufErr = err
-			return
-		}
-		defer os.RemoveAll(tmp)
-		cmd := exec.Command("go", "build", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-o", filepath.Join(tmp, "buf"), "github.com/bufbuild/buf/cmd/buf")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile needs it
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			bufErr = errors.New(string(out) + err.Error())
-			return
-		}
-		bufErr = os.Rename(filepath.Join(tmp, "buf"), bufPath)
-	})
-	if bufErr != nil {
-		tb.Fatalf("cannot build buf from tools/go.mod (run `go mod download -modfile=tools/go.mod` once with network access): %v", bufErr)
-	}
-	return bufPath
-}
+// testBuf returns the pinned buf binary (see package buftest).
+func testBuf(tb testing.TB) string { return buftest.Binary(tb) }
 
 // bufCorpusDir returns buf's breaking test corpus in the module cache.
-func bufCorpusDir(tb testing.TB) string {
-	tb.Helper()
-	root := repoRoot(tb)
-	cmd := exec.Command("go", "list", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-m", "-f", "{{.Dir}}", "github.com/bufbuild/buf")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile needs it
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("cannot locate the buf module: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "private", "bufpkg", "bufcheck", "testdata", "breaking")
-	if _, err := os.Stat(dir); err != nil {
-		tb.Fatalf("buf's breaking corpus is missing: %v", err)
-	}
-	return dir
-}
+func bufCorpusDir(tb testing.TB) string { return buftest.CorpusDir(tb) }
 
 // runBuf runs `buf breaking <cur> --against <prev> --error-format <f>` in
 // dir and returns stdout and the exit code.
