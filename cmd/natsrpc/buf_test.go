@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 var (

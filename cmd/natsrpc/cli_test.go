@@ -12,7 +12,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/regctl"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // jsonDoc decodes stdout as exactly one JSON document into v, refusing

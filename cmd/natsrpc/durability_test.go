@@ -24,7 +24,7 @@ import (
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // buildNatsrpc builds this command once per test binary.

@@ -13,7 +13,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/internal/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // The CLI tests run the real command tree in process against a real

@@ -10,7 +10,7 @@ import (
 
 	"github.com/natsrpc/natsrpc/internal/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // The secrets the tests put in server URLs; none may ever be printed.
@@ -52,7 +52,7 @@ func TestURLSecretsAreRedacted(t *testing.T) {
 
 	// A JetStream server that wants a token: serve a registry on it, then
 	// use it.
-	srv := registrytest.StartNATS(t, natstest.WithConfigure(func(o *server.Options) { o.Authorization = testToken }))
+	srv := registrytest.StartNATS(t, func(o *server.Options) { o.Authorization = testToken })
 	tokenURL := strings.Replace(srv.ClientURL(), "nats://", "nats://"+testToken+"@", 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/internal/natstest"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // running is a command started in process that has not necessarily

@@ -11,7 +11,7 @@ import (
 	"github.com/natsrpc/natsrpc/internal/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/lookup"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // Lookup benchmarks: the gaming schemas (as the generated code compiled

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -22,7 +23,7 @@ import (
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
 	"github.com/natsrpc/natsrpc/registry/lookup"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 func push(t *testing.T, c *client.Client, module string, set *descriptorpb.FileDescriptorSet, own ...string) *registryv1.PushResponse {
@@ -109,8 +110,9 @@ func TestResyncAfterReconnect(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	port := freePort(t)
-	start := func() { registrytest.StartNATS(t, natstest.WithStoreDir(dir), natstest.WithPort(port)) }
-	srv := registrytest.StartNATS(t, natstest.WithStoreDir(dir), natstest.WithPort(port))
+	sameDataAndPort := func(o *server.Options) { o.StoreDir, o.Port = dir, port }
+	start := func() { registrytest.StartNATS(t, sameDataAndPort) }
+	srv := registrytest.StartNATS(t, sameDataAndPort)
 	registrytest.Serve(t, srv)
 	url := srv.ClientURL()
 	pusher := client.New(natstest.Connect(t, srv))

@@ -16,9 +16,9 @@ import (
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"
-	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/client"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 func push(t *testing.T, c *client.Client, module string, set *descriptorpb.FileDescriptorSet, own ...string) *registryv1.PushResponse {
@@ -242,8 +242,8 @@ func TestOwnershipConflictThroughTheAPI(t *testing.T) {
 	for _, v := range res.GetViolations() {
 		rules[v.GetRule()] = true
 	}
-	if !rules[registry.RulePackageOwned] || !rules[registry.RuleFileOwned] {
-		t.Errorf("violations = %v; want %s and %s", res.GetViolations(), registry.RulePackageOwned, registry.RuleFileOwned)
+	if !rules[store.RulePackageOwned] || !rules[store.RuleFileOwned] {
+		t.Errorf("violations = %v; want %s and %s", res.GetViolations(), store.RulePackageOwned, store.RuleFileOwned)
 	}
 	if _, err := env.Client.ListVersions(registrytest.Ctx(t, time.Minute), "thief"); natsrpc.CodeOf(err) != natsrpc.CodeNotFound {
 		t.Errorf("versions of the refused module: %v; want not found", err)
@@ -406,7 +406,7 @@ func TestHostileInput(t *testing.T) {
 
 	// A set over the registry's size limit (64 KiB here, 64 MiB by default).
 	small := registrytest.StartNATS(t)
-	registrytest.ServeRegistry(t, small, []registry.Option{registry.WithMaxSetSize(64 << 10)})
+	registrytest.ServeRegistry(t, small, []store.Option{store.WithMaxSetSize(64 << 10)})
 	sc := client.New(natstest.Connect(t, small))
 	_, err = sc.Push(ctx, &registryv1.PushRequest{Module: "big", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: testschema.Compile(t, map[string]string{"big/v1/big.proto": bigProto(150)}, "big/v1/big.proto")}})
 	wantCode(t, err, natsrpc.CodeInvalidArgument, "at most 65536")
@@ -513,7 +513,7 @@ func TestRelayAnnouncesPushesItDidNotCommit(t *testing.T) {
 	nc := natstest.Connect(t, srv)
 	events := subscribeEvents(t, nc)
 	ctx := registrytest.Ctx(t, time.Minute)
-	if _, err := reg.Push(ctx, registry.PushRequest{Module: "common", Files: testschema.CommonSet(t, testschema.CommonV1)}); err != nil {
+	if _, err := reg.Push(ctx, store.PushRequest{Module: "common", Files: testschema.CommonSet(t, testschema.CommonV1)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return events.countVersion("common", 1) >= 1 })

@@ -11,9 +11,9 @@ import (
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
-	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/breaking"
 	"github.com/natsrpc/natsrpc/registry/client"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // UnknownModuleError says that the registry has never heard of a module:
@@ -47,7 +47,7 @@ func (e *UnknownModuleError) Error() string {
 // the module; a module it never heard of is an [*UnknownModuleError].
 // Registries that predate module status report every module as known.
 func modulePolicy(ctx context.Context, c *client.Client, module string) (*registryv1.GetPolicyResponse, error) {
-	if err := registry.ValidateModuleName(module); err != nil {
+	if err := store.ValidateModuleName(module); err != nil {
 		return nil, err
 	}
 	res, err := c.API().GetPolicy(ctx, &registryv1.GetPolicyRequest{Module: module})
@@ -200,7 +200,7 @@ func CheckAgainstRegistry(ctx context.Context, c *client.Client, current *input.
 		}
 		return out, narrowedOwn, nil
 	}
-	res, err := registry.Check(ctx, registry.CheckRequest{
+	res, err := store.Check(ctx, store.CheckRequest{
 		Module:   ref.Module,
 		Files:    cur.GetFileDescriptorSet(),
 		OwnFiles: cur.GetOwnFiles(),
@@ -220,21 +220,21 @@ func CheckAgainstRegistry(ctx context.Context, c *client.Client, current *input.
 }
 
 // policyFromProto converts a policy as the registry's API sends it.
-func policyFromProto(p *registryv1.Policy) registry.Policy {
-	out := registry.Policy{Categories: p.GetCategories(), Transitive: p.GetTransitive()}
+func policyFromProto(p *registryv1.Policy) store.Policy {
+	out := store.Policy{Categories: p.GetCategories(), Transitive: p.GetTransitive()}
 	switch p.GetDirection() {
 	case registryv1.Direction_DIRECTION_FORWARD:
-		out.Direction = registry.DirectionForward
+		out.Direction = store.DirectionForward
 	case registryv1.Direction_DIRECTION_FULL:
-		out.Direction = registry.DirectionFull
+		out.Direction = store.DirectionFull
 	default:
-		out.Direction = registry.DirectionBackward
+		out.Direction = store.DirectionBackward
 	}
 	return out
 }
 
 // violationToProto converts a violation as the registry's API sends it.
-func violationToProto(v registry.Violation) *registryv1.Violation {
+func violationToProto(v store.Violation) *registryv1.Violation {
 	return &registryv1.Violation{
 		Rule:           v.Rule,
 		File:           v.File,

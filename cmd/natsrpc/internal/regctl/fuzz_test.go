@@ -15,7 +15,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
 	"github.com/natsrpc/natsrpc/internal/descfuzz"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
-	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // Fuzz targets for what the CLI's registry commands parse (MODULE[@VERSION]
@@ -40,7 +40,7 @@ func FuzzParseModuleRef(f *testing.F) {
 			}
 			return
 		}
-		if registry.ValidateModuleName(ref.Module) != nil || !strings.HasPrefix(s, ref.Module) {
+		if store.ValidateModuleName(ref.Module) != nil || !strings.HasPrefix(s, ref.Module) {
 			t.Fatalf("ParseModuleRef(%q) = %+v", s, ref)
 		}
 		again, err := ParseModuleRef(ref.String())
@@ -65,8 +65,8 @@ func FuzzPolicyFlags(f *testing.F) {
 				t.Fatalf("parseCategories(%q) = %q", use, cats)
 			}
 		}
-		p := registry.Policy{Categories: cats, Transitive: transitive}
-		if d, err := registry.ParseDirection(direction); err == nil {
+		p := store.Policy{Categories: cats, Transitive: transitive}
+		if d, err := store.ParseDirection(direction); err == nil {
 			p.Direction = d
 		} else if !strings.Contains(err.Error(), "backward, forward or full") {
 			t.Fatalf("ParseDirection(%q) = %v", direction, err)

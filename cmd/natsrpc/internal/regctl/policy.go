@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
-	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/client"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // PolicyChange says which parts of a module's policy to replace; nil
@@ -48,14 +48,14 @@ func Policy(ctx context.Context, c *client.Client, module string, change PolicyC
 		p.Categories = parseCategories(*change.Categories)
 	}
 	if change.Direction != nil {
-		d, err := registry.ParseDirection(*change.Direction)
+		d, err := store.ParseDirection(*change.Direction)
 		if err != nil {
 			return nil, false, err
 		}
 		switch d {
-		case registry.DirectionForward:
+		case store.DirectionForward:
 			p.Direction = registryv1.Direction_DIRECTION_FORWARD
-		case registry.DirectionFull:
+		case store.DirectionFull:
 			p.Direction = registryv1.Direction_DIRECTION_FULL
 		default:
 			p.Direction = registryv1.Direction_DIRECTION_BACKWARD

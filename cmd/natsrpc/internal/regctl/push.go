@@ -6,9 +6,9 @@ import (
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
-	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/breaking"
 	"github.com/natsrpc/natsrpc/registry/client"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // PushResult is the outcome of [Push].
@@ -63,7 +63,7 @@ func pushFiles(in *input.Input) (*registryv1.PushRequest, map[string]string, err
 	set := in.FileDescriptorSet()
 	for _, f := range in.Files() {
 		paths[f.Path] = f.ExternalPath
-		if !f.Import && !registry.IsBuiltinFile(f.Path) {
+		if !f.Import && !store.IsBuiltinFile(f.Path) {
 			req.OwnFiles = append(req.OwnFiles, f.Path)
 		}
 	}
@@ -77,7 +77,7 @@ func pushFiles(in *input.Input) (*registryv1.PushRequest, map[string]string, err
 // Push loads an input and pushes it as a version of module. A refusal is
 // not an error: see [PushResult.Refused].
 func Push(ctx context.Context, c *client.Client, ref, module string, dryRun bool) (*PushResult, error) {
-	if err := registry.ValidateModuleName(module); err != nil {
+	if err := store.ValidateModuleName(module); err != nil {
 		return nil, err
 	}
 	req, paths, err := LoadPushInput(ctx, ref)

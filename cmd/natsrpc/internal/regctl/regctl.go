@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // ModuleRef is a module and optionally a version: "gaming" or "gaming@3".
@@ -38,7 +38,7 @@ func (r ModuleRef) String() string {
 // from 1, or "latest").
 func ParseModuleRef(s string) (ModuleRef, error) {
 	name, version, hasVersion := strings.Cut(s, "@")
-	if err := registry.ValidateModuleName(name); err != nil {
+	if err := store.ValidateModuleName(name); err != nil {
 		return ModuleRef{}, fmt.Errorf("%q: %w", s, err)
 	}
 	ref := ModuleRef{Module: name}

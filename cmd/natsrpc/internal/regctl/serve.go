@@ -18,9 +18,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsrpc/natsrpc/internal/embeddednats"
-	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/client"
 	"github.com/natsrpc/natsrpc/registry/server"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // ServeConfig says how to run a registry.
@@ -112,16 +112,16 @@ func Serve(ctx context.Context, cfg ServeConfig) (_ *Serving, retErr error) {
 			cfg.Warn(msg)
 		}
 	}
-	var ropts []registry.Option
+	var ropts []store.Option
 	if cfg.Bucket != "" {
-		ropts = append(ropts, registry.WithBucket(cfg.Bucket))
+		ropts = append(ropts, store.WithBucket(cfg.Bucket))
 	}
-	if cfg.Replicas != 0 { // a negative count fails in registry.New
-		ropts = append(ropts, registry.WithReplicas(cfg.Replicas))
+	if cfg.Replicas != 0 { // a negative count fails in store.New
+		ropts = append(ropts, store.WithReplicas(cfg.Replicas))
 	}
-	reg, err := registry.New(ctx, js, ropts...)
+	reg, err := store.New(ctx, js, ropts...)
 	if err != nil {
-		if cfg.Replicas > 1 && registry.KindOf(err) == registry.KindInvalidArgument {
+		if cfg.Replicas > 1 && store.KindOf(err) == store.KindInvalidArgument {
 			return nil, fmt.Errorf("--replicas %d: %w", cfg.Replicas, err)
 		}
 		if !cfg.Embedded {
