@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/internal/natsserver"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
@@ -18,7 +18,7 @@ import (
 // both built from the method descriptors of the .pb.go file.
 func Example() {
 	// An in-process NATS server; in production, connect to your cluster.
-	srv, err := embeddednats.Start(embeddednats.Config{})
+	srv, err := natsserver.Start(natsserver.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func ExampleNewError() {
 // returns a *natsrpc.ClientRecvStream[Res], and the handler method gets a
 // *natsrpc.HandlerSendStream[Res].
 func ExampleServerStreamClient() {
-	srv, err := embeddednats.Start(embeddednats.Config{})
+	srv, err := natsserver.Start(natsserver.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 
-	"github.com/natsrpc/natsrpc/internal/descfuzz"
+	"github.com/natsrpc/natsrpc/internal/testkit/descfuzz"
 )
 
 // Fuzz targets for the plugin's main loop. Seeds live in

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )

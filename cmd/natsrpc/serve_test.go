@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 

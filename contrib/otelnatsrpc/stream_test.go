@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
+	"github.com/natsrpc/natsrpc/internal/testkit/contribtest"
 	"github.com/natsrpc/natsrpc/contrib/otelnatsrpc"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )

@@ -15,7 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
+	"github.com/natsrpc/natsrpc/internal/testkit/contribtest"
 	"github.com/natsrpc/natsrpc/contrib/promnatsrpc"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/lookup"
 	"github.com/natsrpc/natsrpc/registry/server/registrytest"

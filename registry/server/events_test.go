@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"

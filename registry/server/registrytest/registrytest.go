@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/registry/client"
 	regserver "github.com/natsrpc/natsrpc/registry/server"
 	"github.com/natsrpc/natsrpc/registry/server/store"

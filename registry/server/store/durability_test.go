@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 	"github.com/natsrpc/natsrpc/registry/server/store"
@@ -200,12 +200,12 @@ func TestClusterR3SurvivesLeaderLoss(t *testing.T) {
 				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[j]))
 			}
 		}
-		srv, err := embeddednats.Start(embeddednats.Config{
+		srv, err := natsserver.Start(natsserver.Config{
 			ServerName: fmt.Sprintf("n%d", i+1),
 			JetStream:  true,
 			StoreDir:   t.TempDir(),
 			SyncAlways: true,
-			Cluster:    &embeddednats.ClusterConfig{Name: "registry", Port: ports[i], Routes: routes},
+			Cluster:    &natsserver.ClusterConfig{Name: "registry", Port: ports[i], Routes: routes},
 		})
 		if err != nil {
 			t.Fatalf("start n%d: %v", i+1, err)

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc/internal/descset"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
 	"github.com/natsrpc/natsrpc/registry/server/internal/jsstore"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 	"github.com/natsrpc/natsrpc/registry/server/store"

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/internal/natsserver"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 	"github.com/natsrpc/natsrpc/registry/server/store"
@@ -32,11 +32,11 @@ func startCluster(t *testing.T, n int) jetstream.JetStream {
 				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[j]))
 			}
 		}
-		srv, err := embeddednats.Start(embeddednats.Config{
+		srv, err := natsserver.Start(natsserver.Config{
 			ServerName: fmt.Sprintf("r%d", i+1),
 			JetStream:  true,
 			StoreDir:   t.TempDir(),
-			Cluster:    &embeddednats.ClusterConfig{Name: "replicas", Port: ports[i], Routes: routes},
+			Cluster:    &natsserver.ClusterConfig{Name: "replicas", Port: ports[i], Routes: routes},
 		})
 		if err != nil {
 			t.Fatalf("start r%d: %v", i+1, err)

@@ -13,11 +13,11 @@ import (
 	"syscall"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
+	natsd "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/internal/natsserver"
 	"github.com/natsrpc/natsrpc/registry/client"
 	"github.com/natsrpc/natsrpc/registry/server"
 	"github.com/natsrpc/natsrpc/registry/server/store"
@@ -65,7 +65,7 @@ type Serving struct {
 	// Pushed is the outcome of the push on start; nil without one.
 	Pushed *PushResult
 
-	srv  *natsserver.Server
+	srv  *natsd.Server
 	nc   *nats.Conn
 	api  *server.Server
 	lock *os.File // the data directory's lock, held while serving
@@ -193,7 +193,7 @@ func (s *Serving) startEmbedded(cfg ServeConfig) error {
 		return err
 	}
 	s.lock = lock
-	srv, err := embeddednats.Start(embeddednats.Config{
+	srv, err := natsserver.Start(natsserver.Config{
 		Host:       host,
 		Port:       port,
 		ServerName: "natsrpc-embedded",

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 )
 
 // The tests of Commit run against a real in-process nats-server with

@@ -1,9 +1,9 @@
-// Package embeddednats starts an in-process nats-server, optionally with
+// Package natsserver starts an in-process nats-server, optionally with
 // JetStream, for the CLI's --embedded mode, for `make run` and for tests.
 //
 // It is internal because the runtime that services import must never pull in
 // nats-server: only the registry command and tests use it.
-package embeddednats
+package natsserver
 
 import (
 	"errors"

@@ -20,7 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )
