@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/testkit/descfuzz"
+	"github.com/natsrpc/natsrpc/internal/descfuzz"
 	"github.com/natsrpc/natsrpc/internal/descset"
 )
 

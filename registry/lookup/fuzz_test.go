@@ -7,7 +7,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/natsrpc/natsrpc/internal/testkit/descfuzz"
+	"github.com/natsrpc/natsrpc/internal/descfuzz"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 )
 

@@ -19,7 +19,7 @@ import (
 // compiled them in, without source info) pushed as module gaming. Run
 // them without -race:
 //
-//	go test -run '^$' -bench . -count 5 ./registry/server ./registry/lookup
+//	go test -run '^$' -bench . -count 5 ./registry/server ./registry/lookup/lookuptest   (from the repository root)
 
 // benchEnv pushes the gaming schemas as module gaming and returns the env
 // and the push request.

@@ -14,7 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/natsrpc/natsrpc/internal/testkit/descfuzz"
+	"github.com/natsrpc/natsrpc/internal/descfuzz"
 	"github.com/natsrpc/natsrpc/internal/spec"
 	"github.com/natsrpc/natsrpc/registry/breaking"
 )

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/testkit/descfuzz"
+	"github.com/natsrpc/natsrpc/internal/descfuzz"
 )
 
 // Fuzz targets for everything the input loader parses: input references,

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
-	"github.com/natsrpc/natsrpc/internal/testkit/descfuzz"
+	"github.com/natsrpc/natsrpc/internal/descfuzz"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/server/store"
 )

@@ -1,4 +1,4 @@
-package spec_test
+package spectest
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // sources: without natsrpc's Go types in the compiler's resolver.
 func compile(t *testing.T, src string) protoreflect.FileDescriptor {
 	t.Helper()
-	options, err := os.ReadFile("../../proto/natsrpc/v1/options.proto")
+	options, err := os.ReadFile("../../../proto/natsrpc/v1/options.proto")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package lookup_test
+package lookuptest
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // them in, without source info) pushed as module gaming to a
 // real in-process JetStream registry. Run them without -race:
 //
-//	go test -run '^$' -bench . -count 5 ./registry/lookup
+//	go test -run '^$' -bench . -count 5 ./registry/lookup/lookuptest
 
 func benchLookup(b *testing.B) (*registrytest.Env, *lookup.Client) {
 	b.Helper()

@@ -1,4 +1,4 @@
-package lookup_test
+package lookuptest
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package natsrpc_test
+package runtimetest
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
+	"github.com/natsrpc/natsrpc/internal/testhook"
 )
 
 // eventLog records the events one handler instance handled.
@@ -488,7 +489,7 @@ func TestDurableEventServerRestart(t *testing.T) {
 		duplicates int
 		inFlight   atomic.Int64
 	)
-	restore := natsrpc.SetTestHookAcked(func(id string, err error) {
+	restore := testhook.SetAcked(func(id string, err error) {
 		if !strings.HasPrefix(id, prefix) {
 			return // another test's event
 		}
