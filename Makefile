@@ -2,14 +2,25 @@
 #
 # Tools are pinned in tools/go.mod and run with `go tool -modfile=tools/go.mod`,
 # so a fresh machine needs only Go (and, for the protoc compatibility tests,
-# Debian's protobuf-compiler, which .ci/run installs).
+# Debian's protobuf-compiler, which .ci/run installs). -modfile cannot be
+# used in workspace mode (go.work), so every such command runs with
+# GOWORK=off; buf's plugins inherit it.
+#
+# The repository is several Go modules (go.work lists them). `./...` at the
+# root covers the root module only, so the targets loop over MODULES, and
+# run each module alone (GOWORK=off), as its users build it: a requirement
+# missing from a module's go.mod fails here, not in a user's build. The
+# root module's tests use go_test.mod (see README, "Modules").
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
 GO        ?= go
-BUF       := $(GO) tool -modfile=tools/go.mod buf
+BUF       := GOWORK=off $(GO) tool -modfile=tools/go.mod buf
+# The modules go.work lists, root first; bench is one too but has its own
+# targets (benchsmoke, bench).
+MODULES   := . $(filter-out bench,$(shell sed -n 's|^[[:space:]]*\./\([^[:space:]]*\)$$|\1|p' go.work))
 DATA_DIR  ?= .natsrpc
 LISTEN    ?= 127.0.0.1:4222
 # Fuzz targets run briefly in `make test`; `make fuzz FUZZTIME=5m` runs longer.
@@ -24,26 +35,34 @@ help: ## Show this help
 .PHONY: run
 run: ## Run the registry on an embedded NATS server and push proto/ as module gaming (a second instance: make run LISTEN=127.0.0.1:4223 DATA_DIR=.natsrpc-2)
 	@echo "building natsrpc into .tmp/natsrpc (the first build compiles nats-server and the rest: about 2 minutes on 2 cores; then seconds)"
-	@$(GO) build -o .tmp/natsrpc ./cmd/natsrpc
+	@# Built in its own module's directory: works in the workspace and with GOWORK=off alike.
+	@cd cmd/natsrpc && $(GO) build -o ../../.tmp/natsrpc .
 	@# exec: Ctrl-C reaches natsrpc itself, which stops cleanly and exits 0.
 	@exec .tmp/natsrpc registry serve --embedded --data-dir $(DATA_DIR) --listen $(LISTEN) --push-dir proto --push-module gaming
 
 .PHONY: test
 test: checkgenerate vet lint breaking gotest benchsmoke fuzz-short ## Run every check and test (what CI runs)
 
+# modgo runs `go $(1)` in module $(2) alone (GOWORK=off), with the root's
+# go_test.mod for the root.
+modgo = if [ "$(2)" = . ]; then GOWORK=off $(GO) $(1) -modfile=go_test.mod ./...; else (cd $(2) && GOWORK=off $(GO) $(1) ./...); fi
+
 .PHONY: gotest
-gotest: ## Run the Go tests
-	$(GO) test $(TESTFLAGS) ./...
+gotest: ## Run the Go tests of every module
+	@set -e; for m in $(MODULES); do echo "go test $(TESTFLAGS) ($$m)"; $(call modgo,test $(TESTFLAGS),$$m); done
 
 .PHONY: vet
-vet: ## Run go vet
-	$(GO) vet ./...
+vet: ## Run go vet on every module
+	@set -e; for m in $(MODULES); do echo "go vet ($$m)"; $(call modgo,vet,$$m); done
+
+.PHONY: modules
+modules: ## List the modules make test covers (bench has its own targets)
+	@for m in $(MODULES) bench; do echo $$m; done
 
 .PHONY: lint
-lint: ## Lint the schemas with buf, check formatting (Go and proto) and that go.mod files are tidy
+lint: ## Lint the schemas with buf, check formatting (Go and proto) and that every module's go.mod is tidy
 	$(BUF) lint
-	$(GO) mod tidy -diff
-	cd bench && $(GO) mod tidy -diff
+	./.ci/tidy.sh
 	$(BUF) format -d --exit-code
 	@test -z "$$(gofmt -l $$(git ls-files '*.go') | tee /dev/stderr)" || (echo "gofmt: run 'gofmt -w' on the files above" >&2; exit 1)
 
@@ -57,7 +76,8 @@ generate: generate-code ## Regenerate all generated code (proto/, internal/testp
 	$(GO) generate ./protoc-gen-natsrpc
 
 # generate-code regenerates what builds from the schemas (proto/, the
-# library's test schema in internal/testproto and the benchmark's); the
+# library's test schema in internal/testproto, the benchmark's, and
+# internal/descfuzz's compiled base schema); the
 # plugin's golden files are left to generate, which rewrites them, and to
 # checkgenerate, which compares them.
 .PHONY: generate-code
@@ -65,19 +85,20 @@ generate-code:
 	./.ci/prune-generated.sh
 	$(BUF) generate
 	$(BUF) generate --template internal/testproto/buf.gen.yaml
-	cd bench && $(GO) generate ./internal/gen
+	cd bench && GOWORK=off $(GO) generate ./internal/gen
+	cd internal/testkit && GOWORK=off $(GO) test -count=1 -run '^TestDescfuzzBaseIsFresh$$' ./testschema -update
 
 # checkgenerate never rewrites the golden files (TestGolden refuses -update
 # when CI is set): a generator change that alters its output fails here
 # until the new golden files are reviewed and committed.
 .PHONY: checkgenerate
 checkgenerate: generate-code ## Regenerate, compare the plugin's golden files, and fail if anything changed or appeared
-	$(GO) test -count=1 -run '^TestGolden$$' ./protoc-gen-natsrpc
+	GOWORK=off $(GO) test -modfile=go_test.mod -count=1 -run '^TestGolden$$' ./protoc-gen-natsrpc
 	@git rev-parse --is-inside-work-tree >/dev/null || (echo "checkgenerate compares against git: run it in a git checkout" >&2; exit 1)
 	@test -z "$$(git status --porcelain | tee /dev/stderr)" || (echo "generated code is stale or the tree is dirty: run 'make generate' and commit" >&2; exit 1)
 
 .PHONY: fuzz-short
-fuzz-short: ## Run each fuzz target briefly
+fuzz-short: ## Run each fuzz target of every module briefly
 	@./.ci/fuzz.sh $(FUZZTIME)
 
 .PHONY: fuzz
@@ -87,11 +108,11 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 5s; try FUZZTIME=5m)
 .PHONY: bench
 bench: ## Run the benchmark suite and print the comparison table (BENCH_QUICK=1: about a minute)
 	mkdir -p .tmp
-	cd bench && $(GO) run ./cmd/benchtable -o ../.tmp/bench.md
+	cd bench && GOWORK=off $(GO) run ./cmd/benchtable -o ../.tmp/bench.md
 
 .PHONY: benchsmoke
 benchsmoke: ## Vet the benchmark module and run each benchmark once (part of make test)
-	cd bench && $(GO) vet ./... && $(GO) test -short -count=1 ./...
+	cd bench && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -short -count=1 ./...
 
 .PHONY: clean
 clean: ## Remove local state (embedded NATS data, build output)

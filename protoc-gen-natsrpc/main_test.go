@@ -379,6 +379,7 @@ func testRunProtocGenGo(t testing.TB, req *pluginpb.CodeGeneratorRequest) map[st
 		t.Fatal(err)
 	}
 	cmd := exec.Command("go", "tool", "-modfile=../tools/go.mod", "protoc-gen-go")
+	cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile cannot be used in workspace mode
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -57,6 +57,7 @@ func testTools(t *testing.T) (buf, protocGenGo string) {
 			tmp := dst + ".tmp-" + hex.EncodeToString(h[6:10])
 			cmd := exec.Command("go", "build", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-o", tmp, tool.pkg)
 			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile cannot be used in workspace mode
 			if out, err := cmd.CombinedOutput(); err != nil {
 				toolsErr = &buildError{tool.name, err, string(out)}
 				return

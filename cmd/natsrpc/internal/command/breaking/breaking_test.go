@@ -64,6 +64,7 @@ func testBuf(t *testing.T) string {
 		defer os.RemoveAll(tmp)
 		cmd := exec.Command("go", "build", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-o", filepath.Join(tmp, "buf"), "github.com/bufbuild/buf/cmd/buf")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile cannot be used in workspace mode
 		if out, err := cmd.CombinedOutput(); err != nil {
 			bufErr = errors.New(string(out) + err.Error())
 			return
