@@ -114,6 +114,11 @@ bench: ## Run the benchmark suite and print the comparison table (BENCH_QUICK=1:
 benchsmoke: ## Vet the benchmark module and run each benchmark once (part of make test)
 	cd bench && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -short -count=1 ./...
 
+.PHONY: release-check
+release-check: ## Check a release candidate (docs/releasing.md): every module at VERSION from a local proxy, replaces dropped, and go install .../cmd/natsrpc@VERSION
+	@test -n "$(VERSION)" || (echo "usage: make release-check VERSION=v0.x.y" >&2; exit 1)
+	GOWORK=off $(GO) test -modfile=go_test.mod -count=1 -v -run '^TestReleaseCandidate$$' ./internal/layout -args -release=$(VERSION) -release-install
+
 .PHONY: clean
 clean: ## Remove local state (embedded NATS data, build output)
 	rm -rf $(DATA_DIR) .tmp

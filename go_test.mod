@@ -29,6 +29,7 @@ require (
 	github.com/natsrpc/natsrpc/internal/natsserver v0.0.0-00010101000000-000000000000
 	github.com/natsrpc/natsrpc/internal/testkit v0.0.0-00010101000000-000000000000
 	github.com/natsrpc/natsrpc/registry/server v0.0.0-00010101000000-000000000000
+	golang.org/x/mod v0.33.0
 )
 
 replace (

@@ -17,7 +17,7 @@ const (
 	// root) and the behaviour test it runs on the output.
 	freshDir = "testdata/fresh"
 	// freshModule is the temporary module's path. It lies under this
-	// module's path so that its test may import internal/natstest (Go
+	// module's path so that its test may import internal/natsserver/natstest (Go
 	// allows internal imports by import path, across modules).
 	freshModule = "github.com/natsrpc/natsrpc/freshgen"
 )

@@ -26,7 +26,7 @@ import (
 // functions a push and a read run before and after storage. Seeds live in
 // testdata/fuzz/<target>/.
 //
-//	go test ./registry -run '^$' -fuzz '^FuzzPushContent$'
+//	go test ./registry/server/store -run '^$' -fuzz '^FuzzPushContent$'
 
 // maxFuzzKeyLength is the longest KV key a push may write: a key is part of
 // the subject of a NATS message, in a protocol line the server caps at

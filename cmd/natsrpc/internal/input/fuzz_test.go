@@ -22,7 +22,7 @@ import (
 // buf.work.yaml files and the sources they lay out. Seeds live in
 // testdata/fuzz/<target>/.
 //
-//	go test ./internal/input -run '^$' -fuzz '^FuzzDecodeImage$'
+//	go test ./cmd/natsrpc/internal/input -run '^$' -fuzz '^FuzzDecodeImage$'
 
 // formatRef writes ref back as a reference string.
 func formatRef(ref Ref) string {

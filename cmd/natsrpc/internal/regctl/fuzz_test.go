@@ -23,7 +23,7 @@ import (
 // and the image writer on hostile descriptors. Seeds live in
 // testdata/fuzz/<target>/.
 //
-//	go test ./registry/regctl -run '^$' -fuzz '^FuzzDescribe$'
+//	go test ./cmd/natsrpc/internal/regctl -run '^$' -fuzz '^FuzzDescribe$'
 
 // FuzzParseModuleRef checks that what ParseModuleRef accepts names a valid
 // module and survives being written back and parsed again.
