@@ -32,10 +32,13 @@ module_of() {
 run_target() {
 	local dir="$1" target="$2" attempt mod rel modfile=()
 	mod="$(module_of "$dir")"
-	rel="${dir#"$mod"/}"
 	if [ "$mod" = . ]; then
 		rel="$dir"
 		modfile=(-modfile=go_test.mod)
+	elif [ "$mod" = "$dir" ]; then
+		rel=.
+	else
+		rel="${dir#"$mod"/}"
 	fi
 	for attempt in 1 2 3; do
 		if (cd "$mod" && go test "${modfile[@]}" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "./${rel}") >"$log" 2>&1; then
