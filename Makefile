@@ -4,7 +4,15 @@
 # so a fresh machine needs only Go (and, for the protoc compatibility tests,
 # Debian's protobuf-compiler, which .ci/run installs), plus Node.js 20 or later
 # with npm for the TypeScript package in ts/ (its tools are pinned by
-# ts/package-lock.json and installed with `npm ci`).
+# ts/package-lock.json and installed with `npm ci`). -modfile cannot be
+# used in workspace mode (go.work), so every such command runs with
+# GOWORK=off; buf's plugins inherit it.
+#
+# The repository is several Go modules (go.work lists them). `./...` at the
+# root covers the root module only, so the targets loop over MODULES, and
+# run each module alone (GOWORK=off), as its users build it: a requirement
+# missing from a module's go.mod fails here, not in a user's build. The
+# root module's tests use go_test.mod (see README, "Modules").
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -12,7 +20,10 @@ SHELL := /bin/bash
 
 GO        ?= go
 NPM       ?= npm
-BUF       := $(GO) tool -modfile=tools/go.mod buf
+BUF       := GOWORK=off $(GO) tool -modfile=tools/go.mod buf
+# The modules go.work lists, root first; bench is one too but has its own
+# targets (benchsmoke, bench).
+MODULES   := . $(filter-out bench,$(shell sed -n 's|^[[:space:]]*\./\([^[:space:]]*\)$$|\1|p' go.work))
 DATA_DIR  ?= .natsrpc
 LISTEN    ?= 127.0.0.1:4222
 # Fuzz targets run briefly in `make test`; `make fuzz FUZZTIME=5m` runs longer.
@@ -27,21 +38,25 @@ help: ## Show this help
 .PHONY: run
 run: ## Run the registry on an embedded NATS server and push proto/ as module gaming (a second instance: make run LISTEN=127.0.0.1:4223 DATA_DIR=.natsrpc-2)
 	@echo "building natsrpc into .tmp/natsrpc (the first build compiles nats-server and the rest: about 2 minutes on 2 cores; then seconds)"
-	@$(GO) build -o .tmp/natsrpc ./cmd/natsrpc
+	@# Built in its own module's directory: works in the workspace and with GOWORK=off alike.
+	@cd cmd/natsrpc && $(GO) build -o ../../.tmp/natsrpc .
 	@# exec: Ctrl-C reaches natsrpc itself, which stops cleanly and exits 0.
 	@exec .tmp/natsrpc registry serve --embedded --data-dir $(DATA_DIR) --listen $(LISTEN) --push-dir proto --push-module gaming
 
 .PHONY: test
 test: checkgenerate vet lint breaking gotest tstest benchsmoke fuzz-short ## Run every check and test (what CI runs)
 
+# modgo runs `go $(1)` in module $(2) alone (GOWORK=off), with the root's
+# go_test.mod for the root.
+modgo = if [ "$(2)" = . ]; then GOWORK=off $(GO) $(1) -modfile=go_test.mod ./...; else (cd $(2) && GOWORK=off $(GO) $(1) ./...); fi
+
 .PHONY: gotest
-gotest: ## Run the Go tests
-	$(GO) test $(TESTFLAGS) ./...
+gotest: ## Run the Go tests of every module
+	@set -e; for m in $(MODULES); do echo "go test $(TESTFLAGS) ($$m)"; $(call modgo,test $(TESTFLAGS),$$m); done
 
 .PHONY: vet
-vet: ## Run go vet
-	$(GO) vet ./...
-	cd ts/testserver && GOWORK=off $(GO) vet ./...
+vet: ## Run go vet on every module
+	@set -e; for m in $(MODULES); do echo "go vet ($$m)"; $(call modgo,vet,$$m); done
 
 # node-check fails early, and says what to install, when Node.js or npm is
 # missing or too old for the TypeScript package.
@@ -59,12 +74,14 @@ ts/node_modules/.package-lock.json: ts/package-lock.json ts/package.json | node-
 tstest: node-check ## Run the TypeScript tests: npm ci, tsc (strict), node's test runner against a real nats-server and Go services
 	cd ts && $(NPM) ci --no-audit --no-fund && $(NPM) test
 
+.PHONY: modules
+modules: ## List the modules make test covers (bench has its own targets)
+	@for m in $(MODULES) bench; do echo $$m; done
+
 .PHONY: lint
-lint: ## Lint the schemas with buf, check formatting (Go and proto) and that go.mod files are tidy
+lint: ## Lint the schemas with buf, check formatting (Go and proto) and that every module's go.mod is tidy
 	$(BUF) lint
-	$(GO) mod tidy -diff
-	cd bench && $(GO) mod tidy -diff
-	cd ts/testserver && GOWORK=off $(GO) mod tidy -diff
+	./.ci/tidy.sh
 	$(BUF) format -d --exit-code
 	@test -z "$$(gofmt -l $$(git ls-files '*.go') | tee /dev/stderr)" || (echo "gofmt: run 'gofmt -w' on the files above" >&2; exit 1)
 
@@ -74,12 +91,13 @@ breaking: ## Check proto/ for breaking changes against the repository's first co
 		$(BUF) breaking --against ".git#ref=$$(git rev-list --max-parents=0 HEAD)"; fi
 
 .PHONY: generate
-generate: generate-code ## Regenerate all generated code (proto/, internal/testproto, bench, ts/, the subject fixture) and rewrite the plugin's golden files
+generate: generate-code ## Regenerate all generated code (proto/, internal/testproto, bench) and rewrite the plugin's golden files
 	$(GO) generate ./protoc-gen-natsrpc
 
 # generate-code regenerates what builds from the schemas (proto/, the
-# library's test schema in internal/testproto and the benchmark's, the
-# TypeScript of both in ts/, and the subject fixture other runtimes check
+# library's test schema in internal/testproto, the benchmark's,
+# internal/descfuzz's compiled base schema, the TypeScript of proto/ and the
+# test schema in ts/, and the subject fixture other runtimes check
 # themselves against); the plugin's golden files are left to generate,
 # which rewrites them, and to checkgenerate, which compares them.
 .PHONY: generate-code
@@ -89,20 +107,21 @@ generate-code: ts/node_modules/.package-lock.json
 	$(BUF) generate --template internal/testproto/buf.gen.yaml
 	$(BUF) generate --template ts/buf.gen.yaml
 	$(BUF) generate --template ts/buf.gen.test.yaml
-	$(GO) test -count=1 -run '^TestSubjectsFixture$$' ./internal/spec -update
-	cd bench && $(GO) generate ./internal/gen
+	GOWORK=off $(GO) test -modfile=go_test.mod -count=1 -run '^TestSubjectsFixture$$' ./internal/spec/spectest -update
+	cd bench && GOWORK=off $(GO) generate ./internal/gen
+	cd internal/testkit && GOWORK=off $(GO) test -count=1 -run '^TestDescfuzzBaseIsFresh$$' ./testschema -update
 
 # checkgenerate never rewrites the golden files (TestGolden refuses -update
 # when CI is set): a generator change that alters its output fails here
 # until the new golden files are reviewed and committed.
 .PHONY: checkgenerate
 checkgenerate: generate-code ## Regenerate, compare the plugin's golden files, and fail if anything changed or appeared
-	$(GO) test -count=1 -run '^TestGolden$$' ./protoc-gen-natsrpc
+	GOWORK=off $(GO) test -modfile=go_test.mod -count=1 -run '^TestGolden$$' ./protoc-gen-natsrpc
 	@git rev-parse --is-inside-work-tree >/dev/null || (echo "checkgenerate compares against git: run it in a git checkout" >&2; exit 1)
 	@test -z "$$(git status --porcelain | tee /dev/stderr)" || (echo "generated code is stale or the tree is dirty: run 'make generate' and commit" >&2; exit 1)
 
 .PHONY: fuzz-short
-fuzz-short: ## Run each fuzz target briefly
+fuzz-short: ## Run each fuzz target of every module briefly
 	@./.ci/fuzz.sh $(FUZZTIME)
 
 .PHONY: fuzz
@@ -112,7 +131,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 5s; try FUZZTIME=5m)
 .PHONY: bench
 bench: ## Run the benchmark suite and print the comparison table (BENCH_QUICK=1: about a minute)
 	mkdir -p .tmp
-	cd bench && $(GO) run ./cmd/benchtable -o ../.tmp/bench.md
+	cd bench && GOWORK=off $(GO) run ./cmd/benchtable -o ../.tmp/bench.md
 
 .PHONY: bench-ts
 bench-ts: ts/node_modules/.package-lock.json ## TypeScript client calls/s against a Go service next to a raw nats.js request loop (BENCH_RUNS, BENCH_SECONDS)
@@ -120,7 +139,12 @@ bench-ts: ts/node_modules/.package-lock.json ## TypeScript client calls/s agains
 
 .PHONY: benchsmoke
 benchsmoke: ## Vet the benchmark module and run each benchmark once (part of make test)
-	cd bench && $(GO) vet ./... && $(GO) test -short -count=1 ./...
+	cd bench && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -short -count=1 ./...
+
+.PHONY: release-check
+release-check: ## Check a release candidate (docs/releasing.md): every module at VERSION from a local proxy, replaces dropped, and go install .../cmd/natsrpc@VERSION
+	@test -n "$(VERSION)" || (echo "usage: make release-check VERSION=v0.x.y" >&2; exit 1)
+	GOWORK=off $(GO) test -modfile=go_test.mod -count=1 -v -run '^TestReleaseCandidate$$' ./internal/layout -args -release=$(VERSION) -release-install
 
 .PHONY: clean
 clean: ## Remove local state (embedded NATS data, build output)

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsrpc/natsrpc/internal/spec"
+	"github.com/natsrpc/natsrpc/internal/testhook"
 	natsrpcv1 "github.com/natsrpc/natsrpc/proto/natsrpc/v1"
 )
 
@@ -513,10 +514,6 @@ func (dd *durableDelivery) inProgress() {
 	}
 }
 
-// testHookAcked, when set (by tests), is told the result of every
-// acknowledgement of a handled durable event.
-var testHookAcked atomic.Pointer[func(msgID string, err error)]
-
 // end settles the delivery: acknowledged (and confirmed by the server)
 // when the handler succeeded, parked when it failed for the last time or
 // the event cannot be decoded, otherwise handed back for redelivery after
@@ -536,9 +533,7 @@ func (dd *durableDelivery) end(e *Error, undecodable bool) {
 			d.ackFailures.Add(1)
 			d.problem("acknowledge event " + strconv.FormatUint(dd.md.Sequence.Stream, 10) + ": " + err.Error())
 		}
-		if hook := testHookAcked.Load(); hook != nil {
-			(*hook)(m.Headers().Get(headerMsgID), err)
-		}
+		testhook.Acked(m.Headers().Get(headerMsgID), err)
 	case undecodable:
 		d.park(m, dd.md, parkUndecodable, e, dd.attempt)
 	case e.code == CodeUnimplemented:

@@ -1,6 +1,8 @@
 // Package contrib is the home of natsrpc's optional integrations: packages
 // that bring heavy dependencies of their own and so stay out of the runtime,
-// which imports only protobuf and nats.go. Each is an
+// which imports only protobuf and nats.go. Each is a Go module of its own
+// (as connect-go ships otelconnect), so that its requirements reach only the
+// services that import it. Each is an
 // [github.com/natsrpc/natsrpc.Interceptor] given to clients and services
 // with [github.com/natsrpc/natsrpc.WithInterceptors]:
 //

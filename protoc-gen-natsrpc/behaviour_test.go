@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	natspb "github.com/natsrpc/natsrpc/protoc-gen-natsrpc/internal/testdata/clash/gen/clash/nats"
 	"github.com/natsrpc/natsrpc/protoc-gen-natsrpc/internal/testdata/clash/gen/clash/nats/natsnatsrpc"
 	servicepb "github.com/natsrpc/natsrpc/protoc-gen-natsrpc/internal/testdata/clash/gen/clash/service"

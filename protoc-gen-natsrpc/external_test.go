@@ -124,6 +124,9 @@ func TestBufAndProtoc(t *testing.T) {
 			buf := exec.Command("go", "tool", "-modfile=tools/go.mod", "buf", "generate", tmp,
 				"--template", filepath.Join(tmp, "buf.gen.yaml"), "-o", tmp)
 			buf.Dir = repoRoot
+			// -modfile cannot be used in workspace mode; buf's plugins
+			// inherit the setting.
+			buf.Env = append(os.Environ(), "GOWORK=off")
 			if out, err := buf.CombinedOutput(); err != nil {
 				t.Fatalf("buf generate: %v\n%s", err, out)
 			}

@@ -17,7 +17,7 @@ const (
 	// root) and the behaviour test it runs on the output.
 	freshDir = "testdata/fresh"
 	// freshModule is the temporary module's path. It lies under this
-	// module's path so that its test may import internal/natstest (Go
+	// module's path so that its test may import internal/natsserver/natstest (Go
 	// allows internal imports by import path, across modules).
 	freshModule = "github.com/natsrpc/natsrpc/freshgen"
 )
@@ -32,8 +32,8 @@ const (
 // as protoc does (a CodeGeneratorRequest on stdin, compiled here with
 // protocompile), adds protoc-gen-go's output, and puts both with
 // testdata/fresh/behaviour_test.go in a temporary module that requires
-// this checkout through a replace directive and copies its go.mod
-// requirements and go.sum, so that it builds with the same versions
+// this checkout through a replace directive and copies its go_test.mod
+// requirements and go_test.sum, so that it builds with the same versions
 // (-mod=readonly: the copies must suffice, nothing is resolved anew). There
 // go vet and go test run the behaviour test: the generated constants
 // against the wire contract and the runtime, and the generated clients and
@@ -63,7 +63,7 @@ func TestFreshPlugin(t *testing.T) {
 	}
 	testCopyFile(t, filepath.Join(freshDir, "behaviour_test.go"), filepath.Join(mod, "behaviour_test.go"))
 	testWriteFile(t, filepath.Join(mod, "go.mod"), freshGoMod(t, root))
-	testCopyFile(t, filepath.Join(root, "go.sum"), filepath.Join(mod, "go.sum"))
+	testCopyFile(t, filepath.Join(root, "go_test.sum"), filepath.Join(mod, "go.sum"))
 
 	env := append(os.Environ(), "GOWORK=off", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=readonly"))
 	for _, args := range [][]string{{"vet", "./..."}, {"test", "-count=1", "-v", "./..."}} {
@@ -77,24 +77,29 @@ func TestFreshPlugin(t *testing.T) {
 	}
 }
 
-// freshGoMod is the temporary module's go.mod: this module's, renamed,
-// requiring this module from root.
+// freshGoMod is the temporary module's go.mod: this module's go_test.mod
+// (the behaviour test starts a nats-server, which go.mod leaves out),
+// renamed, requiring this module from root, with its relative replace
+// directives (the local test-support modules) made absolute.
 func freshGoMod(t *testing.T, root string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	b, err := os.ReadFile(filepath.Join(root, "go_test.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const self = "module github.com/natsrpc/natsrpc\n"
 	gomod := string(b)
 	if !strings.HasPrefix(gomod, self) {
-		t.Fatalf("%s does not start with %q", filepath.Join(root, "go.mod"), self)
+		t.Fatalf("%s does not start with %q", filepath.Join(root, "go_test.mod"), self)
 	}
-	if strings.Contains(gomod, "\nreplace") {
-		// A relative replace would point elsewhere from the temporary module.
-		t.Fatalf("%s has replace directives; TestFreshPlugin would have to carry them over", filepath.Join(root, "go.mod"))
+	lines := strings.Split(strings.TrimPrefix(gomod, self), "\n")
+	for i, line := range lines {
+		before, target, ok := strings.Cut(line, " => ")
+		if ok && (strings.HasPrefix(target, "./") || strings.HasPrefix(target, "../")) {
+			lines[i] = before + " => " + filepath.Join(root, filepath.FromSlash(target))
+		}
 	}
-	return "module " + freshModule + "\n" + strings.TrimPrefix(gomod, self) +
+	return "module " + freshModule + "\n" + strings.Join(lines, "\n") +
 		"\nrequire github.com/natsrpc/natsrpc v0.0.0-00010101000000-000000000000\n" +
 		"\nreplace github.com/natsrpc/natsrpc => " + root + "\n"
 }

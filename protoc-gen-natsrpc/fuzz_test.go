@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/pluginpb"
 
 	"github.com/natsrpc/natsrpc/internal/descfuzz"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 )
 
 // Fuzz targets for the plugin's main loop. Seeds live in
@@ -91,7 +92,7 @@ func fuzzRequest(tb testing.TB) *pluginpb.CodeGeneratorRequest {
 func FuzzRun(f *testing.F) {
 	// A small valid request keeps the fuzzer's mutations and minimization
 	// fast; FuzzGenerate covers the larger schema structurally.
-	set, err := descfuzz.Compile(map[string]string{"a/v1/a.proto": `syntax = "proto3";
+	set, err := testschema.CompileSet(map[string]string{"a/v1/a.proto": `syntax = "proto3";
 package a.v1;
 option go_package = "example.com/a/v1;av1";
 message M { string s = 1; }

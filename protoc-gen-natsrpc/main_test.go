@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 
-	"github.com/natsrpc/natsrpc/internal/protoset"
+	"github.com/natsrpc/natsrpc/internal/descset"
 )
 
 // update rewrites the golden files: go test ./protoc-gen-natsrpc -run TestGolden -update
@@ -182,7 +182,7 @@ func compileRequest(resolver protocompile.Resolver, parameter string, files ...s
 		req.Parameter = proto.String(parameter)
 	}
 	// ProtoFile lists every file and its imports, dependencies first.
-	req.ProtoFile = protoset.Closure(compiled...).GetFile()
+	req.ProtoFile = descset.Closure(compiled...).GetFile()
 	return req, nil
 }
 
@@ -379,6 +379,7 @@ func testRunProtocGenGo(t testing.TB, req *pluginpb.CodeGeneratorRequest) map[st
 		t.Fatal(err)
 	}
 	cmd := exec.Command("go", "tool", "-modfile=../tools/go.mod", "protoc-gen-go")
+	cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile cannot be used in workspace mode
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -11,7 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 var (
@@ -28,7 +29,7 @@ func testTools(t *testing.T) (buf, protocGenGo string) {
 	if testing.Short() || os.Getenv("NATSRPC_SKIP_BUF") != "" {
 		t.Skip("needs the buf CLI; skipped in -short mode or with NATSRPC_SKIP_BUF")
 	}
-	root := registrytest.RepoRoot(t)
+	root := testschema.RepoRoot(t)
 	toolsOnce.Do(func() {
 		sum, err := os.ReadFile(filepath.Join(root, "tools", "go.sum"))
 		if err != nil {
@@ -56,6 +57,7 @@ func testTools(t *testing.T) (buf, protocGenGo string) {
 			tmp := dst + ".tmp-" + hex.EncodeToString(h[6:10])
 			cmd := exec.Command("go", "build", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-o", tmp, tool.pkg)
 			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile cannot be used in workspace mode
 			if out, err := cmd.CombinedOutput(); err != nil {
 				toolsErr = &buildError{tool.name, err, string(out)}
 				return
@@ -99,7 +101,7 @@ func runTool(t *testing.T, dir, name string, args ...string) string {
 func TestGetOutputIsABufImage(t *testing.T) {
 	t.Parallel()
 	buf, protocGenGo := testTools(t)
-	root := registrytest.RepoRoot(t)
+	root := testschema.RepoRoot(t)
 	env := registrytest.Start(t)
 	s := []string{"-s", env.Server.ClientURL()}
 	natsrpc(t, append(s, "push", filepath.Join(root, "proto"), "--module", "gaming")...).want(t, 0, "gaming@1", "")

@@ -10,8 +10,9 @@ import (
 
 	runtime "github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/registry/regctl"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/regctl"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // jsonDoc decodes stdout as exactly one JSON document into v, refusing
@@ -35,7 +36,7 @@ func TestFormatJSON(t *testing.T) {
 	env := registrytest.Start(t)
 	s := []string{"-s", env.Server.ClientURL()}
 	dir := t.TempDir()
-	writeModule(t, dir, registrytest.CommonV1)
+	writeModule(t, dir, testschema.CommonV1)
 	json := []string{"--format", "json"}
 
 	var push regctl.PushDoc
@@ -50,7 +51,7 @@ func TestFormatJSON(t *testing.T) {
 	if push.Outcome != "unchanged" || push.Version != 1 {
 		t.Errorf("re-push: %+v", push)
 	}
-	writeModule(t, dir, registrytest.CommonBroken)
+	writeModule(t, dir, testschema.CommonBroken)
 	r = natsrpc(t, append(append(s, "push", dir, "--module", "common", "--dry-run"), json...)...)
 	r.want(t, cli.ExitRefused, "", `dry run: push of module "common" would be refused`)
 	jsonDoc(t, r, &push)
@@ -163,7 +164,7 @@ func TestGetRefusesMissingDirectory(t *testing.T) {
 	env := registrytest.Start(t)
 	s := []string{"-s", env.Server.ClientURL()}
 	dir := t.TempDir()
-	writeModule(t, dir, registrytest.CommonV1)
+	writeModule(t, dir, testschema.CommonV1)
 	natsrpc(t, append(s, "push", dir, "--module", "common")...).want(t, 0, "common@1", "")
 	missing := filepath.Join(t.TempDir(), "nonexistent", "dir")
 	natsrpc(t, append(s, "get", "common", "-o", filepath.Join(missing, "x.binpb"))...).
@@ -184,9 +185,9 @@ func TestLsHasNoTrailingWhitespace(t *testing.T) {
 	env := registrytest.Start(t)
 	s := []string{"-s", env.Server.ClientURL()}
 	dir := t.TempDir()
-	writeModule(t, dir, registrytest.CommonV1)
+	writeModule(t, dir, testschema.CommonV1)
 	natsrpc(t, append(s, "push", dir, "--module", "common")...).want(t, 0, "common@1", "")
-	writeModule(t, dir, registrytest.CommonV2)
+	writeModule(t, dir, testschema.CommonV2)
 	natsrpc(t, append(s, "push", dir, "--module", "common")...).want(t, 0, "common@2", "")
 	for _, args := range [][]string{{"ls"}, {"ls", "common"}} {
 		r := natsrpc(t, append(s, args...)...)
@@ -204,7 +205,7 @@ func TestLsHasNoTrailingWhitespace(t *testing.T) {
 // a bare `buf` a newcomer may not have.
 func TestDocsCallThePinnedBuf(t *testing.T) {
 	t.Parallel()
-	root := registrytest.RepoRoot(t)
+	root := testschema.RepoRoot(t)
 	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -21,9 +21,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // buildNatsrpc builds this command once per test binary.
@@ -119,7 +120,7 @@ func durableSet(t *testing.T, fields int) *descriptorpb.FileDescriptorSet {
 		fmt.Fprintf(&b, "  // f%d is field %d.\n  string f%d = %d;\n", f, f, f, f)
 	}
 	b.WriteString("}\n")
-	return registrytest.Compile(t, map[string]string{"durable/v1/durable.proto": b.String()}, "durable/v1/durable.proto")
+	return testschema.Compile(t, map[string]string{"durable/v1/durable.proto": b.String()}, "durable/v1/durable.proto")
 }
 
 // acked is what the client saw acknowledged for one version.
@@ -140,7 +141,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Parallel()
 	bin := testBinary(t)
-	root := registrytest.RepoRoot(t)
+	root := testschema.RepoRoot(t)
 	dataDir := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	url := "nats://" + listen

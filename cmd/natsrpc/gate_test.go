@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 const gateSvc = `syntax = "proto3";
@@ -56,7 +57,7 @@ func writeGateFiles(t *testing.T, dir string, files map[string]string) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	options, err := os.ReadFile(filepath.Join(registrytest.RepoRoot(t), "proto", "natsrpc", "v1", "options.proto"))
+	options, err := os.ReadFile(filepath.Join(testschema.RepoRoot(t), "proto", "natsrpc", "v1", "options.proto"))
 	if err != nil {
 		t.Fatal(err)
 	}

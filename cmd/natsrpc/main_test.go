@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/internal/natstest"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // The CLI tests run the real command tree in process against a real
@@ -97,7 +98,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	env := registrytest.Start(t)
 	url := env.Server.ClientURL()
 	dir := t.TempDir()
-	writeModule(t, dir, registrytest.CommonV1)
+	writeModule(t, dir, testschema.CommonV1)
 	s := []string{"-s", url}
 
 	// push: created, then unchanged.
@@ -109,7 +110,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 
 	// A breaking change: refused with exit 100, the violation on stdout
 	// pointing at the file, nothing stored.
-	writeModule(t, dir, registrytest.CommonBroken)
+	writeModule(t, dir, testschema.CommonBroken)
 	r := natsrpc(t, append(s, "push", dir, "--module", "common")...)
 	r.want(t, cli.ExitRefused, filepath.Join(dir, "acme/common/v1/common.proto")+":", "push of module \"common\" refused")
 	if !strings.Contains(r.stdout, `Previously present field "2" with name "units" on message "Money" was deleted`) {
@@ -124,7 +125,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	}
 
 	// A compatible change: a dry run stores nothing, a push creates v2.
-	writeModule(t, dir, registrytest.CommonV2)
+	writeModule(t, dir, testschema.CommonV2)
 	natsrpc(t, append(s, "push", dir, "--module", "common", "--dry-run")...).want(t, 0, "common@2 sha256:", "")
 	natsrpc(t, append(s, "push", dir, "--module", "common")...).want(t, 0, "common@2 sha256:", "")
 
@@ -214,16 +215,16 @@ func TestBreakingAgainstRegistry(t *testing.T) {
 	env := registrytest.Start(t)
 	s := []string{"-s", env.Server.ClientURL()}
 	dir := t.TempDir()
-	writeModule(t, dir, registrytest.CommonV1)
+	writeModule(t, dir, testschema.CommonV1)
 	natsrpc(t, append(s, "push", dir, "--module", "common")...).want(t, 0, "common@1", "")
 
 	// Unchanged and compatible inputs pass.
 	natsrpc(t, append(s, "breaking", dir, "--against-registry", "common")...).want(t, 0, "", "")
-	writeModule(t, dir, registrytest.CommonV2)
+	writeModule(t, dir, testschema.CommonV2)
 	natsrpc(t, append(s, "breaking", dir, "--against-registry", "common@1")...).want(t, 0, "", "")
 
 	// A breaking change fails with 100 and buf's output, as against a directory.
-	writeModule(t, dir, registrytest.CommonBroken)
+	writeModule(t, dir, testschema.CommonBroken)
 	r := natsrpc(t, append(s, "breaking", dir, "--against-registry", "common", "--error-format", "json")...)
 	r.want(t, cli.ExitRefused, `"type":"FIELD_NO_DELETE"`, "")
 	if !strings.Contains(r.stdout, `"path":"`+filepath.Join(dir, "acme/common/v1/common.proto")) {
@@ -245,7 +246,7 @@ func TestServeOnExistingNATS(t *testing.T) {
 	t.Parallel()
 	srv := registrytest.StartNATS(t)
 	dir := t.TempDir()
-	writeModule(t, dir, registrytest.CommonV1)
+	writeModule(t, dir, testschema.CommonV1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan result)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 )
 
 // TestMakeRunStopsCleanlyOnCtrlC runs `make run` as a terminal would (its
@@ -29,7 +29,7 @@ func TestMakeRunStopsCleanlyOnCtrlC(t *testing.T) {
 	}
 	t.Parallel()
 	testBinary(t) // compiles the packages `make run` builds, once
-	root := registrytest.RepoRoot(t)
+	root := testschema.RepoRoot(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -8,8 +8,9 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/natsrpc/natsrpc/internal/natstest"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
 )
 
 // The secrets the tests put in server URLs; none may ever be printed.
@@ -51,7 +52,7 @@ func TestURLSecretsAreRedacted(t *testing.T) {
 
 	// A JetStream server that wants a token: serve a registry on it, then
 	// use it.
-	srv := registrytest.StartNATS(t, natstest.WithConfigure(func(o *server.Options) { o.Authorization = testToken }))
+	srv := registrytest.StartNATS(t, func(o *server.Options) { o.Authorization = testToken })
 	tokenURL := strings.Replace(srv.ClientURL(), "nats://", "nats://"+testToken+"@", 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -69,7 +70,7 @@ func TestURLSecretsAreRedacted(t *testing.T) {
 	noSecret(t, "ls", r)
 	// Whatever these print (a notice, an error), never the token.
 	dir := t.TempDir()
-	writeModule(t, dir, registrytest.CommonV1)
+	writeModule(t, dir, testschema.CommonV1)
 	for _, args := range [][]string{
 		{"breaking", dir, "--against-registry", "brandnew"},
 		{"push", dir, "--module", "common"},

@@ -10,7 +10,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/breaker"
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/internal/natsserver"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )
@@ -19,7 +19,7 @@ import (
 // no responders it opens, and the next calls fail at once.
 func ExampleNew() {
 	// An in-process NATS server; in production, connect to your cluster.
-	srv, err := embeddednats.Start(embeddednats.Config{})
+	srv, err := natsserver.Start(natsserver.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/breaker"
-	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
+	"github.com/natsrpc/natsrpc/internal/testkit/contribtest"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/otelnatsrpc"
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/internal/natsserver"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )
@@ -31,7 +31,7 @@ func (itemServer) Get(_ context.Context, req *natsrpctestv1.GetRequest) (*natsrp
 // request's traceparent header, and the handler's span is its child.
 func ExampleNewInterceptor() {
 	// An in-process NATS server; in production, connect to your cluster.
-	srv, err := embeddednats.Start(embeddednats.Config{})
+	srv, err := natsserver.Start(natsserver.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/contrib/promnatsrpc"
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/internal/natsserver"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 	"github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1/natsrpctestv1natsrpc"
 )
@@ -32,7 +32,7 @@ func (itemServer) Get(_ context.Context, req *natsrpctestv1.GetRequest) (*natsrp
 // (with promhttp.HandlerFor, say).
 func ExampleNewInterceptor() {
 	// An in-process NATS server; in production, connect to your cluster.
-	srv, err := embeddednats.Start(embeddednats.Config{})
+	srv, err := natsserver.Start(natsserver.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
 	"github.com/natsrpc/natsrpc/contrib/promnatsrpc"
+	"github.com/natsrpc/natsrpc/internal/testkit/contribtest"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 

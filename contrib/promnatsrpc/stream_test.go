@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/contrib/internal/contribtest"
+	"github.com/natsrpc/natsrpc/internal/testkit/contribtest"
 )
 
 // series gathers reg's natsrpc series as "<name> <type> <method>[ <code>]"

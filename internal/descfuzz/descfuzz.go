@@ -1,5 +1,5 @@
 // Package descfuzz mutates valid descriptor sets for fuzz targets. A fuzz
-// target compiles a schema once ([Base]) and, for each input, applies the
+// target starts from a compiled schema ([Base]) and, for each input, applies the
 // input as a program of structural edits ([Mutate]): delete, renumber,
 // retype or rename elements, break references and imports, scramble source
 // info, and set natsrpc custom options to odd values or to malformed
@@ -10,19 +10,15 @@
 package descfuzz
 
 import (
-	"context"
-	"fmt"
+	_ "embed"
 	"strings"
 	"sync"
 
-	"github.com/bufbuild/protocompile"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/protoset"
-	natsrpcv1 "github.com/natsrpc/natsrpc/proto/natsrpc/v1"
+	"github.com/natsrpc/natsrpc/internal/descset"
 )
 
 // Field numbers of natsrpc's custom options (natsrpc/v1/options.proto).
@@ -198,42 +194,30 @@ service Ed {
 // Targets are the base schema's own files, sorted.
 var Targets = []string{"fuzz/common/v1/common.proto", "fuzz/ed/v1/ed.proto", "fuzz/legacy/v1/legacy.proto", "fuzz/svc/v1/svc.proto"}
 
+// baseData is Sources compiled with source info, its imports included,
+// dependencies first, as a deterministically serialized
+// FileDescriptorSet. It is generated, not compiled here, so that this
+// package needs no compiler: the tests of lean packages (internal/spec,
+// registry/lookup) fuzz with it, and a service's go mod tidy loads those
+// tests' imports. TestDescfuzzBaseIsFresh in internal/testkit/testschema
+// compiles Sources with protocompile and compares; `make generate`
+// rewrites it.
+//
+//go:embed base.binpb
+var baseData []byte
+
 var (
 	baseOnce sync.Once
 	baseSet  *descriptorpb.FileDescriptorSet
 	baseErr  error
 )
 
-// Base returns the compiled base schema with source info, its imports
-// included, dependencies first. Callers must clone it before changing it.
+// Base returns the base schema, Sources compiled with source info, its
+// imports included, dependencies first; custom options are unknown fields,
+// as the registry decodes them. Callers must clone it before changing it.
 func Base() (*descriptorpb.FileDescriptorSet, error) {
-	baseOnce.Do(func() { baseSet, baseErr = Compile(Sources, Targets...) })
+	baseOnce.Do(func() { baseSet, baseErr = descset.Unmarshal(baseData) })
 	return baseSet, baseErr
-}
-
-// Compile compiles targets from srcs with source info; natsrpc's options
-// and the well-known types are built in. It returns the files and their
-// imports, dependencies first.
-func Compile(srcs map[string]string, targets ...string) (*descriptorpb.FileDescriptorSet, error) {
-	options := protodesc.ToFileDescriptorProto(natsrpcv1.File_natsrpc_v1_options_proto)
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(protocompile.ResolverFunc(func(p string) (protocompile.SearchResult, error) {
-			if s, ok := srcs[p]; ok {
-				return protocompile.SearchResult{Source: strings.NewReader(s)}, nil
-			}
-			if p == options.GetName() {
-				return protocompile.SearchResult{Proto: options}, nil
-			}
-			return protocompile.SearchResult{}, fmt.Errorf("%s: not found", p)
-		})),
-		SourceInfoMode: protocompile.SourceInfoStandard,
-	}
-	files, err := c.Compile(context.Background(), targets...)
-	if err != nil {
-		return nil, err
-	}
-	set := protoset.Closure(files...)
-	return set, nil
 }
 
 // Strings are the literals the edits draw names, subjects and other values

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	aiintegrationv1 "github.com/natsrpc/natsrpc/proto/gaming/ai_integration/v1"
 	"github.com/natsrpc/natsrpc/proto/gaming/ai_integration/v1/aiintegrationv1natsrpc"
 	bodybrokerv1 "github.com/natsrpc/natsrpc/proto/gaming/body_broker_qa_orchestrator/v1"

@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/embeddednats"
+	"github.com/natsrpc/natsrpc/internal/natsserver"
 	questsystemv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
 	"github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1/questsystemv1natsrpc"
 )
@@ -33,7 +33,7 @@ func (quests) GetQuest(ctx context.Context, req *questsystemv1.GetQuestRequest) 
 // Example_readme is the README's "A small example", kept compiling and
 // running here: a service and a client on one NATS server.
 func Example_readme() {
-	srv, err := embeddednats.Start(embeddednats.Config{}) // in production: your NATS cluster
+	srv, err := natsserver.Start(natsserver.Config{}) // in production: your NATS cluster
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,255 +2,174 @@ package breaking
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/internal/testkit/buftest"
 )
 
-// The differential tests run the real buf CLI, pinned in tools/go.mod, and
-// require natsrpc's output to be identical.
+// Tests against the real buf CLI, pinned in tools/go.mod (package
+// buftest builds it once). They are skipped in -short mode.
 
-var (
-	bufOnce sync.Once
-	bufPath string
-	bufErr  error
-	bufDir  string
-)
-
-// repoRoot returns the module root (where go.mod and tools/go.mod live).
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "tools", "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("cannot find the repository root (tools/go.mod)")
-		}
-		dir = parent
-	}
+// bufRule is one line of `buf config ls-breaking-rules --format json`.
+type bufRule struct {
+	ID           string   `json:"id"`
+	Categories   []string `json:"categories"`
+	Default      bool     `json:"default"`
+	Purpose      string   `json:"purpose"`
+	Plugin       string   `json:"plugin"`
+	Deprecated   bool     `json:"deprecated"`
+	Replacements []string `json:"replacements"`
 }
 
-// testBuf returns the pinned buf binary, built once and cached in the user
-// cache directory under the hash of tools/go.sum. In -short mode, or when
-// NATSRPC_SKIP_BUF is set, tests that need it are skipped.
-func testBuf(tb testing.TB) string {
-	tb.Helper()
-	if testing.Short() || os.Getenv("NATSRPC_SKIP_BUF") != "" {
-		tb.Skip("needs the buf CLI; skipped in -short mode or with NATSRPC_SKIP_BUF")
-	}
-	root := repoRoot(tb)
-	bufOnce.Do(func() {
-		sum, err := os.ReadFile(filepath.Join(root, "tools", "go.sum"))
-		if err != nil {
-			bufErr = err
-			return
-		}
-		h := sha256.Sum256(sum)
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		bufDir = filepath.Join(cache, "natsrpc-test", "buf-"+hex.EncodeToString(h[:6]))
-		bufPath = filepath.Join(bufDir, "buf")
-		if _, err := os.Stat(bufPath); err == nil {
-			return
-		}
-		if err := os.MkdirAll(bufDir, 0o755); err != nil {
-			bufErr = err
-			return
-		}
-		tmp, err := os.MkdirTemp(bufDir, "build-")
-		if err != nil {
-			bufErr = err
-			return
-		}
-		defer os.RemoveAll(tmp)
-		cmd := exec.Command("go", "build", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-o", filepath.Join(tmp, "buf"), "github.com/bufbuild/buf/cmd/buf")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			bufErr = errors.New(string(out) + err.Error())
-			return
-		}
-		bufErr = os.Rename(filepath.Join(tmp, "buf"), bufPath)
-	})
-	if bufErr != nil {
-		tb.Fatalf("cannot build buf from tools/go.mod (run `go mod download -modfile=tools/go.mod` once with network access): %v", bufErr)
-	}
-	return bufPath
-}
-
-// bufCorpusDir returns buf's breaking test corpus in the module cache.
-func bufCorpusDir(tb testing.TB) string {
-	tb.Helper()
-	root := repoRoot(tb)
-	cmd := exec.Command("go", "list", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-m", "-f", "{{.Dir}}", "github.com/bufbuild/buf")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("cannot locate the buf module: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "private", "bufpkg", "bufcheck", "testdata", "breaking")
-	if _, err := os.Stat(dir); err != nil {
-		tb.Fatalf("buf's breaking corpus is missing: %v", err)
-	}
-	return dir
-}
-
-// runBuf runs `buf breaking <cur> --against <prev> --error-format <f>` in
-// dir and returns stdout and the exit code.
-func runBuf(tb testing.TB, dir string, args ...string) (string, string, int) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testBuf(tb), append([]string{"breaking"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			tb.Fatalf("running buf: %v", err)
-		}
-		code = ee.ExitCode()
-	}
-	return stdout.String(), stderr.String(), code
-}
-
-// runOurs runs natsrpc's checker like `natsrpc breaking` does and returns
-// the JSON output (or the compile annotations) and whether it failed to
-// load or check.
-func runOurs(tb testing.TB, dir, cur, prev, format string, opts InputOptions) (string, error) {
-	tb.Helper()
-	return runOursPaths(tb, dir, cur, prev, format, opts, nil, nil)
-}
-
-// runOursPaths is runOurs with --path and --exclude-path, given to both
-// sides as `natsrpc breaking` (and buf) give them.
-func runOursPaths(tb testing.TB, dir, cur, prev, format string, opts InputOptions, paths, excludes []string) (string, error) {
-	tb.Helper()
-	ctx := context.Background()
-	opts.WorkDir = dir
-	var buf bytes.Buffer
-	inOpts := input.Options{WorkDir: dir, Paths: paths, ExcludePaths: excludes}
-	in, against, err := input.LoadPair(ctx, cur, prev, inOpts, inOpts)
-	if err == nil {
-		var vs []Violation
-		vs, _, err = CheckInputs(ctx, in, against, opts)
-		if err == nil {
-			if perr := Print(&buf, vs, format); perr != nil {
-				tb.Fatal(perr)
+// TestRuleTableMatchesBuf compares the rule table, for each configuration
+// version, with the pinned buf's own list (deprecated rules included):
+// the same IDs (the order of the list is not part of the contract), and
+// for each its categories, whether it is a default, its purpose, whether
+// it is deprecated and its replacements.
+func TestRuleTableMatchesBuf(t *testing.T) {
+	bin := buftest.Binary(t)
+	dir := t.TempDir() // no buf.yaml: --version decides
+	for _, v := range []Version{VersionV1Beta1, VersionV1, VersionV2} {
+		t.Run(string(v), func(t *testing.T) {
+			cmd := exec.Command(bin, "config", "ls-breaking-rules", "--format", "json", "--include-deprecated", "--version", string(v))
+			cmd.Dir = dir
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("buf config ls-breaking-rules: %v", err)
 			}
-			return buf.String(), nil
-		}
+			var want []bufRule
+			dec := json.NewDecoder(bytes.NewReader(out))
+			for dec.More() {
+				var r bufRule
+				if err := dec.Decode(&r); err != nil {
+					t.Fatalf("decode buf's list: %v", err)
+				}
+				if r.Plugin != "" {
+					continue // rules of check plugins; natsrpc runs none
+				}
+				want = append(want, r)
+			}
+			if len(want) < 40 {
+				t.Fatalf("buf listed %d rules; the list format changed?", len(want))
+			}
+			ours := map[string]Rule{}
+			var ourIDs []string
+			for _, r := range Rules(v) {
+				ours[r.ID] = r
+				ourIDs = append(ourIDs, r.ID)
+			}
+			var wantIDs []string
+			for _, w := range want {
+				wantIDs = append(wantIDs, w.ID)
+				r, ok := ours[w.ID]
+				if !ok {
+					t.Errorf("%s: buf has %s, natsrpc does not", v, w.ID)
+					continue
+				}
+				if !slices.Equal(r.Categories, w.Categories) {
+					t.Errorf("%s %s: categories %v, buf %v", v, w.ID, r.Categories, w.Categories)
+				}
+				if r.Default != w.Default {
+					t.Errorf("%s %s: default %v, buf %v", v, w.ID, r.Default, w.Default)
+				}
+				if r.Purpose != w.Purpose {
+					t.Errorf("%s %s: purpose %q, buf %q", v, w.ID, r.Purpose, w.Purpose)
+				}
+				if r.Deprecated != w.Deprecated {
+					t.Errorf("%s %s: deprecated %v, buf %v", v, w.ID, r.Deprecated, w.Deprecated)
+				}
+				if !slices.Equal(r.ReplacementIDs, w.Replacements) && (len(r.ReplacementIDs) > 0 || len(w.Replacements) > 0) {
+					t.Errorf("%s %s: replacements %v, buf %v", v, w.ID, r.ReplacementIDs, w.Replacements)
+				}
+			}
+			for _, id := range ourIDs {
+				if !slices.Contains(wantIDs, id) {
+					t.Errorf("%s: natsrpc has %s, buf does not", v, id)
+				}
+			}
+		})
 	}
-	var ce *input.CompileError
-	if errors.As(err, &ce) {
-		if perr := Print(&buf, CompileViolations(ce), format); perr != nil {
-			tb.Fatal(perr)
-		}
-		return buf.String(), err
-	}
-	return "", err
 }
 
-// gitCommitAll makes dir a git repository whose branch main holds every
-// file in it, so that `<dir>/.git#branch=main` reads what dir holds now.
-func gitCommitAll(tb testing.TB, dir string) {
-	tb.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		tb.Skip("git is not installed")
-	}
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"add", "-A"},
-		{"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "previous"},
+// goTypeName matches the Go type in yaml's "cannot unmarshal X into T",
+// which names buf's types in buf's messages and ours in ours.
+var goTypeName = regexp.MustCompile(`into \S+`)
+
+// TestParseBufYAMLMatchesBuf gives buf (`buf build`) and ParseBufYAML /
+// ParseBufWorkYAML the same broken configuration files and requires the
+// same message: buf prints "Failure: decode <file>: <message>"; ours is
+// <message>, Go type names aside.
+func TestParseBufYAMLMatchesBuf(t *testing.T) {
+	bin := buftest.Binary(t)
+	for _, c := range []struct{ file, data string }{
+		{"buf.yaml", "breaking:\n  use: [FILE]\n"},
+		{"buf.yaml", ""},
+		{"buf.yaml", "version: v9\n"},
+		{"buf.yaml", "version: [\n"},
+		{"buf.yaml", "version: v2\nfoo: 1\n"},
+		{"buf.yaml", "version: v1\nbreaking:\n  usee: [FILE]\n"},
+		{"buf.yaml", "version: v1beta1\nbuild:\n  roots: [.]\n  nope: 1\n"},
+		{"buf.yaml", "version: v2\nlint:\n  foo: 1\n"},
+		{"buf.yaml", "version: v1\nlint:\n  disallow_comment_ignores: true\n"},
+		{"buf.yaml", "version: v2\nlint:\n  allow_comment_ignores: true\n"},
+		{"buf.yaml", "version: v2\nmodules:\n  - path: a\n    nope: 1\n"},
+		{"buf.yaml", "version: v2\nmodules: 3\n"},
+		{"buf.yaml", "version: v2\nbreaking:\n  use: FILE\n"},
+		{"buf.yaml", "version: v2\nbreaking:\n  ignore_unstable_packages: maybe\n"},
+		{"buf.yaml", "version: v1\nbuild:\n  roots: [a]\n"},
+		{"buf.yaml", "version: v1\nmodules:\n  - path: a\n"},
+		{"buf.yaml", "version: v2\nbuild:\n  excludes: [a]\n"},
+		{"buf.yaml", "version: v2\nname: buf.build/a/b\nmodules:\n  - path: a\n"},
+		{"buf.yaml", "version: v2\nmodules:\n  - path: ../x\n"},
+		{"buf.yaml", "version: v2\nmodules:\n  - path: /abs\n"},
+		{"buf.yaml", "version: v2\nbreaking:\n  ignore: [../x]\n"},
+		{"buf.yaml", "version: v1\nbreaking:\n  ignore: [/x]\n"},
+		{"buf.yaml", "version: v2\nmodules:\n  - path: a\n    breaking:\n      ignore: [b/x]\n"},
+		{"buf.yaml", `{"version":"v2","breaking":{"use":"FILE"}}`},
+		{"buf.work.yaml", "directories: [a]\n"},
+		{"buf.work.yaml", "version: v2\ndirectories: [a]\n"},
+		{"buf.work.yaml", "version: v1\n"},
+		{"buf.work.yaml", "version: v1\ndirectories: [a]\nfoo: 1\n"},
+		{"buf.work.yaml", "version: v1\ndirectories: a\n"},
 	} {
-		cmd := exec.Command("git", args...)
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "a", "a.proto"), []byte("syntax = \"proto3\";\npackage a;\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "build", "-o", os.DevNull)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			tb.Fatalf("git %v: %v: %s", args, err, out)
+		cmd.Env = append(os.Environ(), "NO_COLOR=1")
+		out, err := cmd.CombinedOutput()
+		prefix := "Failure: decode " + c.file + ": "
+		if err == nil || !strings.HasPrefix(string(out), prefix) {
+			t.Errorf("%s %q: buf build = %v %q; the case must be one buf refuses when it decodes the file", c.file, c.data, err, out)
+			continue
+		}
+		want := strings.TrimSuffix(strings.TrimPrefix(string(out), prefix), "\n")
+		if c.file == "buf.yaml" {
+			_, err = ParseBufYAML([]byte(c.data))
+		} else {
+			_, err = ParseBufWorkYAML([]byte(c.data))
+		}
+		if err == nil {
+			t.Errorf("%s %q: natsrpc accepts it; buf says %q", c.file, c.data, want)
+			continue
+		}
+		if got := err.Error(); goTypeName.ReplaceAllString(got, "into T") != goTypeName.ReplaceAllString(want, "into T") {
+			t.Errorf("%s %q:\n natsrpc: %s\n buf:     %s", c.file, c.data, got, want)
 		}
 	}
-}
-
-// pathArgs returns --path and --exclude-path flags for buf.
-func pathArgs(paths, excludes []string) []string {
-	var args []string
-	for _, p := range paths {
-		args = append(args, "--path", p)
-	}
-	for _, e := range excludes {
-		args = append(args, "--exclude-path", e)
-	}
-	return args
-}
-
-// copyTree copies a directory tree.
-func copyTree(tb testing.TB, from, to string) {
-	tb.Helper()
-	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		target := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-}
-
-// diffLines describes the lines only in want and only in got.
-func diffLines(want, got string) string {
-	ws, gs := map[string]bool{}, map[string]bool{}
-	for _, l := range strings.Split(want, "\n") {
-		ws[l] = true
-	}
-	for _, l := range strings.Split(got, "\n") {
-		gs[l] = true
-	}
-	var b strings.Builder
-	for _, l := range strings.Split(want, "\n") {
-		if !gs[l] {
-			b.WriteString("  buf only:     " + l + "\n")
-		}
-	}
-	for _, l := range strings.Split(got, "\n") {
-		if !ws[l] {
-			b.WriteString("  natsrpc only: " + l + "\n")
-		}
-	}
-	if b.Len() == 0 {
-		b.WriteString("  (same lines, different order)\n")
-	}
-	return b.String()
 }

@@ -1,17 +1,13 @@
 package breaking
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Config selects which rules run and which findings are ignored. It is the
@@ -334,160 +330,42 @@ func normalizeIgnorePaths(paths []string) ([]string, error) {
 func normalizePath(p string) (string, error) {
 	p = strings.ReplaceAll(p, "\\", "/")
 	if strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("%s: absolute paths are not allowed; give a path relative to the module", p)
+		return "", fmt.Errorf("%s: expected to be relative", p)
 	}
 	n := path.Clean(p)
 	if n == ".." || strings.HasPrefix(n, "../") {
-		return "", fmt.Errorf("%s: path is outside the module", p)
+		return "", fmt.Errorf("%s: is outside the context directory", p)
 	}
 	return n, nil
-}
-
-// BufYAML is the breaking configuration of a buf.yaml file.
-type BufYAML struct {
-	// Version is the file's version.
-	Version Version
-	// top is the top-level breaking section; nil when a v2 file has none.
-	top *externalBreaking
-	// modules are a v2 file's module entries, in order.
-	modules []bufYAMLModule
-}
-
-type bufYAMLModule struct {
-	dir      string
-	breaking *externalBreaking
-}
-
-type externalBreaking struct {
-	Use                    []string            `yaml:"use"`
-	Except                 []string            `yaml:"except"`
-	Ignore                 []string            `yaml:"ignore"`
-	IgnoreOnly             map[string][]string `yaml:"ignore_only"`
-	IgnoreUnstablePackages bool                `yaml:"ignore_unstable_packages"`
-	DisableBuiltin         bool                `yaml:"disable_builtin"`
-}
-
-func (e *externalBreaking) isEmpty() bool {
-	return e == nil || (len(e.Use) == 0 && len(e.Except) == 0 && len(e.Ignore) == 0 &&
-		len(e.IgnoreOnly) == 0 && !e.IgnoreUnstablePackages && !e.DisableBuiltin)
-}
-
-type externalBufYAMLV1 struct {
-	Version  string            `yaml:"version"`
-	Name     string            `yaml:"name"`
-	Deps     []string          `yaml:"deps"`
-	Build    yaml.Node         `yaml:"build"`
-	Lint     yaml.Node         `yaml:"lint"`
-	Breaking *externalBreaking `yaml:"breaking"`
-}
-
-type externalBufYAMLV2 struct {
-	Version  string            `yaml:"version"`
-	Name     string            `yaml:"name"`
-	Deps     []string          `yaml:"deps"`
-	Lint     yaml.Node         `yaml:"lint"`
-	Breaking *externalBreaking `yaml:"breaking"`
-	Plugins  yaml.Node         `yaml:"plugins"`
-	Policies yaml.Node         `yaml:"policies"`
-	Modules  []struct {
-		Path     string            `yaml:"path"`
-		Name     string            `yaml:"name"`
-		Includes []string          `yaml:"includes"`
-		Excludes []string          `yaml:"excludes"`
-		Lint     yaml.Node         `yaml:"lint"`
-		Breaking *externalBreaking `yaml:"breaking"`
-	} `yaml:"modules"`
-}
-
-// ParseBufYAML parses a buf.yaml (YAML or JSON) strictly, as buf does:
-// unknown keys are errors. Only the breaking sections are kept.
-func ParseBufYAML(data []byte) (*BufYAML, error) {
-	var head struct {
-		Version string `yaml:"version"`
-	}
-	if err := yaml.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("invalid buf.yaml: %w", err)
-	}
-	strict := func(v any) error {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("invalid buf.yaml: %w", err)
-		}
-		return nil
-	}
-	switch Version(head.Version) {
-	case VersionV1Beta1, VersionV1:
-		var ext externalBufYAMLV1
-		if err := strict(&ext); err != nil {
-			return nil, err
-		}
-		top := ext.Breaking
-		if top == nil {
-			top = &externalBreaking{}
-		}
-		return &BufYAML{Version: Version(head.Version), top: top}, nil
-	case VersionV2:
-		var ext externalBufYAMLV2
-		if err := strict(&ext); err != nil {
-			return nil, err
-		}
-		b := &BufYAML{Version: VersionV2}
-		if !ext.Breaking.isEmpty() {
-			b.top = ext.Breaking
-		}
-		if len(ext.Modules) == 0 {
-			b.modules = []bufYAMLModule{{dir: "."}}
-		}
-		for _, m := range ext.Modules {
-			dir, err := normalizePath(m.Path)
-			if m.Path == "" {
-				dir, err = ".", nil
-			}
-			if err != nil {
-				return nil, fmt.Errorf("invalid module path: %w", err)
-			}
-			mod := bufYAMLModule{dir: dir}
-			if !m.Breaking.isEmpty() {
-				mod.breaking = m.Breaking
-			}
-			b.modules = append(b.modules, mod)
-		}
-		// Validate every module's configuration up front, as buf does.
-		for _, m := range b.modules {
-			if _, err := b.ConfigForModule(m.dir); err != nil {
-				return nil, err
-			}
-		}
-		return b, nil
-	case "":
-		return nil, errors.New("invalid buf.yaml: no version; add \"version: v2\"")
-	default:
-		return nil, fmt.Errorf("invalid buf.yaml: unknown file version: %q", head.Version)
-	}
 }
 
 // ConfigForModule returns the breaking configuration of the module at dir
 // (relative to the buf.yaml; "." for v1 files). For v2 files, a module's
 // own breaking section wins over the top-level one; top-level ignore paths
 // are relative to the workspace and only those inside the module apply.
+// Unknown rule and category IDs are errors here, when the check is
+// configured, as buf reports them when it checks (not when it builds).
 func (b *BufYAML) ConfigForModule(dir string) (Config, error) {
+	return b.configForModule(dir, true)
+}
+
+func (b *BufYAML) configForModule(dir string, checkRules bool) (Config, error) {
 	if b.Version != VersionV2 {
-		return configFromExternal(b.Version, b.top, ".", true)
+		return configFromExternal(b.Version, b.top, ".", true, checkRules)
 	}
 	for _, m := range b.modules {
 		if m.dir != dir {
 			continue
 		}
 		if m.breaking != nil {
-			return configFromExternal(VersionV2, m.breaking, dir, true)
+			return configFromExternal(VersionV2, m.breaking, dir, true, checkRules)
 		}
-		return configFromExternal(VersionV2, b.top, dir, false)
+		return configFromExternal(VersionV2, b.top, dir, false, checkRules)
 	}
-	return configFromExternal(VersionV2, b.top, ".", false)
+	return configFromExternal(VersionV2, b.top, ".", false, checkRules)
 }
 
-func configFromExternal(v Version, e *externalBreaking, moduleDir string, requireInside bool) (Config, error) {
+func configFromExternal(v Version, e *externalBreaking, moduleDir string, requireInside, checkRules bool) (Config, error) {
 	cfg := Config{Version: v}
 	if e == nil {
 		return cfg, nil
@@ -544,8 +422,10 @@ func configFromExternal(v Version, e *externalBreaking, moduleDir string, requir
 			cfg.IgnoreOnly[id] = r
 		}
 	}
-	if _, err := resolve(cfg); err != nil {
-		return Config{}, err
+	if checkRules {
+		if _, err := resolve(cfg); err != nil {
+			return Config{}, err
+		}
 	}
 	return cfg, nil
 }

@@ -2,6 +2,7 @@ package breaking
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func TestResolveRuleIDs(t *testing.T) {
 		{name: "natsrpc off", cfg: Config{Use: []string{"WIRE"}}, hasNot: []string{RuleNATSRPCSubjectNoChange}},
 		{name: "natsrpc on", cfg: Config{Use: []string{"WIRE"}, NATSRPC: true}, has: []string{RuleNATSRPCSubjectNoChange, RuleNATSRPCSubjectNoDelete, "FIELD_WIRE_COMPATIBLE_TYPE"}},
 		{name: "natsrpc except", cfg: Config{Use: []string{"WIRE"}, NATSRPC: true, Except: []string{RuleNATSRPCQueueGroupNoChange}}, hasNot: []string{RuleNATSRPCQueueGroupNoChange}, has: []string{RuleNATSRPCKindNoChange}},
-		{name: "bad ignore", cfg: Config{Ignore: []string{"../x"}}, wantErr: "outside the module"},
+		{name: "bad ignore", cfg: Config{Ignore: []string{"../x"}}, wantErr: "outside the context directory"},
 		{name: "dot ignore", cfg: Config{Ignore: []string{"."}}, wantErr: `cannot specify "." as an ignore path`},
 		{name: "unknown version", cfg: Config{Version: "v3"}, wantErr: "unknown buf.yaml version"},
 	}
@@ -147,16 +148,28 @@ lint:
 		t.Errorf("ignoring the module directory should disable the check: %+v", c)
 	}
 	for _, bad := range []struct{ yaml, want string }{
-		{"breaking:\n  use: [FILE]\n", "no version"},
-		{"version: v9\n", "unknown file version"},
-		{"version: v1\nbreaking:\n  usee: [FILE]\n", "usee"},
+		{"breaking:\n  use: [FILE]\n", `"version" is not set. Please add "version: v2"`},
+		{"version: v9\n", `unknown file version: "v9"`},
+		{"version: v1\nbreaking:\n  usee: [FILE]\n", "field usee not found"},
 		{"version: v2\nmodules:\n  - path: p\n    breaking:\n      ignore: [q/x]\n", "not contained within module directory"},
-		{"version: v1\nbreaking: [", "invalid buf.yaml"},
-		{"version: v2\nbreaking:\n  use: [BOGUS]\n", "BOGUS"},
+		{"version: v1\nbreaking: [", "yaml: "},
 	} {
-		if _, err := ParseBufYAML([]byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
+		_, err := ParseBufYAML([]byte(bad.yaml))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("ParseBufYAML(%q) = %v, want an error with %q", bad.yaml, err, bad.want)
 		}
+		if _, ok := errors.AsType[*ConfigError](err); !ok {
+			t.Errorf("ParseBufYAML(%q) = %T; want a *ConfigError", bad.yaml, err)
+		}
+	}
+	// Unknown rule IDs are reported when a check is configured, not when
+	// the file is read, as buf builds such a module and refuses to check it.
+	bogus, err := ParseBufYAML([]byte("version: v2\nbreaking:\n  use: [BOGUS]\n"))
+	if err != nil {
+		t.Fatalf("ParseBufYAML with an unknown rule: %v; buf reads such a file", err)
+	}
+	if _, err := bogus.ConfigForModule("."); err == nil || !strings.Contains(err.Error(), "BOGUS") {
+		t.Errorf("ConfigForModule with an unknown rule = %v; want an error naming it", err)
 	}
 	v1, err := ParseBufYAML([]byte(`{"version":"v1","breaking":{"use":["PACKAGE"],"except":["PACKAGE_NO_DELETE"]}}`))
 	if err != nil {

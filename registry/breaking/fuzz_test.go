@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/internal/descset"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 )
 
 // FuzzCheck mutates valid descriptor sets, not raw bytes: the input is a
@@ -71,20 +74,37 @@ func FuzzCheck(f *testing.F) {
 var (
 	fuzzBaseOnce sync.Once
 	fuzzBaseSet  *descriptorpb.FileDescriptorSet
-	fuzzBaseErr  error
 )
 
 func fuzzBase(tb testing.TB) *descriptorpb.FileDescriptorSet {
 	fuzzBaseOnce.Do(func() {
-		in, err := input.Load(context.Background(), "testdata/fuzzbase", input.Options{})
-		if err != nil {
-			fuzzBaseErr = err
-			return
+		// The files of testdata/fuzzbase in path order, then their
+		// imports in path order, as the CLI's loader lists a module.
+		targets := testschema.CompileDir(tb, "testdata/fuzzbase")
+		set := descset.Closure(targets...)
+		isTarget := map[string]bool{}
+		for _, fd := range targets {
+			isTarget[fd.Path()] = true
 		}
-		fuzzBaseSet = in.FileDescriptorSet()
+		fuzzBaseSet = &descriptorpb.FileDescriptorSet{}
+		var imports []*descriptorpb.FileDescriptorProto
+		for _, f := range set.GetFile() {
+			if !isTarget[f.GetName()] {
+				imports = append(imports, f)
+			}
+		}
+		slices.SortFunc(imports, func(a, b *descriptorpb.FileDescriptorProto) int { return strings.Compare(a.GetName(), b.GetName()) })
+		for _, fd := range targets {
+			for _, f := range set.GetFile() {
+				if f.GetName() == fd.Path() {
+					fuzzBaseSet.File = append(fuzzBaseSet.File, f)
+				}
+			}
+		}
+		fuzzBaseSet.File = append(fuzzBaseSet.File, imports...)
 	})
-	if fuzzBaseErr != nil {
-		tb.Fatal(fuzzBaseErr)
+	if fuzzBaseSet == nil {
+		tb.Fatal("testdata/fuzzbase did not compile (see the first failure)")
 	}
 	return fuzzBaseSet
 }

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/natsrpc/natsrpc/internal/testkit/schemagen"
 )
 
 func compileImage(t *testing.T, src string) Image {
 	t.Helper()
-	files, err := compileSources(map[string]string{"m.proto": src})
+	files, err := schemagen.Compile(map[string]string{"m.proto": src})
 	if err != nil {
 		t.Fatalf("compile: %v\n%s", err, src)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,12 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bufbuild/protocompile"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/natsrpc/natsrpc/internal/testkit/schemagen"
 )
 
 // The soundness test checks the WIRE verdicts against reality: for every
@@ -59,35 +59,6 @@ func soundnessPairs() int {
 	return 300
 }
 
-func compileSources(srcs map[string]string) ([]protoreflect.FileDescriptor, error) {
-	var names []string
-	for n := range srcs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: func(p string) (io.ReadCloser, error) {
-				s, ok := srcs[p]
-				if !ok {
-					return nil, os.ErrNotExist
-				}
-				return io.NopCloser(strings.NewReader(s)), nil
-			},
-		}),
-		SourceInfoMode: protocompile.SourceInfoStandard,
-	}
-	files, err := c.Compile(context.Background(), names...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]protoreflect.FileDescriptor, len(files))
-	for i, f := range files {
-		out[i] = f
-	}
-	return out, nil
-}
-
 type lossStats struct {
 	viaJSON                                                                 bool
 	messages, fields, truncations, unknownEnums, jsonMessages, jsonUnsigned int
@@ -101,14 +72,14 @@ func TestSoundnessWire(t *testing.T) {
 	checked, tried, jsonPairs := 0, 0, 0
 	for checked < want && tried < want*40 {
 		tried++
-		g := &gen{r: r, prefix: fmt.Sprintf("s%04d", tried), seq: tried}
-		base := g.schema()
-		cur, muts := g.mutate(base, 1+r.IntN(3))
-		oldFiles, err := compileSources(render(base))
+		g := schemagen.New(r, fmt.Sprintf("s%04d", tried), tried)
+		base := g.Schema()
+		cur, muts := g.Mutate(base, 1+r.IntN(3))
+		oldFiles, err := schemagen.Compile(schemagen.Render(base))
 		if err != nil {
 			continue
 		}
-		newFiles, err := compileSources(render(cur))
+		newFiles, err := schemagen.Compile(schemagen.Render(cur))
 		if err != nil {
 			continue
 		}
@@ -157,12 +128,12 @@ func TestSoundnessWire(t *testing.T) {
 				decoded := dynamicpb.NewMessage(nd)
 				if err := (proto.UnmarshalOptions{Resolver: dynamicResolver(newFiles)}).Unmarshal(data, decoded); err != nil {
 					t.Errorf("pair %s (mutations %v): %s written with the old schema does not parse with the new one: %v\nold:\n%s\nnew:\n%s",
-						g.prefix, muts, n, err, dump(render(base)), dump(render(cur)))
+						g.Prefix(), muts, n, err, schemagen.Dump(schemagen.Render(base)), schemagen.Dump(schemagen.Render(cur)))
 					continue
 				}
 				stats.messages++
 				if msg := compareMessages(old, decoded, &stats, false); msg != "" {
-					t.Errorf("pair %s (mutations %v): %s lost data: %s\nold:\n%s\nnew:\n%s", g.prefix, muts, n, msg, dump(render(base)), dump(render(cur)))
+					t.Errorf("pair %s (mutations %v): %s lost data: %s\nold:\n%s\nnew:\n%s", g.Prefix(), muts, n, msg, schemagen.Dump(schemagen.Render(base)), schemagen.Dump(schemagen.Render(cur)))
 				}
 				if !withJSON {
 					continue
@@ -178,12 +149,12 @@ func TestSoundnessWire(t *testing.T) {
 						continue
 					}
 					t.Errorf("pair %s (mutations %v): %s written as JSON with the old schema does not parse with the new one: %v\n%s\nold:\n%s\nnew:\n%s",
-						g.prefix, muts, n, err, js, dump(render(base)), dump(render(cur)))
+						g.Prefix(), muts, n, err, js, schemagen.Dump(schemagen.Render(base)), schemagen.Dump(schemagen.Render(cur)))
 					continue
 				}
 				stats.jsonMessages++
 				if msg := compareMessages(old, jdecoded, &stats, true); msg != "" {
-					t.Errorf("pair %s (mutations %v): %s lost data through JSON: %s", g.prefix, muts, n, msg)
+					t.Errorf("pair %s (mutations %v): %s lost data through JSON: %s", g.Prefix(), muts, n, msg)
 				}
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
-	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // TestCarryFillsEveryReply checks that each reply carry serves has the
@@ -22,7 +22,7 @@ func TestCarryFillsEveryReply(t *testing.T) {
 	}
 	for _, newReply := range replies {
 		name := newReply().ProtoReflect().Descriptor().FullName()
-		out, err := carry(context.Background(), registry.Content{Object: &registry.ObjectRef{Bucket: "b", Name: "n"}}, newReply())
+		out, err := carry(context.Background(), store.Content{Object: &store.ObjectRef{Bucket: "b", Name: "n"}}, newReply())
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -30,7 +30,7 @@ func TestCarryFillsEveryReply(t *testing.T) {
 			t.Errorf("%s: the object reference is not in the content oneof", name)
 		}
 		set, _ := proto.Marshal(&registryv1.ObjectRef{Name: "x"}) // any bytes: the binary path does not decode them
-		out, err = carry(context.Background(), registry.Content{Set: set}, newReply())
+		out, err = carry(context.Background(), store.Content{Set: set}, newReply())
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
-	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // apiError turns a registry error into the natsrpc error the caller sees:
@@ -24,7 +24,7 @@ func apiError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var re *registry.Error
+	var re *store.Error
 	if !errors.As(err, &re) {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return err // the runtime maps context errors itself
@@ -34,17 +34,17 @@ func apiError(err error) error {
 	return natsrpc.NewError(codeOf(re.Kind), err)
 }
 
-func codeOf(k registry.Kind) natsrpc.Code {
+func codeOf(k store.Kind) natsrpc.Code {
 	switch k {
-	case registry.KindInvalidArgument:
+	case store.KindInvalidArgument:
 		return natsrpc.CodeInvalidArgument
-	case registry.KindNotFound:
+	case store.KindNotFound:
 		return natsrpc.CodeNotFound
-	case registry.KindFailedPrecondition:
+	case store.KindFailedPrecondition:
 		return natsrpc.CodeFailedPrecondition
-	case registry.KindConflict:
+	case store.KindConflict:
 		return natsrpc.CodeAborted
-	case registry.KindUnavailable:
+	case store.KindUnavailable:
 		return natsrpc.CodeUnavailable
 	default:
 		return natsrpc.CodeInternal
@@ -56,7 +56,7 @@ func invalidArgument(format string, args ...any) error {
 }
 
 // moduleVersion converts a version description.
-func moduleVersion(v registry.VersionInfo) *registryv1.ModuleVersion {
+func moduleVersion(v store.VersionInfo) *registryv1.ModuleVersion {
 	mv := &registryv1.ModuleVersion{
 		Module:   v.Module,
 		Version:  v.Version,
@@ -79,7 +79,7 @@ func moduleVersion(v registry.VersionInfo) *registryv1.ModuleVersion {
 	return mv
 }
 
-func violations(vs []registry.Violation) []*registryv1.Violation {
+func violations(vs []store.Violation) []*registryv1.Violation {
 	out := make([]*registryv1.Violation, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, &registryv1.Violation{
@@ -96,38 +96,38 @@ func violations(vs []registry.Violation) []*registryv1.Violation {
 	return out
 }
 
-func outcome(o registry.Outcome) registryv1.PushOutcome {
+func outcome(o store.Outcome) registryv1.PushOutcome {
 	switch o {
-	case registry.OutcomeCreated:
+	case store.OutcomeCreated:
 		return registryv1.PushOutcome_PUSH_OUTCOME_CREATED
-	case registry.OutcomeUnchanged:
+	case store.OutcomeUnchanged:
 		return registryv1.PushOutcome_PUSH_OUTCOME_UNCHANGED
-	case registry.OutcomeRefused:
+	case store.OutcomeRefused:
 		return registryv1.PushOutcome_PUSH_OUTCOME_REFUSED
 	default:
 		return registryv1.PushOutcome_PUSH_OUTCOME_UNSPECIFIED
 	}
 }
 
-func moduleStatus(s registry.ModuleStatus) registryv1.ModuleStatus {
+func moduleStatus(s store.ModuleStatus) registryv1.ModuleStatus {
 	switch s {
-	case registry.ModuleUnknown:
+	case store.ModuleUnknown:
 		return registryv1.ModuleStatus_MODULE_STATUS_UNKNOWN
-	case registry.ModuleAnnounced:
+	case store.ModuleAnnounced:
 		return registryv1.ModuleStatus_MODULE_STATUS_ANNOUNCED
-	case registry.ModulePushed:
+	case store.ModulePushed:
 		return registryv1.ModuleStatus_MODULE_STATUS_PUSHED
 	default:
 		return registryv1.ModuleStatus_MODULE_STATUS_UNSPECIFIED
 	}
 }
 
-func policyToProto(p registry.Policy) *registryv1.Policy {
+func policyToProto(p store.Policy) *registryv1.Policy {
 	out := &registryv1.Policy{Categories: p.Categories, Transitive: p.Transitive}
 	switch p.Direction {
-	case registry.DirectionForward:
+	case store.DirectionForward:
 		out.Direction = registryv1.Direction_DIRECTION_FORWARD
-	case registry.DirectionFull:
+	case store.DirectionFull:
 		out.Direction = registryv1.Direction_DIRECTION_FULL
 	default:
 		out.Direction = registryv1.Direction_DIRECTION_BACKWARD
@@ -135,40 +135,40 @@ func policyToProto(p registry.Policy) *registryv1.Policy {
 	return out
 }
 
-func policyFromProto(p *registryv1.Policy) (registry.Policy, error) {
-	out := registry.Policy{Categories: p.GetCategories(), Transitive: p.GetTransitive()}
+func policyFromProto(p *registryv1.Policy) (store.Policy, error) {
+	out := store.Policy{Categories: p.GetCategories(), Transitive: p.GetTransitive()}
 	switch p.GetDirection() {
 	case registryv1.Direction_DIRECTION_UNSPECIFIED, registryv1.Direction_DIRECTION_BACKWARD:
-		out.Direction = registry.DirectionBackward
+		out.Direction = store.DirectionBackward
 	case registryv1.Direction_DIRECTION_FORWARD:
-		out.Direction = registry.DirectionForward
+		out.Direction = store.DirectionForward
 	case registryv1.Direction_DIRECTION_FULL:
-		out.Direction = registry.DirectionFull
+		out.Direction = store.DirectionFull
 	default:
-		return registry.Policy{}, invalidArgument("policy direction %d: use DIRECTION_BACKWARD, DIRECTION_FORWARD or DIRECTION_FULL", int32(p.GetDirection()))
+		return store.Policy{}, invalidArgument("policy direction %d: use DIRECTION_BACKWARD, DIRECTION_FORWARD or DIRECTION_FULL", int32(p.GetDirection()))
 	}
 	return out, nil
 }
 
-func symbolKind(k registry.SymbolKind) registryv1.SymbolKind {
+func symbolKind(k store.SymbolKind) registryv1.SymbolKind {
 	switch k {
-	case registry.SymbolPackage:
+	case store.SymbolPackage:
 		return registryv1.SymbolKind_SYMBOL_KIND_PACKAGE
-	case registry.SymbolMessage:
+	case store.SymbolMessage:
 		return registryv1.SymbolKind_SYMBOL_KIND_MESSAGE
-	case registry.SymbolField:
+	case store.SymbolField:
 		return registryv1.SymbolKind_SYMBOL_KIND_FIELD
-	case registry.SymbolOneof:
+	case store.SymbolOneof:
 		return registryv1.SymbolKind_SYMBOL_KIND_ONEOF
-	case registry.SymbolEnum:
+	case store.SymbolEnum:
 		return registryv1.SymbolKind_SYMBOL_KIND_ENUM
-	case registry.SymbolEnumValue:
+	case store.SymbolEnumValue:
 		return registryv1.SymbolKind_SYMBOL_KIND_ENUM_VALUE
-	case registry.SymbolService:
+	case store.SymbolService:
 		return registryv1.SymbolKind_SYMBOL_KIND_SERVICE
-	case registry.SymbolMethod:
+	case store.SymbolMethod:
 		return registryv1.SymbolKind_SYMBOL_KIND_METHOD
-	case registry.SymbolExtension:
+	case store.SymbolExtension:
 		return registryv1.SymbolKind_SYMBOL_KIND_EXTENSION
 	default:
 		return registryv1.SymbolKind_SYMBOL_KIND_UNSPECIFIED
@@ -192,7 +192,7 @@ func methodKind(k natsrpc.MethodKind) registryv1.MethodKind {
 	}
 }
 
-func objectRef(o *registry.ObjectRef) *registryv1.ObjectRef {
+func objectRef(o *store.ObjectRef) *registryv1.ObjectRef {
 	return &registryv1.ObjectRef{Bucket: o.Bucket, Name: o.Name, Size: o.Size, Digest: o.Digest}
 }
 
@@ -208,7 +208,7 @@ func objectRef(o *registry.ObjectRef) *registryv1.ObjectRef {
 // the client decodes as the FileDescriptorSet it is. That skips a decode
 // and a re-encode of up to a megabyte on every lookup. protojson cannot
 // write raw fields, so JSON replies carry the decoded set.
-func carry[M proto.Message](ctx context.Context, c registry.Content, out M) (M, error) {
+func carry[M proto.Message](ctx context.Context, c store.Content, out M) (M, error) {
 	reply := out.ProtoReflect()
 	fields := reply.Descriptor().Fields()
 	if c.Object != nil {

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"
-	"github.com/natsrpc/natsrpc/registry"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
 	regserver "github.com/natsrpc/natsrpc/registry/server"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // versionEvents is a generated RegistryEventsService handler that records
@@ -80,7 +81,7 @@ func TestVersionCreatedThroughGeneratedStubs(t *testing.T) {
 			}
 
 			ctx := registrytest.Ctx(t, time.Minute)
-			res, err := reg.Push(ctx, registry.PushRequest{Module: "common", Files: registrytest.CommonSet(t, registrytest.CommonV1)})
+			res, err := reg.Push(ctx, store.PushRequest{Module: "common", Files: testschema.CommonSet(t, testschema.CommonV1)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
-	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // Fuzz targets for the registry server's conversions of what callers send
@@ -30,7 +30,7 @@ func FuzzCarry(f *testing.F) {
 		want := &descriptorpb.FileDescriptorSet{}
 		wantErr := proto.Unmarshal(stored, want)
 		out := &registryv1.GetModuleVersionResponse{Version: &registryv1.ModuleVersion{Module: "m", Version: 1}}
-		if _, err := carry(context.Background(), registry.Content{Set: stored}, out); err != nil {
+		if _, err := carry(context.Background(), store.Content{Set: stored}, out); err != nil {
 			t.Fatalf("carry: %v", err)
 		}
 		wire, err := proto.Marshal(out)

@@ -9,7 +9,7 @@ import (
 
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"
-	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 var _ registryv1natsrpc.RegistryServiceHandler = (*Server)(nil)
@@ -19,7 +19,7 @@ var _ registryv1natsrpc.RegistryServiceHandler = (*Server)(nil)
 // before the response is sent, so a client that sees the response after
 // subscribing to events has seen the event too.
 func (s *Server) Push(ctx context.Context, req *registryv1.PushRequest) (*registryv1.PushResponse, error) {
-	preq := registry.PushRequest{Module: req.GetModule(), OwnFiles: req.GetOwnFiles(), DryRun: req.GetDryRun()}
+	preq := store.PushRequest{Module: req.GetModule(), OwnFiles: req.GetOwnFiles(), DryRun: req.GetDryRun()}
 	switch src := req.GetSource().(type) {
 	case *registryv1.PushRequest_FileDescriptorSet:
 		preq.Files = src.FileDescriptorSet
@@ -40,8 +40,8 @@ func (s *Server) Push(ctx context.Context, req *registryv1.PushRequest) (*regist
 	}
 	res, err := s.reg.Push(ctx, preq)
 	if err != nil {
-		var re *registry.Error
-		if errors.As(err, &re) && re.Kind == registry.KindFailedPrecondition {
+		var re *store.Error
+		if errors.As(err, &re) && re.Kind == store.KindFailedPrecondition {
 			return &registryv1.PushResponse{
 				Outcome:    registryv1.PushOutcome_PUSH_OUTCOME_REFUSED,
 				Violations: violations(re.Violations),
@@ -56,7 +56,7 @@ func (s *Server) Push(ctx context.Context, req *registryv1.PushRequest) (*regist
 		DryRun:     res.DryRun,
 		Violations: violations(res.Violations),
 	}
-	if res.Outcome != registry.OutcomeRefused {
+	if res.Outcome != store.OutcomeRefused {
 		out.Version = moduleVersion(res.Version)
 	}
 	if res.Created && s.relay != nil {
@@ -76,7 +76,7 @@ func (s *Server) GetPolicy(ctx context.Context, req *registryv1.GetPolicyRequest
 		return nil, apiError(err)
 	}
 	out := &registryv1.GetPolicyResponse{Policy: policyToProto(p), IsDefault: isDefault, ModuleStatus: moduleStatus(status)}
-	if status == registry.ModuleUnknown {
+	if status == store.ModuleUnknown {
 		if out.SimilarModules, err = s.reg.ClosestModules(ctx, req.GetModule(), 3); err != nil {
 			return nil, apiError(err)
 		}
@@ -102,7 +102,7 @@ func (s *Server) SetPolicy(ctx context.Context, req *registryv1.SetPolicyRequest
 
 // ListModules implements RegistryService.ListModules.
 func (s *Server) ListModules(ctx context.Context, req *registryv1.ListModulesRequest) (*registryv1.ListModulesResponse, error) {
-	mods, next, err := s.reg.ListModules(ctx, registry.ListOptions{PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	mods, next, err := s.reg.ListModules(ctx, store.ListOptions{PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
 	if err != nil {
 		return nil, apiError(err)
 	}
@@ -119,7 +119,7 @@ func (s *Server) ListModules(ctx context.Context, req *registryv1.ListModulesReq
 
 // ListVersions implements RegistryService.ListVersions.
 func (s *Server) ListVersions(ctx context.Context, req *registryv1.ListVersionsRequest) (*registryv1.ListVersionsResponse, error) {
-	vs, next, err := s.reg.ListVersions(ctx, req.GetModule(), registry.ListOptions{PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	vs, next, err := s.reg.ListVersions(ctx, req.GetModule(), store.ListOptions{PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
 	if err != nil {
 		return nil, apiError(err)
 	}
@@ -132,7 +132,7 @@ func (s *Server) ListVersions(ctx context.Context, req *registryv1.ListVersionsR
 
 // GetModuleVersion implements RegistryService.GetModuleVersion.
 func (s *Server) GetModuleVersion(ctx context.Context, req *registryv1.GetModuleVersionRequest) (*registryv1.GetModuleVersionResponse, error) {
-	mc, err := s.reg.GetModuleVersion(ctx, registry.GetRequest{
+	mc, err := s.reg.GetModuleVersion(ctx, store.GetRequest{
 		Module:            req.GetModule(),
 		Version:           req.GetVersion(),
 		Symbols:           req.GetSymbols(),
@@ -148,7 +148,7 @@ func (s *Server) GetModuleVersion(ctx context.Context, req *registryv1.GetModule
 
 // ResolveSymbol implements RegistryService.ResolveSymbol.
 func (s *Server) ResolveSymbol(ctx context.Context, req *registryv1.ResolveSymbolRequest) (*registryv1.ResolveSymbolResponse, error) {
-	res, err := s.reg.ResolveSymbol(ctx, registry.SymbolRequest{
+	res, err := s.reg.ResolveSymbol(ctx, store.SymbolRequest{
 		Symbol:            req.GetSymbol(),
 		Module:            req.GetModule(),
 		Version:           req.GetVersion(),
@@ -169,7 +169,7 @@ func (s *Server) ResolveSymbol(ctx context.Context, req *registryv1.ResolveSymbo
 
 // ResolveFile implements RegistryService.ResolveFile.
 func (s *Server) ResolveFile(ctx context.Context, req *registryv1.ResolveFileRequest) (*registryv1.ResolveFileResponse, error) {
-	res, err := s.reg.ResolveFile(ctx, registry.FileRequest{
+	res, err := s.reg.ResolveFile(ctx, store.FileRequest{
 		File:              req.GetFile(),
 		Module:            req.GetModule(),
 		Version:           req.GetVersion(),
@@ -185,7 +185,7 @@ func (s *Server) ResolveFile(ctx context.Context, req *registryv1.ResolveFileReq
 
 // ResolveSubject implements RegistryService.ResolveSubject.
 func (s *Server) ResolveSubject(ctx context.Context, req *registryv1.ResolveSubjectRequest) (*registryv1.ResolveSubjectResponse, error) {
-	res, err := s.reg.ResolveSubject(ctx, registry.SubjectRequest{
+	res, err := s.reg.ResolveSubject(ctx, store.SubjectRequest{
 		Subject:           req.GetSubject(),
 		IncludeFiles:      req.GetIncludeFiles(),
 		ExcludeSourceInfo: req.GetExcludeSourceInfo(),

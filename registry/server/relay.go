@@ -15,15 +15,15 @@ import (
 	"github.com/natsrpc/natsrpc"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"
-	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/client"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // relay announces new module heads as VersionCreated events; see [Server]
 // for the protocol the instances follow.
 type relay struct {
 	nc      *nats.Conn
-	reg     *registry.Registry
+	reg     *store.Registry
 	events  registryv1natsrpc.RegistryEventsServiceClient
 	subject string
 	delay   time.Duration
@@ -40,7 +40,7 @@ type relay struct {
 	done   chan struct{}
 }
 
-func startRelay(nc *nats.Conn, reg *registry.Registry, prefix string, delay time.Duration, log *slog.Logger) (*relay, error) {
+func startRelay(nc *nats.Conn, reg *store.Registry, prefix string, delay time.Duration, log *slog.Logger) (*relay, error) {
 	subject := registryv1natsrpc.RegistryEventsServiceVersionCreatedSubject
 	var copts []natsrpc.ClientOption
 	if prefix != "" {
@@ -91,7 +91,7 @@ func (r *relay) run() {
 	defer close(r.done)
 	backoff := 100 * time.Millisecond
 	for {
-		events, err := r.reg.Watch(r.ctx, registry.WatchOptions{IncludeCurrent: true})
+		events, err := r.reg.Watch(r.ctx, store.WatchOptions{IncludeCurrent: true})
 		if err == nil {
 			backoff = 100 * time.Millisecond
 			for ev := range events {
@@ -137,7 +137,7 @@ func (r *relay) fallback(module string, version uint64) {
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(r.ctx, 30*time.Second)
 	defer cancel()
-	vs, _, err := r.reg.ListVersions(ctx, module, registry.ListOptions{PageSize: 1, PageToken: strconv.FormatUint(version-1, 10)})
+	vs, _, err := r.reg.ListVersions(ctx, module, store.ListOptions{PageSize: 1, PageToken: strconv.FormatUint(version-1, 10)})
 	if err == nil && len(vs) == 0 {
 		err = errors.New("version not listed")
 	}

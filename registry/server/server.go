@@ -1,4 +1,4 @@
-// Package server serves a [registry.Registry] over NATS as
+// Package server serves a [store.Registry] over NATS as
 // natsrpc.registry.v1.RegistryService, with the handler stubs
 // protoc-gen-natsrpc generates, and relays the registry's new versions as
 // VersionCreated events.
@@ -45,7 +45,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"
-	"github.com/natsrpc/natsrpc/registry"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // Server serves one registry over one NATS connection. Create it with
@@ -64,7 +64,7 @@ import (
 // subscriber may still see an event twice and must treat (module, version)
 // as idempotent.
 type Server struct {
-	reg   *registry.Registry
+	reg   *store.Registry
 	nc    *nats.Conn
 	svc   *natsrpc.Service
 	relay *relay
@@ -122,7 +122,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // New starts serving reg over nc and, unless [WithoutEventRelay] is given,
 // relaying its new versions.
-func New(nc *nats.Conn, reg *registry.Registry, opts ...Option) (*Server, error) {
+func New(nc *nats.Conn, reg *store.Registry, opts ...Option) (*Server, error) {
 	if nc == nil {
 		return nil, errors.New("registry server: nats connection is nil")
 	}
@@ -157,7 +157,7 @@ func New(nc *nats.Conn, reg *registry.Registry, opts ...Option) (*Server, error)
 }
 
 // Registry returns the registry the server serves.
-func (s *Server) Registry() *registry.Registry { return s.reg }
+func (s *Server) Registry() *store.Registry { return s.reg }
 
 // Stop stops serving: it drains the API subscriptions and waits for the
 // requests in flight (see natsrpc.Service.Stop), then stops the event

@@ -12,12 +12,13 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/natsrpc/natsrpc"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"
-	"github.com/natsrpc/natsrpc/registry"
 	"github.com/natsrpc/natsrpc/registry/client"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 func push(t *testing.T, c *client.Client, module string, set *descriptorpb.FileDescriptorSet, own ...string) *registryv1.PushResponse {
@@ -50,7 +51,7 @@ func TestPushAndLookupsThroughTheAPI(t *testing.T) {
 	ctx := registrytest.Ctx(t, 2*time.Minute)
 
 	// First push creates version 1.
-	res := push(t, c, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	res := push(t, c, "common", testschema.CommonSet(t, testschema.CommonV1))
 	if res.GetOutcome() != registryv1.PushOutcome_PUSH_OUTCOME_CREATED || !res.GetCreated() || res.GetVersion().GetVersion() != 1 {
 		t.Fatalf("first push = %v; want created version 1", res)
 	}
@@ -60,13 +61,13 @@ func TestPushAndLookupsThroughTheAPI(t *testing.T) {
 	}
 
 	// The same files again create nothing.
-	res = push(t, c, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	res = push(t, c, "common", testschema.CommonSet(t, testschema.CommonV1))
 	if res.GetOutcome() != registryv1.PushOutcome_PUSH_OUTCOME_UNCHANGED || res.GetCreated() || res.GetVersion().GetVersion() != 1 || res.GetVersion().GetDigest() != v1digest {
 		t.Fatalf("identical push = %v; want unchanged version 1", res)
 	}
 
 	// A breaking change is refused, nothing is stored.
-	res = push(t, c, "common", registrytest.CommonSet(t, registrytest.CommonBroken))
+	res = push(t, c, "common", testschema.CommonSet(t, testschema.CommonBroken))
 	if res.GetOutcome() != registryv1.PushOutcome_PUSH_OUTCOME_REFUSED || res.GetVersion() != nil || len(res.GetViolations()) == 0 {
 		t.Fatalf("breaking push = %v; want refused with violations", res)
 	}
@@ -81,20 +82,20 @@ func TestPushAndLookupsThroughTheAPI(t *testing.T) {
 	// A dry run of a compatible change says what would happen and stores nothing.
 	dry, err := c.Push(ctx, &registryv1.PushRequest{
 		Module: "common", DryRun: true,
-		Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: registrytest.CommonSet(t, registrytest.CommonV2)},
+		Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: testschema.CommonSet(t, testschema.CommonV2)},
 	})
 	if err != nil || dry.GetOutcome() != registryv1.PushOutcome_PUSH_OUTCOME_CREATED || dry.GetCreated() || !dry.GetDryRun() || dry.GetVersion().GetVersion() != 2 {
 		t.Fatalf("dry run = %v, %v; want would-create version 2", dry, err)
 	}
 
 	// A compatible change is accepted.
-	res = push(t, c, "common", registrytest.CommonSet(t, registrytest.CommonV2))
+	res = push(t, c, "common", testschema.CommonSet(t, testschema.CommonV2))
 	if res.GetOutcome() != registryv1.PushOutcome_PUSH_OUTCOME_CREATED || res.GetVersion().GetVersion() != 2 {
 		t.Fatalf("compatible push = %v; want created version 2", res)
 	}
 
 	// A module importing it.
-	res = push(t, c, "shop", registrytest.ShopSet(t, registrytest.ShopV1, registrytest.CommonV2), "acme/shop/v1/shop.proto")
+	res = push(t, c, "shop", testschema.ShopSet(t, testschema.ShopV1, testschema.CommonV2), "acme/shop/v1/shop.proto")
 	if res.GetVersion().GetVersion() != 1 {
 		t.Fatalf("shop push = %v", res)
 	}
@@ -231,9 +232,9 @@ func names(set *descriptorpb.FileDescriptorSet) []string {
 func TestOwnershipConflictThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV1))
 	// Another module declaring the same package (its own copy of common).
-	res := push(t, env.Client, "thief", registrytest.CommonSet(t, registrytest.CommonV2))
+	res := push(t, env.Client, "thief", testschema.CommonSet(t, testschema.CommonV2))
 	if res.GetOutcome() != registryv1.PushOutcome_PUSH_OUTCOME_REFUSED {
 		t.Fatalf("push of another module's package = %v; want refused", res)
 	}
@@ -241,8 +242,8 @@ func TestOwnershipConflictThroughTheAPI(t *testing.T) {
 	for _, v := range res.GetViolations() {
 		rules[v.GetRule()] = true
 	}
-	if !rules[registry.RulePackageOwned] || !rules[registry.RuleFileOwned] {
-		t.Errorf("violations = %v; want %s and %s", res.GetViolations(), registry.RulePackageOwned, registry.RuleFileOwned)
+	if !rules[store.RulePackageOwned] || !rules[store.RuleFileOwned] {
+		t.Errorf("violations = %v; want %s and %s", res.GetViolations(), store.RulePackageOwned, store.RuleFileOwned)
 	}
 	if _, err := env.Client.ListVersions(registrytest.Ctx(t, time.Minute), "thief"); natsrpc.CodeOf(err) != natsrpc.CodeNotFound {
 		t.Errorf("versions of the refused module: %v; want not found", err)
@@ -252,7 +253,7 @@ func TestOwnershipConflictThroughTheAPI(t *testing.T) {
 func TestJSONClientsGetTheSetDecoded(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV1))
 	api := registryv1natsrpc.NewRegistryServiceClient(env.Conn, natsrpc.WithJSON())
 	res, err := api.GetModuleVersion(registrytest.Ctx(t, time.Minute), &registryv1.GetModuleVersionRequest{Module: "common"})
 	if err != nil {
@@ -270,7 +271,7 @@ func TestLargeDescriptorSet(t *testing.T) {
 	env := registrytest.Start(t)
 	ctx := registrytest.Ctx(t, 2*time.Minute)
 	src := bigProto(1800)
-	set := registrytest.Compile(t, map[string]string{"big/v1/big.proto": src}, "big/v1/big.proto")
+	set := testschema.Compile(t, map[string]string{"big/v1/big.proto": src}, "big/v1/big.proto")
 	size := proto.Size(set)
 	if size <= 1<<20 {
 		t.Fatalf("test set is %d bytes; want more than 1 MB", size)
@@ -298,7 +299,7 @@ func TestLargeDescriptorSet(t *testing.T) {
 		t.Fatal("fetched file differs from the pushed one")
 	}
 	// A smaller inline limit moves smaller sets to the Object Store too.
-	push(t, env.Client, "common", registrytest.CommonSet(t, registrytest.CommonV1))
+	push(t, env.Client, "common", testschema.CommonSet(t, testschema.CommonV1))
 	small, err := env.Client.API().GetModuleVersion(ctx, &registryv1.GetModuleVersionRequest{Module: "common", MaxInlineBytes: 10})
 	if err != nil || small.GetObject() == nil {
 		t.Fatalf("get with max_inline_bytes 10 = %v, %v; want an object", small.GetObject(), err)
@@ -325,7 +326,7 @@ func TestHostileInput(t *testing.T) {
 	env := registrytest.Start(t)
 	ctx := registrytest.Ctx(t, 2*time.Minute)
 	api := env.Client.API()
-	good := registrytest.CommonSet(t, registrytest.CommonV1)
+	good := testschema.CommonSet(t, testschema.CommonV1)
 
 	// Bytes that are no protobuf at all, straight onto the subject.
 	msg, err := env.Conn.RequestWithContext(ctx, registryv1natsrpc.RegistryServicePushSubject, []byte{0xff, 0xff, 0xff, 0xff, 0x0f})
@@ -380,7 +381,7 @@ func TestHostileInput(t *testing.T) {
 	_, err = api.Push(ctx, &registryv1.PushRequest{Module: "common", Source: &registryv1.PushRequest_Upload{Upload: ref}})
 	wantCode(t, err, natsrpc.CodeInvalidArgument, "FileDescriptorSet")
 	// A huge set: larger than a NATS message, sent inline anyway.
-	_, err = api.Push(ctx, &registryv1.PushRequest{Module: "common", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: registrytest.Compile(t, map[string]string{"big/v1/big.proto": bigProto(1800)}, "big/v1/big.proto")}})
+	_, err = api.Push(ctx, &registryv1.PushRequest{Module: "common", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: testschema.Compile(t, map[string]string{"big/v1/big.proto": bigProto(1800)}, "big/v1/big.proto")}})
 	if err == nil || !strings.Contains(err.Error(), "max_payload") {
 		t.Errorf("inline set over max_payload: %v; want a max_payload error", err)
 	}
@@ -405,9 +406,9 @@ func TestHostileInput(t *testing.T) {
 
 	// A set over the registry's size limit (64 KiB here, 64 MiB by default).
 	small := registrytest.StartNATS(t)
-	registrytest.ServeRegistry(t, small, []registry.Option{registry.WithMaxSetSize(64 << 10)})
+	registrytest.ServeRegistry(t, small, []store.Option{store.WithMaxSetSize(64 << 10)})
 	sc := client.New(natstest.Connect(t, small))
-	_, err = sc.Push(ctx, &registryv1.PushRequest{Module: "big", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: registrytest.Compile(t, map[string]string{"big/v1/big.proto": bigProto(150)}, "big/v1/big.proto")}})
+	_, err = sc.Push(ctx, &registryv1.PushRequest{Module: "big", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: testschema.Compile(t, map[string]string{"big/v1/big.proto": bigProto(150)}, "big/v1/big.proto")}})
 	wantCode(t, err, natsrpc.CodeInvalidArgument, "at most 65536")
 }
 
@@ -437,7 +438,7 @@ func TestTwoInstancesOneJetStream(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([]*registryv1.PushResponse, len(srcs))
 	for i, src := range srcs {
-		set := registrytest.Compile(t, map[string]string{"race/v1/race.proto": src}, "race/v1/race.proto")
+		set := testschema.Compile(t, map[string]string{"race/v1/race.proto": src}, "race/v1/race.proto")
 		wg.Go(func() {
 			res, err := c.Push(ctx, &registryv1.PushRequest{Module: "race", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: set}})
 			if err != nil {
@@ -512,7 +513,7 @@ func TestRelayAnnouncesPushesItDidNotCommit(t *testing.T) {
 	nc := natstest.Connect(t, srv)
 	events := subscribeEvents(t, nc)
 	ctx := registrytest.Ctx(t, time.Minute)
-	if _, err := reg.Push(ctx, registry.PushRequest{Module: "common", Files: registrytest.CommonSet(t, registrytest.CommonV1)}); err != nil {
+	if _, err := reg.Push(ctx, store.PushRequest{Module: "common", Files: testschema.CommonSet(t, testschema.CommonV1)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return events.countVersion("common", 1) >= 1 })
@@ -614,15 +615,15 @@ func TestPolicyDirections(t *testing.T) {
 	t.Parallel()
 	env := registrytest.Start(t)
 	ctx := registrytest.Ctx(t, time.Minute)
-	retyped := strings.Replace(registrytest.CommonV1, "int64 units = 2;", "string units = 2;", 1)
+	retyped := strings.Replace(testschema.CommonV1, "int64 units = 2;", "string units = 2;", 1)
 	for _, tc := range []struct {
 		direction registryv1.Direction
 		src       string
 		refused   bool
 	}{
-		{registryv1.Direction_DIRECTION_BACKWARD, registrytest.CommonBroken, true},
-		{registryv1.Direction_DIRECTION_FORWARD, registrytest.CommonBroken, false},
-		{registryv1.Direction_DIRECTION_FULL, registrytest.CommonBroken, true},
+		{registryv1.Direction_DIRECTION_BACKWARD, testschema.CommonBroken, true},
+		{registryv1.Direction_DIRECTION_FORWARD, testschema.CommonBroken, false},
+		{registryv1.Direction_DIRECTION_FULL, testschema.CommonBroken, true},
 		{registryv1.Direction_DIRECTION_FORWARD, retyped, true},
 	} {
 		module := strings.ToLower(strings.TrimPrefix(tc.direction.String(), "DIRECTION_")) + fmt.Sprint(len(tc.src))
@@ -630,11 +631,11 @@ func TestPolicyDirections(t *testing.T) {
 			t.Fatal(err)
 		}
 		pkg := strings.ReplaceAll(module, "_", "")
-		v1 := strings.Replace(registrytest.CommonV1, "acme.common.v1", "acme."+pkg+".v1", 1)
+		v1 := strings.Replace(testschema.CommonV1, "acme.common.v1", "acme."+pkg+".v1", 1)
 		v2 := strings.Replace(tc.src, "acme.common.v1", "acme."+pkg+".v1", 1)
 		path := "acme/" + pkg + "/v1/x.proto"
-		push(t, env.Client, module, registrytest.Compile(t, map[string]string{path: v1}, path))
-		res := push(t, env.Client, module, registrytest.Compile(t, map[string]string{path: v2}, path))
+		push(t, env.Client, module, testschema.Compile(t, map[string]string{path: v1}, path))
+		res := push(t, env.Client, module, testschema.Compile(t, map[string]string{path: v2}, path))
 		if refused := res.GetOutcome() == registryv1.PushOutcome_PUSH_OUTCOME_REFUSED; refused != tc.refused {
 			t.Errorf("%s: refused = %v (%v); want %v", tc.direction, refused, res.GetViolations(), tc.refused)
 		}

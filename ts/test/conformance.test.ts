@@ -1,6 +1,6 @@
 // The conformance suite for docs/wire.md: the language-neutral cases of
 // testdata/conformance (see its README.md), run against the TypeScript
-// runtime, as conformance_ext_test.go runs them against the Go runtime. A
+// runtime, as internal/runtimetest/conformance_test.go runs them against the Go runtime. A
 // scripted peer on a raw nats.js connection plays the other side.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";

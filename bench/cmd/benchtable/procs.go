@@ -138,9 +138,13 @@ type tools struct {
 	natsrpc string // empty when cmd/natsrpc has no breaking command
 }
 
-func goBuild(repo, out string, args ...string) error {
+// goBuild runs go build in dir (the root of the module that builds it).
+func goBuild(dir, out string, args ...string) error {
 	cmd := exec.Command("go", append([]string{"build", "-o", out}, args...)...)
-	cmd.Dir = repo
+	cmd.Dir = dir
+	// Run as a module of its own: -modfile (tools/go.mod) cannot be used
+	// in workspace mode, and the CLI is built in its module's directory.
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go build %s: %w", strings.Join(args, " "), err)
@@ -166,7 +170,7 @@ func buildTools(repo, dir string, wantNatsrpc bool) (*tools, error) {
 	}
 	if wantNatsrpc {
 		natsrpc := filepath.Join(bin, "natsrpc")
-		if err := goBuild(repo, natsrpc, "./cmd/natsrpc"); err != nil {
+		if err := goBuild(filepath.Join(repo, "cmd", "natsrpc"), natsrpc, "."); err != nil {
 			return nil, err
 		}
 		help := exec.Command(natsrpc, "breaking", "--help")

@@ -16,7 +16,8 @@ tmp="$(mktemp -d .tmp/gen.XXXXXX)"
 trap 'rm -rf "$tmp"; rmdir .tmp 2>/dev/null || true' EXIT
 mkdir "$tmp/bin" "$tmp/out"
 for p in protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go; do
-  printf '#!/bin/sh\nexec go -C %q tool %s "$@"\n' "$PWD" "$p" >"$tmp/bin/$p"
+  # GOWORK=off: the plugins are bench/go.mod's tools, whatever go.work holds.
+  printf '#!/bin/sh\nGOWORK=off exec go -C %q tool %s "$@"\n' "$PWD" "$p" >"$tmp/bin/$p"
   chmod +x "$tmp/bin/$p"
 done
 protoc -I ../proto -I proto \

@@ -19,7 +19,7 @@ import (
 	"github.com/natsrpc/natsrpc"
 	freshv1 "github.com/natsrpc/natsrpc/freshgen/gen/fresh/v1"
 	"github.com/natsrpc/natsrpc/freshgen/gen/fresh/v1/freshv1natsrpc"
-	"github.com/natsrpc/natsrpc/internal/natstest"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 )
 
 // The Unimplemented handlers have value receivers: a value of one is a

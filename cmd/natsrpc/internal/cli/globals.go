@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/regctl"
 	"github.com/natsrpc/natsrpc/registry/client"
-	"github.com/natsrpc/natsrpc/registry/regctl"
 )
 
 const (

@@ -7,9 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/internal/input"
-	registrybreaking "github.com/natsrpc/natsrpc/registry/breaking"
-	"github.com/natsrpc/natsrpc/registry/regctl"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/regctl"
 )
 
 const (
@@ -46,7 +45,7 @@ func runAgainstRegistry(ctx context.Context, cmd *cobra.Command, ref string, opt
 	defer closeConn()
 	res, err := regctl.CheckAgainstRegistry(ctx, c, current, mref, regctl.AgainstOptions{
 		BufRules: f.BufRules,
-		Breaking: registrybreaking.InputOptions{
+		Breaking: input.BreakingOptions{
 			ConfigOverride: f.Config,
 			ExcludeImports: f.ExcludeImports,
 			NATSRPC:        f.NATSRPCRules,

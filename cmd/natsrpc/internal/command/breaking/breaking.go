@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
 	registrybreaking "github.com/natsrpc/natsrpc/registry/breaking"
 )
 
@@ -120,7 +120,7 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, f *flags) (retE
 	if err != nil {
 		return loadError(cmd, format, err)
 	}
-	violations, warnings, err := registrybreaking.CheckInputs(ctx, current, against, registrybreaking.InputOptions{
+	violations, warnings, err := input.CheckBreaking(ctx, current, against, input.BreakingOptions{
 		ConfigOverride: f.Config,
 		ExcludeImports: f.ExcludeImports,
 		NATSRPC:        f.NATSRPCRules,
@@ -153,7 +153,7 @@ func loadError(cmd *cobra.Command, format string, err error) error {
 	if !errors.As(err, &ce) {
 		return err
 	}
-	if perr := registrybreaking.Print(cmd.OutOrStdout(), registrybreaking.CompileViolations(ce), format); perr != nil {
+	if perr := registrybreaking.Print(cmd.OutOrStdout(), input.CompileViolations(ce), format); perr != nil {
 		return fmt.Errorf("cannot print the compile errors: %w", perr)
 	}
 	return &cli.ExitCodeError{Code: cli.ExitRefused}

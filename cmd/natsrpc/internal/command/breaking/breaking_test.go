@@ -15,7 +15,7 @@ import (
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/breaking"
-	"github.com/natsrpc/natsrpc/registry/registrytest"
+	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 )
 
 // The CLI tests run `natsrpc breaking` in process and, where buf has the
@@ -35,7 +35,7 @@ func testBuf(t *testing.T) string {
 	if testing.Short() || os.Getenv("NATSRPC_SKIP_BUF") != "" {
 		t.Skip("needs the buf CLI; skipped in -short mode or with NATSRPC_SKIP_BUF")
 	}
-	root := registrytest.RepoRoot(t)
+	root := testschema.RepoRoot(t)
 	bufOnce.Do(func() {
 		sum, err := os.ReadFile(filepath.Join(root, "tools", "go.sum"))
 		if err != nil {
@@ -64,6 +64,7 @@ func testBuf(t *testing.T) string {
 		defer os.RemoveAll(tmp)
 		cmd := exec.Command("go", "build", "-modfile="+filepath.Join(root, "tools", "go.mod"), "-o", filepath.Join(tmp, "buf"), "github.com/bufbuild/buf/cmd/buf")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOWORK=off") // -modfile cannot be used in workspace mode
 		if out, err := cmd.CombinedOutput(); err != nil {
 			bufErr = errors.New(string(out) + err.Error())
 			return

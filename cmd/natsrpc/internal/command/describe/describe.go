@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/registry/regctl"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/regctl"
 )
 
 const (

@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/regctl"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
-	"github.com/natsrpc/natsrpc/registry/regctl"
 )
 
 // NewCommand returns the `ls` command.

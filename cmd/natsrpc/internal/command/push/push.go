@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
-	"github.com/natsrpc/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/input"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/regctl"
 	"github.com/natsrpc/natsrpc/registry/breaking"
-	"github.com/natsrpc/natsrpc/registry/regctl"
 )
 
 const (
@@ -91,7 +91,7 @@ func run(ctx context.Context, cmd *cobra.Command, ref string, g *cli.Globals, f 
 	if err != nil {
 		var ce *input.CompileError
 		if errors.As(err, &ce) {
-			compileErrors := breaking.CompileViolations(ce)
+			compileErrors := input.CompileViolations(ce)
 			doc := regctl.PushDoc{Module: f.Module, Outcome: "compile_error", DryRun: f.DryRun, Violations: regctl.ViolationDocuments(compileErrors)}
 			if perr := f.Output.Print(cmd.OutOrStdout(), doc, func(w io.Writer) error { return breaking.Print(w, compileErrors, format) }); perr != nil {
 				return perr

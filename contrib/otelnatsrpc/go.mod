@@ -1,0 +1,45 @@
+module github.com/natsrpc/natsrpc/contrib/otelnatsrpc
+
+go 1.26.0
+
+require (
+	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
+	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nuid v1.0.1 // indirect
+	go.opentelemetry.io/otel v1.47.0
+	go.opentelemetry.io/otel/metric v1.47.0
+	go.opentelemetry.io/otel/sdk v1.47.0
+	go.opentelemetry.io/otel/sdk/metric v1.47.0
+	go.opentelemetry.io/otel/trace v1.47.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
+
+require (
+	github.com/natsrpc/natsrpc v0.0.0-00010101000000-000000000000
+	github.com/natsrpc/natsrpc/internal/natsserver v0.0.0-00010101000000-000000000000
+	github.com/natsrpc/natsrpc/internal/testkit v0.0.0-00010101000000-000000000000
+)
+
+replace (
+	github.com/natsrpc/natsrpc => ../..
+	github.com/natsrpc/natsrpc/internal/natsserver => ../../internal/natsserver
+	github.com/natsrpc/natsrpc/internal/testkit => ../../internal/testkit
+)
