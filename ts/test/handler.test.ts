@@ -18,6 +18,7 @@ const microName = "gaming_quest_system_v1_QuestSystemService";
 const prefix = `tsimpl${process.pid}`;
 let nc: NatsConnection;
 let svc: NatsRpcService;
+let slowAborted = 0;
 
 before(async () => {
   nc = await connectTest();
@@ -39,6 +40,7 @@ before(async () => {
         }
         if (req.questId === "slow") {
           await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+          slowAborted++;
           throw ctx.signal.reason;
         }
         if (req.questId.startsWith("fail:")) {
@@ -112,9 +114,17 @@ test("the Go client's deadline reaches the TypeScript handler, which sees it pas
   const r = await goCall("GetQuest", { questId: "deadline" }, { timeoutMs: 1500 });
   const left = r.response?.quest?.quest?.recommendedLevel ?? 0;
   assert.ok(left > 500 && left <= 1500, `the handler saw ${left} ms of 1500`);
+  const abortedBefore = slowAborted;
   const slow = await goCall("GetQuest", { questId: "slow" }, { timeoutMs: 200 });
+  // Either side may report the deadline first (the Go client's timer, or the
+  // handler's deadline_exceeded reply when the client's goroutine runs late
+  // on a loaded machine); what matters is the code, and that the handler's
+  // signal fired at the deadline instead of leaving it waiting forever.
   assert.equal(slow.code, "deadline_exceeded");
-  assert.equal(slow.wire ?? false, false, "the Go client made it up");
+  for (let i = 0; i < 100 && slowAborted === abortedBefore; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(slowAborted, abortedBefore + 1, "the handler's signal never fired at the deadline");
 });
 
 test("$SRV: the TypeScript instance answers PING, INFO and STATS as the Go runtime does", async () => {
