@@ -29,16 +29,23 @@ const bufImageExtensionField = 8042
 const natsrpcOptionsFile = "natsrpc/v1/options.proto"
 
 // IsBuiltinFile reports whether path is built into the registry: the
-// well-known types and the rest of google/protobuf/, and the natsrpc
+// well-known types and the rest of google/protobuf/, the googleapis files
+// under google/api/ (google.api.http annotations and their kin, which the
+// gateway reads; no module owns package google.api), and the natsrpc
 // options. Built-in files are never a module's own; as imports they are
 // accepted whatever their content (their digest is recorded).
 func IsBuiltinFile(path string) bool {
-	return strings.HasPrefix(path, "google/protobuf/") || path == natsrpcOptionsFile
+	return strings.HasPrefix(path, "google/protobuf/") || strings.HasPrefix(path, googleAPIDir) || path == natsrpcOptionsFile
 }
+
+// googleAPIDir holds the googleapis files the registry treats like the
+// well-known types; their descriptors are linked in (googleapis.go).
+const googleAPIDir = "google/api/"
 
 // isReservedPackage reports whether pkg belongs to the built-in files.
 func isReservedPackage(pkg string) bool {
-	return pkg == "google.protobuf" || strings.HasPrefix(pkg, "google.protobuf.") || pkg == "natsrpc.v1"
+	return pkg == "google.protobuf" || strings.HasPrefix(pkg, "google.protobuf.") ||
+		pkg == "google.api" || strings.HasPrefix(pkg, "google.api.") || pkg == "natsrpc.v1"
 }
 
 // maxPackageLength is the longest package name an own file may declare,
@@ -166,7 +173,7 @@ func newContent(set *descriptorpb.FileDescriptorSet, own []string, lim limits, s
 				return nil, invalidf("own file %q is not in the descriptor set", p)
 			}
 			if IsBuiltinFile(p) {
-				return nil, invalidf("file %q is built into the registry (well-known types and natsrpc options) and cannot be a module's own file", p)
+				return nil, invalidf("file %q is built into the registry (well-known types, google/api and natsrpc options) and cannot be a module's own file", p)
 			}
 			if !seen[p] {
 				seen[p] = true
