@@ -2,6 +2,11 @@ package gateway
 
 import (
 	"fmt"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/vanguard"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // rawBody is a message in binary protobuf, carried through connect-go's
@@ -19,28 +24,56 @@ type rawCodec struct{}
 func (rawCodec) Name() string { return "proto" }
 
 func (rawCodec) Marshal(m any) ([]byte, error) {
-	r, ok := m.(*rawBody)
-	if !ok {
-		return nil, fmt.Errorf("gateway codec: cannot marshal %T", m)
-	}
-	return r.b, nil
+	return rawCodec{}.MarshalAppend(nil, m)
 }
 
-// MarshalAppend lets connect-go write into its pooled buffer.
+// MarshalAppend lets connect-go write into its pooled buffer. Messages
+// other than rawBody (connect-go's own, such as the google.rpc.Status of
+// grpc-status-details-bin) are marshaled as usual.
 func (rawCodec) MarshalAppend(dst []byte, m any) ([]byte, error) {
-	r, ok := m.(*rawBody)
-	if !ok {
-		return nil, fmt.Errorf("gateway codec: cannot marshal %T", m)
+	switch v := m.(type) {
+	case *rawBody:
+		return append(dst, v.b...), nil
+	case proto.Message:
+		return proto.MarshalOptions{}.MarshalAppend(dst, v)
 	}
-	return append(dst, r.b...), nil
+	return nil, fmt.Errorf("gateway codec: cannot marshal %T", m)
 }
 
 // Unmarshal copies data: connect-go reuses its buffers.
 func (rawCodec) Unmarshal(data []byte, m any) error {
-	r, ok := m.(*rawBody)
-	if !ok {
-		return fmt.Errorf("gateway codec: cannot unmarshal into %T", m)
+	switch v := m.(type) {
+	case *rawBody:
+		v.b = append(v.b[:0], data...)
+		return nil
+	case proto.Message:
+		return proto.Unmarshal(data, v)
 	}
-	r.b = append(r.b[:0], data...)
+	return fmt.Errorf("gateway codec: cannot unmarshal into %T", m)
+}
+
+// clientJSONCodec is vanguard's JSON codec whose decoding errors are the
+// client's: invalid_argument (HTTP 400), where vanguard would answer
+// unknown (500) for a body it cannot decode. The gateway's JSON is only
+// ever decoded from requests (its handlers answer in binary protobuf).
+type clientJSONCodec struct {
+	vanguard.JSONCodec
+}
+
+func newClientJSONCodec(res vanguard.TypeResolver) vanguard.Codec {
+	return clientJSONCodec{*vanguard.NewJSONCodec(res)}
+}
+
+func (c clientJSONCodec) Unmarshal(data []byte, msg proto.Message) error {
+	if err := c.JSONCodec.Unmarshal(data, msg); err != nil {
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("request body is not a valid %s in JSON: %w", msg.ProtoReflect().Descriptor().FullName(), err))
+	}
+	return nil
+}
+
+func (c clientJSONCodec) UnmarshalField(data []byte, msg proto.Message, field protoreflect.FieldDescriptor) error {
+	if err := c.JSONCodec.UnmarshalField(data, msg, field); err != nil {
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("request body is not a valid %s (field %s of %s) in JSON: %w", field.Kind(), field.Name(), msg.ProtoReflect().Descriptor().FullName(), err))
+	}
 	return nil
 }

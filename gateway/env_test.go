@@ -128,7 +128,9 @@ func newEnv(t *testing.T) *env {
 	sctx, cancel := context.WithCancel(context.Background())
 	e.stopServ = cancel
 	e.served = make(chan error, 1)
-	go func() { e.served <- gateway.Serve(sctx, ln, e.gw, gateway.ServerOptions{DrainTimeout: 5 * time.Second}) }()
+	go func() {
+		e.served <- gateway.Serve(sctx, ln, e.gw, gateway.ServerOptions{DrainTimeout: 5 * time.Second})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-e.served
@@ -239,8 +241,8 @@ func closure(t testing.TB, paths ...string) *descriptorpb.FileDescriptorSet {
 	return set
 }
 
-// questService answers by quest id: "code:<name>" fails with that code
-// (with a detail), "slow" waits for its deadline, "hold:<ms>" answers after
+// questService answers by quest id: "code-<name>" fails with that code
+// (with a detail), "slow" waits for its deadline, "hold-<ms>" answers after
 // that long; otherwise it echoes the request and the headers it got.
 type questService struct {
 	questsystemv1natsrpc.UnimplementedQuestSystemServiceHandler
@@ -252,9 +254,9 @@ func (q *questService) GetQuest(ctx context.Context, req *questv1.GetQuestReques
 	ci, _ := natsrpc.CallInfoFromContext(ctx)
 	id := req.GetQuestId()
 	switch {
-	case strings.HasPrefix(id, "code:"):
+	case strings.HasPrefix(id, "code-"):
 		var c natsrpc.Code
-		if err := c.UnmarshalText([]byte(strings.TrimPrefix(id, "code:"))); err != nil {
+		if err := c.UnmarshalText([]byte(strings.TrimPrefix(id, "code-"))); err != nil {
 			return nil, err
 		}
 		e := natsrpc.NewError(c, fmt.Errorf("quest %q: %s", id, c))
@@ -264,15 +266,17 @@ func (q *questService) GetQuest(ctx context.Context, req *questv1.GetQuestReques
 	case id == "slow":
 		<-ctx.Done()
 		return nil, ctx.Err()
-	case strings.HasPrefix(id, "hold:"):
-		ms, _ := strconv.Atoi(strings.TrimPrefix(id, "hold:"))
+	case strings.HasPrefix(id, "hold-"):
+		ms, _ := strconv.Atoi(strings.TrimPrefix(id, "hold-"))
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 	rh := ci.RequestHeader()
 	ci.ResponseHeader().Set("X-Quest-Cache", "hit")
 	var seen []string
 	for k := range rh {
-		seen = append(seen, k)
+		if !strings.HasPrefix(k, "Nats-Rpc-") { // the runtime's own
+			seen = append(seen, k)
+		}
 	}
 	ci.ResponseHeader().Set("X-Seen-Headers", strings.Join(sorted(seen), ","))
 	ci.ResponseHeader().Set("X-Seen-Traceparent", rh.Get("traceparent"))

@@ -111,8 +111,8 @@ func codeFromHTTPStatus(status int) (connect.Code, bool) {
 
 // connectWireError is the Connect protocol's JSON error object.
 type connectWireError struct {
-	Code    string             `json:"code"`
-	Message string             `json:"message,omitempty"`
+	Code    string              `json:"code"`
+	Message string              `json:"message,omitempty"`
 	Details []connectWireDetail `json:"details,omitempty"`
 }
 

@@ -638,12 +638,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // unknownRoute answers a request no route takes: 404 with not_found, or
 // unimplemented in gRPC's terms for gRPC clients.
 func unknownRoute(w http.ResponseWriter, r *http.Request) {
+	var err *connect.Error
 	switch classify(r) {
 	case protoGRPC, protoGRPCWeb:
-		writeError(w, r, connect.NewError(connect.CodeUnimplemented, fmt.Errorf("no route for %s: the gateway serves no such method", r.URL.Path)))
+		err = connect.NewError(connect.CodeUnimplemented, fmt.Errorf("no route for %s: the gateway serves no such method", r.URL.Path))
 	default:
-		writeError(w, r, connect.NewError(connect.CodeNotFound, fmt.Errorf("no route for %s %s", r.Method, r.URL.Path)))
+		err = connect.NewError(connect.CodeNotFound, fmt.Errorf("no route for %s %s", r.Method, r.URL.Path))
 	}
+	if o, _ := r.Context().Value(observationKey{}).(*observation); o != nil {
+		o.done(err)
+	}
+	writeError(w, r, err)
 }
 
 func registryRequest(module string, version uint64) *registryv1.GetModuleVersionRequest {

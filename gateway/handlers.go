@@ -42,7 +42,34 @@ func (f *handlerFactory) serviceHandler(rs *routeSet, sd protoreflect.ServiceDes
 		}
 		mux.Handle(proc, f.methodHandler(rt))
 	}
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = &settledBody{ReadCloser: r.Body}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// settledBody makes a request body that vanguard failed to transcode fail
+// for the handler too. When vanguard cannot decode a JSON or REST request
+// it answers the client with the error, but ends the transcoded body it
+// hands the handler with a plain io.EOF, which connect-go reads as an
+// empty request message: the service would be called with an empty
+// request. Vanguard's reader keeps the real error for later reads, so on
+// io.EOF this asks once more, with an empty buffer, and reports that
+// error instead when there is one.
+type settledBody struct {
+	io.ReadCloser
+}
+
+func (b *settledBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		if _, again := b.ReadCloser.Read(p[:0]); again != nil && again != io.EOF {
+			return n, again
+		}
+	}
+	return n, err
 }
 
 func (f *handlerFactory) methodHandler(rt *route) http.Handler {

@@ -226,6 +226,7 @@ func buildRoutes(cfg *buildConfig, modules []*Module) (*routeSet, error) {
 		return rs, nil
 	}
 	t, err := vanguard.NewTranscoder(services,
+		vanguard.WithCodec(newClientJSONCodec),
 		vanguard.WithRules(rules...),
 		vanguard.WithUnknownHandler(cfg.unknown),
 	)
