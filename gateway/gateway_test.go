@@ -138,7 +138,6 @@ func testUnary(t *testing.T, e *env) {
 	})
 }
 
-
 // connectJSON calls a procedure with the Connect protocol's JSON, as curl
 // does following Connect's documentation.
 func (e *env) connectJSON(t testing.TB, procedure, body string, headers ...string) response {
