@@ -146,7 +146,7 @@ func (p *headerPolicy) forward(h http.Header) nats.Header {
 				}
 			}
 		}
-		if !ok {
+		if !ok || !validToken(k) {
 			continue
 		}
 		for _, v := range vs {
