@@ -23,6 +23,9 @@ require (
 )
 
 require (
+	connectrpc.com/connect v1.21.1 // indirect
+	connectrpc.com/grpcreflect v1.3.1 // indirect
+	connectrpc.com/vanguard v0.4.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -45,4 +48,12 @@ require (
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
 )
+
+// The gateway is a module of its own (gateway/go.mod); cmd/natsrpc wires its
+// command. This moves to cmd/natsrpc/go.mod when the repository is split
+// into modules.
+require github.com/natsrpc/natsrpc/gateway v0.0.0
+
+replace github.com/natsrpc/natsrpc/gateway => ./gateway
