@@ -32,18 +32,21 @@ run: ## Run the registry on an embedded NATS server and push proto/ as module ga
 test: checkgenerate vet lint breaking gotest benchsmoke fuzz-short ## Run every check and test (what CI runs)
 
 .PHONY: gotest
-gotest: ## Run the Go tests
+gotest: ## Run the Go tests (the root module and the gateway module)
 	$(GO) test $(TESTFLAGS) ./...
+	cd gateway && $(GO) test $(TESTFLAGS) ./...
 
 .PHONY: vet
 vet: ## Run go vet
 	$(GO) vet ./...
+	cd gateway && $(GO) vet ./...
 
 .PHONY: lint
 lint: ## Lint the schemas with buf, check formatting (Go and proto) and that go.mod files are tidy
 	$(BUF) lint
 	$(GO) mod tidy -diff
 	cd bench && $(GO) mod tidy -diff
+	cd gateway && $(GO) mod tidy -diff
 	$(BUF) format -d --exit-code
 	@test -z "$$(gofmt -l $$(git ls-files '*.go') | tee /dev/stderr)" || (echo "gofmt: run 'gofmt -w' on the files above" >&2; exit 1)
 

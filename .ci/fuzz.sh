@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target of the root module (bench/ is its own module and
-# has none) for a short time each. Usage: .ci/fuzz.sh DURATION   (e.g. 5s)
+# Runs every Go fuzz target of the repository's modules (bench/ is its own
+# module and has none) for a short time each, from the module that holds
+# the package. Usage: .ci/fuzz.sh DURATION   (e.g. 5s)
 #
 # A real finding always writes a reproducer ("Failing input written to
 # testdata/fuzz/...") and fails the run. Go 1.26's fuzz coordinator can also
@@ -15,10 +16,34 @@ failed=0
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
+# module_of prints the directory of the module holding package dir (the
+# nearest go.mod above it); package_in prints dir relative to it.
+module_of() {
+	local d="$1"
+	while [ "$d" != "." ] && [ ! -f "$d/go.mod" ]; do
+		d="$(dirname "$d")"
+	done
+	echo "$d"
+}
+
+package_in() {
+	local m
+	m="$(module_of "$1")"
+	if [ "$m" = "." ]; then
+		echo "$1"
+	elif [ "$m" = "$1" ]; then
+		echo "."
+	else
+		echo "${1#"$m"/}"
+	fi
+}
+
 run_target() {
-	local dir="$1" target="$2" attempt
+	local dir="$1" target="$2" attempt mod pkg
+	mod="$(module_of "$dir")"
+	pkg="$(package_in "$dir")"
 	for attempt in 1 2 3; do
-		if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "./${dir}" >"$log" 2>&1; then
+		if (cd "$mod" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "./$pkg") >"$log" 2>&1; then
 			tail -n 3 "$log"
 			return 0
 		fi
