@@ -61,7 +61,45 @@ type clientJSONCodec struct {
 }
 
 func newClientJSONCodec(res vanguard.TypeResolver) vanguard.Codec {
-	return clientJSONCodec{*vanguard.NewJSONCodec(res)}
+	c := vanguard.NewJSONCodec(res)
+	// Required fields (proto2 only) are the service's to check, as
+	// validateWire leaves them; checking them walks every field of a
+	// dynamic message, a third of the transcoding's cost.
+	c.MarshalOptions.AllowPartial = true
+	c.UnmarshalOptions.AllowPartial = true
+	return clientJSONCodec{*c}
+}
+
+// protoCodec is vanguard's binary codec without the check of required
+// fields, for the same reason; its output is what proto.Marshal writes.
+type protoCodec struct {
+	marshal   proto.MarshalOptions
+	stable    proto.MarshalOptions
+	unmarshal proto.UnmarshalOptions
+}
+
+func newProtoCodec(res vanguard.TypeResolver) vanguard.Codec {
+	return &protoCodec{
+		marshal:   proto.MarshalOptions{AllowPartial: true},
+		stable:    proto.MarshalOptions{AllowPartial: true, Deterministic: true},
+		unmarshal: proto.UnmarshalOptions{AllowPartial: true, Resolver: res},
+	}
+}
+
+func (c *protoCodec) Name() string { return vanguard.CodecProto }
+
+func (c *protoCodec) IsBinary() bool { return true }
+
+func (c *protoCodec) MarshalAppend(b []byte, msg proto.Message) ([]byte, error) {
+	return c.marshal.MarshalAppend(b, msg)
+}
+
+func (c *protoCodec) MarshalAppendStable(b []byte, msg proto.Message) ([]byte, error) {
+	return c.stable.MarshalAppend(b, msg)
+}
+
+func (c *protoCodec) Unmarshal(data []byte, msg proto.Message) error {
+	return c.unmarshal.Unmarshal(data, msg)
 }
 
 func (c clientJSONCodec) Unmarshal(data []byte, msg proto.Message) error {

@@ -599,7 +599,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	proto := classify(r)
 	obs := &observation{accept: r.Header.Get("Accept")}
-	rec := &statusRecorder{ResponseWriter: w}
+	// A Connect call with a unary content type is a unary call.
+	rec := &statusRecorder{ResponseWriter: w, unary: proto == protoConnect}
 	defer func() { g.metrics.record(obs, proto, rec.status, start) }()
 	if isRESTStreamPath(r.URL.Path) {
 		unknownRoute(rec, r)
@@ -631,6 +632,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Header.Set("Connect-Protocol-Version", "1")
 		}
 	}
+	// Responses are not compressed: compressing costs the gateway more
+	// CPU than the whole rest of a call, and its callers are near (a
+	// compressing proxy in front serves far ones). Compressed requests
+	// are still read.
+	r.Header.Del("Accept-Encoding")
+	r.Header.Del("Connect-Accept-Encoding")
+	r.Header.Del("Grpc-Accept-Encoding")
 	ctx := context.WithValue(r.Context(), observationKey{}, obs)
 	rs.handler.ServeHTTP(rec, r.WithContext(ctx))
 }

@@ -73,7 +73,10 @@ func (b *settledBody) Read(p []byte) (int, error) {
 }
 
 func (f *handlerFactory) methodHandler(rt *route) http.Handler {
-	opts := []connect.HandlerOption{connect.WithCodec(rawCodec{}), connect.WithReadMaxBytes(f.readMax)}
+	opts := []connect.HandlerOption{connect.WithCodec(rawCodec{}), connect.WithReadMaxBytes(f.readMax),
+		// Vanguard and the handlers talk in one process: no gzip between
+		// them.
+		connect.WithCompression("gzip", nil, nil)}
 	if rt.method.Idempotency != 0 {
 		opts = append(opts, connect.WithIdempotency(connect.IdempotencyLevel(rt.method.Idempotency)))
 	}

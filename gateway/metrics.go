@@ -138,10 +138,15 @@ func (p protocol) String() string {
 	return "rest"
 }
 
-// statusRecorder remembers the status a handler wrote.
+// statusRecorder remembers the status a handler wrote. For a unary call
+// it also swallows flushes: vanguard flushes every response, which for a
+// unary answer only splits it into a chunked header and body written
+// apart (a second syscall per call); unflushed, net/http writes it once,
+// with its Content-Length.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	unary  bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -158,11 +163,14 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach flushing and deadlines.
+// Unwrap lets http.ResponseController reach deadlines.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Flush flushes, for streams.
 func (s *statusRecorder) Flush() {
+	if s.unary {
+		return
+	}
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		if s.status == 0 {
 			s.status = http.StatusOK

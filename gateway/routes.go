@@ -194,6 +194,9 @@ func buildRoutes(cfg *buildConfig, modules []*Module) (*routeSet, error) {
 				vanguard.WithTypeResolver(resolver),
 				vanguard.WithTargetProtocols(vanguard.ProtocolConnect, vanguard.ProtocolGRPC, vanguard.ProtocolGRPCWeb),
 				vanguard.WithTargetCodecs(vanguard.CodecProto),
+				// Between vanguard and the handlers, in one process:
+				// compressing would only burn CPU.
+				vanguard.WithNoTargetCompression(),
 				vanguard.WithMaxMessageBufferBytes(uint32(min(cfg.maxMessage, 1<<31))),
 			))
 		}
@@ -227,6 +230,7 @@ func buildRoutes(cfg *buildConfig, modules []*Module) (*routeSet, error) {
 	}
 	t, err := vanguard.NewTranscoder(services,
 		vanguard.WithCodec(newClientJSONCodec),
+		vanguard.WithCodec(newProtoCodec),
 		vanguard.WithRules(rules...),
 		vanguard.WithUnknownHandler(cfg.unknown),
 	)
@@ -359,6 +363,7 @@ func buildRESTStreams(cfg *buildConfig, rs *routeSet, index int, files *protoreg
 		vanguard.WithTypeResolver(types),
 		vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
 		vanguard.WithTargetCodecs(vanguard.CodecProto),
+		vanguard.WithNoTargetCompression(),
 		vanguard.WithMaxMessageBufferBytes(uint32(min(cfg.maxMessage, 1<<31))),
 	), rules, nil
 }
