@@ -67,6 +67,10 @@ func newClientJSONCodec(res vanguard.TypeResolver) vanguard.Codec {
 	// dynamic message, a third of the transcoding's cost.
 	c.MarshalOptions.AllowPartial = true
 	c.UnmarshalOptions.AllowPartial = true
+	// Connect's JSON (and protojson's default): zero values are left out,
+	// as connect-go writes them; writing every unset field of a dynamic
+	// message was a tenth of the gateway's CPU and doubles small answers.
+	c.MarshalOptions.EmitUnpopulated = false
 	return clientJSONCodec{*c}
 }
 
