@@ -95,8 +95,12 @@ func main() {
 	defer nc.Close()
 	var services []*natsrpc.Service
 	for _, register := range []func() (*natsrpc.Service, error){
-		func() (*natsrpc.Service, error) { return questsystemv1natsrpc.RegisterQuestSystemServiceHandler(nc, quests{}) },
-		func() (*natsrpc.Service, error) { return aiintegrationv1natsrpc.RegisterAIIntegrationServiceHandler(nc, ai{}) },
+		func() (*natsrpc.Service, error) {
+			return questsystemv1natsrpc.RegisterQuestSystemServiceHandler(nc, quests{})
+		},
+		func() (*natsrpc.Service, error) {
+			return aiintegrationv1natsrpc.RegisterAIIntegrationServiceHandler(nc, ai{})
+		},
 		func() (*natsrpc.Service, error) {
 			// The durable PaymentCompleted needs JetStream; the demo serves
 			// the plain events.
