@@ -321,16 +321,22 @@ func chainReconnect(nc *nats.Conn, f func()) nats.ConnHandler {
 	}
 }
 
-// watch resynchronises on each announcement, reconnect and tick.
+// watch resynchronises on each announcement, reconnect and tick; every
+// second while no routes are loaded yet (the registry was not answering).
 func (g *Gateway) watch() {
 	defer g.stopped.Done()
-	t := time.NewTicker(g.cfg.resyncInterval)
-	defer t.Stop()
 	for {
+		wait := g.cfg.resyncInterval
+		if g.current.Load() == nil {
+			wait = time.Second
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-g.stop:
+			t.Stop()
 			return
 		case <-g.kick:
+			t.Stop()
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -27,6 +27,7 @@ import (
 	"github.com/natsrpc/natsrpc/internal/natstest"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 	questv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
+	"github.com/natsrpc/natsrpc/registry/registrytest"
 )
 
 // TestGateway runs every end-to-end test against one environment (see
@@ -766,5 +767,34 @@ func testShutdown(t *testing.T, e *env) {
 	}
 	if err := <-served; err != nil {
 		t.Errorf("Serve = %v", err)
+	}
+}
+
+// TestGatewayWaitsForTheRegistry: started before any registry answers, the
+// gateway is not ready, keeps asking every second, and is ready soon after
+// a registry serves (with no module pushed, so no announcement helps).
+func TestGatewayWaitsForTheRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NATS and a registry")
+	}
+	srv := registrytest.StartNATS(t)
+	g, err := gateway.New(natstest.Connect(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(registrytest.Ctx(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if ok, why := g.Ready(); ok || why != "routes not loaded yet" {
+		t.Fatalf("ready without a registry: %v %q", ok, why)
+	}
+	registrytest.Serve(t, srv)
+	start := time.Now()
+	for ok, _ := g.Ready(); !ok; ok, _ = g.Ready() {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("not ready 5s after the registry started serving")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
