@@ -750,6 +750,12 @@ func testShutdown(t *testing.T, e *env) {
 			inflight <- outcome{resp.StatusCode, string(b)}
 		}()
 	}
+	// And one over HTTP/2 (h2c), where shutdown means GOAWAY with the
+	// stream left to finish.
+	grpcDone := make(chan result, 1)
+	go func() {
+		grpcDone <- e.grpcurl(t, "", "-d", `{"quest_id": "hold-900"}`, strings.TrimPrefix(url, "http://"), "gaming.quest_system.v1.QuestSystemService/GetQuest")
+	}()
 	time.Sleep(300 * time.Millisecond)
 	cancel() // what SIGTERM does to the command
 	time.Sleep(100 * time.Millisecond)
@@ -764,6 +770,9 @@ func testShutdown(t *testing.T, e *env) {
 		if o.status != 200 || !strings.Contains(o.body, "hold-") {
 			t.Errorf("call in flight at shutdown: %d %s; want it finished", o.status, o.body)
 		}
+	}
+	if g := <-grpcDone; g.code != 0 || !strings.Contains(g.stdout, `"questId": "hold-900"`) {
+		t.Errorf("gRPC call in flight at shutdown: %d %s %s", g.code, g.stdout, g.stderr)
 	}
 	if err := <-served; err != nil {
 		t.Errorf("Serve = %v", err)
