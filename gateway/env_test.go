@@ -69,11 +69,6 @@ type env struct {
 	served   chan error
 }
 
-var (
-	envOnce sync.Once
-	shared  *env
-)
-
 // newEnv starts the shared environment, under t (the top-level test).
 func newEnv(t *testing.T) *env {
 	t.Helper()

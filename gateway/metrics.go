@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -180,5 +179,3 @@ func (s *statusRecorder) Flush() {
 }
 
 func b64(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"connectrpc.com/connect"
 	"connectrpc.com/vanguard"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
@@ -487,9 +486,6 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
-
-// connectCode is connect's code for natsrpc's.
-func connectCode(c natsrpc.Code) connect.Code { return connect.Code(c) }
 
 // isRESTStreamPath reports a path of the synthetic services, which only
 // vanguard's REST routing may reach.
