@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -53,6 +54,7 @@ func TestGateway(t *testing.T) {
 		{"Reflection", testReflection},
 		{"Operations", testOperations},
 		{"LiveReload", testLiveReload},
+		{"ServerTimeouts", testServerTimeouts},
 		{"Shutdown", testShutdown},
 	} {
 		if !t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) }) && tc.name == "Unary" {
@@ -806,4 +808,80 @@ func TestGatewayWaitsForTheRegistry(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// testServerTimeouts: --idle-timeout closes an idle keep-alive connection;
+// --read-timeout cuts a request whose body does not arrive, and the
+// service never sees it.
+func testServerTimeouts(t *testing.T, e *env) {
+	g, err := gateway.New(natstest.Connect(t, e.regEnv.Server), gateway.WithHTTPRules(e.rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	waitFor(t, "routes", func() bool { ok, _ := g.Ready(); return ok && len(g.Versions().Modules) >= 2 })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- gateway.Serve(ctx, ln, g, gateway.ServerOptions{ReadTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, DrainTimeout: time.Second})
+	}()
+	defer func() {
+		cancel()
+		<-served
+	}()
+	// closedWithin reads c until the server closes it.
+	closedWithin := func(c net.Conn, d time.Duration) (string, bool) {
+		_ = c.SetReadDeadline(time.Now().Add(d))
+		b, err := io.ReadAll(c)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return string(b), false
+		}
+		return string(b), true
+	}
+	t.Run("idle", func(t *testing.T) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		out, closed := closedWithin(c, 3*time.Second)
+		if !closed || !strings.HasPrefix(out, "HTTP/1.1 200") {
+			t.Fatalf("closed %v after %q; want the answer, then the idle connection closed", closed, out)
+		}
+	})
+	t.Run("read", func(t *testing.T) {
+		before := e.quests.calls.Load()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		body := `{"playerLevel": 3}`
+		req := "POST /v1/players/p9/quests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:5]
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		out, closed := closedWithin(c, 3*time.Second)
+		if !closed || time.Since(start) > 2*time.Second {
+			t.Fatalf("closed %v after %s (%q); want the request cut at the 300ms read timeout", closed, time.Since(start), out)
+		}
+		if strings.HasPrefix(out, "HTTP/1.1 200") {
+			t.Fatalf("answered %q to a request whose body never came", out)
+		}
+		if n := e.quests.calls.Load() - before; n != 0 {
+			t.Fatalf("the service was called %d times", n)
+		}
+	})
 }
