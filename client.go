@@ -18,6 +18,14 @@ import (
 // UnaryClient calls one unary method. Build it once with [NewUnaryClient]
 // and share it: it is safe for concurrent use.
 type UnaryClient[Req, Res any] struct {
+	c unaryClient
+}
+
+// unaryClient is the machinery of every unary client, typed or dynamic
+// ([DynamicClient]): options, deadlines, headers, retries, interceptors,
+// the payload check and the wire. Only the message types differ, and they
+// are chosen by newRes.
+type unaryClient struct {
 	nc         *nats.Conn
 	payload    payloadLimit
 	spec       Spec
@@ -26,7 +34,11 @@ type UnaryClient[Req, Res any] struct {
 	retry      *retrier
 	call       UnaryFunc // the interceptor chain around invoke; nil without interceptors
 	timeoutHdr timeoutHeader
-	err        *Error
+	// newRes returns the message a response is decoded into, given the
+	// request: a rawMessage for a rawMessage (bytes in, bytes out), else
+	// the method's response type.
+	newRes func(req proto.Message) proto.Message
+	err    *Error
 }
 
 // NewUnaryClient returns a client for the unary method described by method,
@@ -38,14 +50,22 @@ type UnaryClient[Req, Res any] struct {
 // descriptor, an invalid prefix) is returned by every call, as an [*Error]
 // with [CodeInvalidArgument].
 func NewUnaryClient[Req, Res any](nc *nats.Conn, method protoreflect.MethodDescriptor, opts ...ClientOption) *UnaryClient[Req, Res] {
-	c := &UnaryClient[Req, Res]{nc: nc}
+	c := &UnaryClient[Req, Res]{}
+	c.c.init(nc, method, opts, func() error { return checkMessages[Req, Res](method) })
+	c.c.newRes = func(proto.Message) proto.Message { return any(new(Res)).(proto.Message) }
+	return c
+}
+
+// init sets c up for method; typeErr checks the message types.
+func (c *unaryClient) init(nc *nats.Conn, method protoreflect.MethodDescriptor, opts []ClientOption, typeErr func() error) {
+	c.nc = nc
 	c.payload.nc = nc
 	cfg, m, err := setupClient(nc, method, opts, func(m *spec.Method) error {
-		return errors.Join(checkUnary(m), checkMessages[Req, Res](method))
+		return errors.Join(checkUnary(m), typeErr())
 	})
 	if err != nil {
 		c.err = invalidClient("client", method, err)
-		return c
+		return
 	}
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
 	c.codec = cfg.codec()
@@ -56,7 +76,6 @@ func NewUnaryClient[Req, Res any](nc *nats.Conn, method protoreflect.MethodDescr
 	if len(cfg.interceptors) > 0 {
 		c.call = chainUnary(c.invoke, cfg.interceptors)
 	}
-	return c
 }
 
 // CallUnary sends req and waits for the response. The call's deadline is,
@@ -70,14 +89,28 @@ func NewUnaryClient[Req, Res any](nc *nats.Conn, method protoreflect.MethodDescr
 // server's max_payload (checked before sending), and the handler's code
 // otherwise.
 func (c *UnaryClient[Req, Res]) CallUnary(ctx context.Context, req *Req, opts ...CallOption) (*Res, error) {
-	if c.err != nil {
+	if c.c.err != nil {
 		// A copy, so that callers may add metadata without racing.
-		e := *c.err
+		e := *c.c.err
 		return nil, &e
 	}
 	if req == nil {
 		return nil, errorf(CodeInvalidArgument, "request is nil")
 	}
+	res, err := c.c.callUnary(ctx, any(req).(proto.Message), opts)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := any(res).(*Res)
+	if !ok || r == nil {
+		return nil, errorf(CodeInternal, fmt.Sprintf("client interceptor returned a %T response; want a non-nil %T", res, r))
+	}
+	return r, nil
+}
+
+// callUnary is CallUnary for any message types: req is not nil and c is
+// valid. A nil error is returned as a nil interface.
+func (c *unaryClient) callUnary(ctx context.Context, req proto.Message, opts []CallOption) (proto.Message, error) {
 	var cc *callConfig
 	if len(opts) > 0 {
 		cc = &callConfig{}
@@ -118,7 +151,7 @@ func (c *UnaryClient[Req, Res]) CallUnary(ctx context.Context, req *Req, opts ..
 			cctx.info.requestHeader = cc.header
 		}
 		info = &cctx.info
-		res, err = c.call(cctx, any(req).(proto.Message))
+		res, err = c.call(cctx, req)
 	} else {
 		// Without interceptors nothing can see the CallInfo: skip the
 		// context that would carry it.
@@ -128,7 +161,7 @@ func (c *UnaryClient[Req, Res]) CallUnary(ctx context.Context, req *Req, opts ..
 		}
 		info = &local
 		var e *Error
-		if res, e = c.send(ctx, deadline, info, any(req).(proto.Message)); e != nil {
+		if res, e = c.send(ctx, deadline, info, req); e != nil {
 			err = e
 		}
 	}
@@ -141,11 +174,7 @@ func (c *UnaryClient[Req, Res]) CallUnary(ctx context.Context, req *Req, opts ..
 	if err != nil {
 		return nil, asError(err)
 	}
-	r, ok := any(res).(*Res)
-	if !ok || r == nil {
-		return nil, errorf(CodeInternal, fmt.Sprintf("client interceptor returned a %T response; want a non-nil %T", res, r))
-	}
-	return r, nil
+	return res, nil
 }
 
 // bufPool recycles marshal buffers. nats.go copies a message into its
@@ -173,7 +202,7 @@ func putBuffer(b *[]byte, data []byte) {
 }
 
 // invoke is the innermost UnaryFunc of a client with interceptors.
-func (c *UnaryClient[Req, Res]) invoke(ctx context.Context, req proto.Message) (proto.Message, error) {
+func (c *unaryClient) invoke(ctx context.Context, req proto.Message) (proto.Message, error) {
 	ci, ok := CallInfoFromContext(ctx)
 	if !ok {
 		// Only reachable if an interceptor replaced the context with an
@@ -195,7 +224,7 @@ func (c *UnaryClient[Req, Res]) invoke(ctx context.Context, req proto.Message) (
 
 // send encodes req, sends it with retries and decodes the response. The
 // call ends at deadline, or at ctx's deadline when deadline is zero.
-func (c *UnaryClient[Req, Res]) send(ctx context.Context, deadline time.Time, ci *CallInfo, req proto.Message) (proto.Message, *Error) {
+func (c *unaryClient) send(ctx context.Context, deadline time.Time, ci *CallInfo, req proto.Message) (proto.Message, *Error) {
 	if deadline.IsZero() {
 		deadline, _ = ctx.Deadline() // CallUnary always sets one
 	}
@@ -228,7 +257,7 @@ func (c *UnaryClient[Req, Res]) send(ctx context.Context, deadline time.Time, ci
 	}
 	msg := nats.Msg{Subject: c.spec.Subject, Header: hdr, Data: data}
 	for attempt := 1; ; attempt++ {
-		res, rerr := c.attempt(ctx, deadline, ci, &msg, onlyOurs)
+		res, rerr := c.attempt(ctx, deadline, ci, req, &msg, onlyOurs)
 		if rerr == nil {
 			return res, nil
 		}
@@ -240,7 +269,7 @@ func (c *UnaryClient[Req, Res]) send(ctx context.Context, deadline time.Time, ci
 }
 
 // attempt sends msg once and decodes the answer.
-func (c *UnaryClient[Req, Res]) attempt(ctx context.Context, deadline time.Time, ci *CallInfo, msg *nats.Msg, onlyOurs bool) (proto.Message, *Error) {
+func (c *unaryClient) attempt(ctx context.Context, deadline time.Time, ci *CallInfo, req proto.Message, msg *nats.Msg, onlyOurs bool) (proto.Message, *Error) {
 	remaining := time.Until(deadline)
 	if remaining <= 0 {
 		return nil, contextError(context.DeadlineExceeded, c.spec.Subject)
@@ -283,7 +312,7 @@ func (c *UnaryClient[Req, Res]) attempt(ctx context.Context, deadline time.Time,
 	if !ok {
 		return nil, errorf(CodeInternal, "response has unsupported Content-Type "+strconv.Quote(resp.Header.Get(headerContentType)))
 	}
-	res := any(new(Res)).(proto.Message)
+	res := c.newRes(req)
 	if err := codec.unmarshal(resp.Data, res); err != nil {
 		return nil, NewError(CodeInternal, fmt.Errorf("decode %q response: %w", c.spec.Method.Output().FullName(), err))
 	}

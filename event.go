@@ -22,6 +22,11 @@ const headerMsgID = "Nats-Msg-Id"
 // method's subject. Build it once with [NewEventClient] and share it: it is
 // safe for concurrent use.
 type EventClient[Req any] struct {
+	c eventClient
+}
+
+// eventClient is the machinery of every event client, typed or dynamic.
+type eventClient struct {
 	nc      *nats.Conn
 	payload payloadLimit
 	spec    Spec
@@ -38,17 +43,24 @@ type EventClient[Req any] struct {
 // It never fails: a problem with the arguments or options is returned by
 // every Publish, as an [*Error] with [CodeInvalidArgument].
 func NewEventClient[Req any](nc *nats.Conn, method protoreflect.MethodDescriptor, opts ...ClientOption) *EventClient[Req] {
-	c := &EventClient[Req]{nc: nc}
+	c := &EventClient[Req]{}
+	c.c.init(nc, method, opts, func() error { return checkMessage[Req]("request", method.Input()) })
+	return c
+}
+
+// init sets c up for method; typeErr checks the request type.
+func (c *eventClient) init(nc *nats.Conn, method protoreflect.MethodDescriptor, opts []ClientOption, typeErr func() error) {
+	c.nc = nc
 	c.payload.nc = nc
 	cfg, m, err := setupClient(nc, method, opts, func(m *spec.Method) error {
-		return errors.Join(checkEvent(m), checkMessage[Req]("request", method.Input()))
+		return errors.Join(checkEvent(m), typeErr())
 	})
 	if err == nil && m.Durable != nil {
 		c.durable, err = newDurableTarget(nc, m, cfg.prefix)
 	}
 	if err != nil {
 		c.err = invalidClient("event client", method, err)
-		return c
+		return
 	}
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
 	c.codec = cfg.codec()
@@ -56,7 +68,6 @@ func NewEventClient[Req any](nc *nats.Conn, method protoreflect.MethodDescriptor
 	if len(cfg.interceptors) > 0 {
 		c.call = chainUnary(c.invoke, cfg.interceptors)
 	}
-	return c
 }
 
 // Publish publishes req as one event with the same headers as a call
@@ -72,13 +83,19 @@ func NewEventClient[Req any](nc *nats.Conn, method protoreflect.MethodDescriptor
 // down). [WithIdempotencyKey] sets its message ID, so that a retried
 // Publish is stored once.
 func (c *EventClient[Req]) Publish(ctx context.Context, req *Req, opts ...CallOption) error {
-	if c.err != nil {
-		e := *c.err
+	if c.c.err != nil {
+		e := *c.c.err
 		return &e
 	}
 	if req == nil {
 		return errorf(CodeInvalidArgument, "request is nil")
 	}
+	return c.c.publish(ctx, any(req).(proto.Message), opts)
+}
+
+// publish is Publish for any message type: req is not nil and c is valid.
+// A nil error is returned as a nil interface.
+func (c *eventClient) publish(ctx context.Context, req proto.Message, opts []CallOption) error {
 	var header nats.Header
 	if len(opts) > 0 {
 		var cc callConfig
@@ -105,20 +122,20 @@ func (c *EventClient[Req]) Publish(ctx context.Context, req *Req, opts ...CallOp
 	}
 	if c.call != nil {
 		cctx := &callContext{Context: ctx, info: CallInfo{spec: &c.spec, requestHeader: header}}
-		if _, err := c.call(cctx, any(req).(proto.Message)); err != nil {
+		if _, err := c.call(cctx, req); err != nil {
 			return asError(err)
 		}
 		return nil
 	}
 	ci := CallInfo{spec: &c.spec, requestHeader: header}
-	if e := c.send(ctx, &ci, any(req).(proto.Message)); e != nil {
+	if e := c.send(ctx, &ci, req); e != nil {
 		return e
 	}
 	return nil
 }
 
 // invoke is the innermost UnaryFunc of a client with interceptors.
-func (c *EventClient[Req]) invoke(ctx context.Context, req proto.Message) (proto.Message, error) {
+func (c *eventClient) invoke(ctx context.Context, req proto.Message) (proto.Message, error) {
 	ci, ok := CallInfoFromContext(ctx)
 	if !ok {
 		ci = &CallInfo{spec: &c.spec}
@@ -129,7 +146,7 @@ func (c *EventClient[Req]) invoke(ctx context.Context, req proto.Message) (proto
 	return &emptypb.Empty{}, nil
 }
 
-func (c *EventClient[Req]) send(ctx context.Context, ci *CallInfo, req proto.Message) *Error {
+func (c *eventClient) send(ctx context.Context, ci *CallInfo, req proto.Message) *Error {
 	if e := checkRequestHeader(ci.requestHeader); e != nil {
 		return e
 	}

@@ -598,13 +598,22 @@ func (s *ClientRecvStream[Res]) Recv() (*Res, error) {
 
 func receive[Res any](conn StreamingClientConn) (*Res, error) {
 	res := new(Res)
-	if err := conn.Receive(any(res).(proto.Message)); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
-		}
-		return nil, asError(err)
+	if err := receiveInto(conn, any(res).(proto.Message)); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// receiveInto reads the next response into msg: io.EOF at the end, else an
+// [*Error].
+func receiveInto(conn StreamingClientConn, msg proto.Message) error {
+	if err := conn.Receive(msg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
+		return asError(err)
+	}
+	return nil
 }
 
 // All returns an iterator over the responses that ends at the end of the
@@ -706,24 +715,35 @@ func sendMsg(conn StreamingClientConn, msg proto.Message) error {
 // CloseAndRecv says the client sends no more requests and returns the
 // service's response; it releases the stream.
 func (s *ClientSendStream[Req, Res]) CloseAndRecv() (*Res, error) {
-	defer s.conn.CloseResponse()
-	if err := s.conn.CloseRequest(); err != nil {
-		return nil, asError(err)
-	}
-	res, err := receive[Res](s.conn)
-	if err == io.EOF {
-		return nil, errorf(CodeInternal, "the service ended the client stream without a response")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if _, err := receive[Res](s.conn); err != io.EOF {
-		if err == nil {
-			return nil, errorf(CodeInternal, "the service sent more than one response to a client stream")
-		}
+	res := new(Res)
+	if err := closeAndReceive(s.conn, any(res).(proto.Message), func() proto.Message { return any(new(Res)).(proto.Message) }); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// closeAndReceive ends the requests of a client stream and reads its one
+// response into res; extra is a message to read a second, unexpected
+// response into. It releases the stream.
+func closeAndReceive(conn StreamingClientConn, res proto.Message, extra func() proto.Message) error {
+	defer conn.CloseResponse()
+	if err := conn.CloseRequest(); err != nil {
+		return asError(err)
+	}
+	err := receiveInto(conn, res)
+	if err == io.EOF {
+		return errorf(CodeInternal, "the service ended the client stream without a response")
+	}
+	if err != nil {
+		return err
+	}
+	if err := receiveInto(conn, extra()); err != io.EOF {
+		if err == nil {
+			return errorf(CodeInternal, "the service sent more than one response to a client stream")
+		}
+		return err
+	}
+	return nil
 }
 
 // Close abandons the call: the service's handler sees its context

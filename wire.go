@@ -71,8 +71,12 @@ func (c codec) contentType() string {
 	return ""
 }
 
-// marshal appends m's encoding to b.
+// marshal appends m's encoding to b. A rawMessage's bytes are appended as
+// they are when they are protobuf already.
 func (c codec) marshal(b []byte, m proto.Message) ([]byte, error) {
+	if r, ok := m.(*rawMessage); ok {
+		return r.marshal(b, c)
+	}
 	if c == codecJSON {
 		return jsonMarshal.MarshalAppend(b, m)
 	}
@@ -82,6 +86,9 @@ func (c codec) marshal(b []byte, m proto.Message) ([]byte, error) {
 // unmarshal decodes b into m. An empty body is the empty message in both
 // encodings, so an empty `nats req` body works with JSON too.
 func (c codec) unmarshal(b []byte, m proto.Message) error {
+	if r, ok := m.(*rawMessage); ok {
+		return r.unmarshal(b, c)
+	}
 	if len(b) == 0 {
 		return nil
 	}

@@ -12,6 +12,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -35,7 +37,36 @@ func startEnv(tb testing.TB) transport.Env {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(n.Stop)
-	return transport.Env{NATSURL: n.URL, NATSCPU: n.CPU}
+	env := transport.Env{NATSURL: n.URL, NATSCPU: n.CPU}
+	if testing.Short() {
+		return env // the gateway row needs the natsrpc command built
+	}
+	dir := tb.TempDir()
+	bin := filepath.Join(dir, "natsrpc")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/natsrpc")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("build natsrpc: %v\n%s", err, out)
+	}
+	g, err := transport.StartGateway(bin, n.URL, dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := g.Stop(); err != nil {
+			tb.Error(err)
+		}
+	})
+	env.GatewayURL, env.GatewayCPU = g.URL, g.CPU
+	return env
+}
+
+// skipGateway skips the gateway row when no gateway runs (-short).
+func skipGateway(tb testing.TB, env transport.Env, tr transport.Transport) {
+	tb.Helper()
+	if tr.Gateway && env.GatewayURL == "" {
+		tb.Skip("the gateway row builds and runs the natsrpc command: not with -short")
+	}
 }
 
 // Callers are the concurrency levels of the unary benchmark.
@@ -48,6 +79,7 @@ func TestUnary(t *testing.T) {
 	for _, call := range workload.Calls {
 		for _, tr := range transport.All {
 			t.Run(call.Name+"/"+tr.Key, func(t *testing.T) {
+				skipGateway(t, env, tr)
 				target, err := tr.New(env, call)
 				if err != nil {
 					t.Fatal(err)
@@ -83,6 +115,7 @@ func BenchmarkUnary(b *testing.B) {
 		for _, tr := range transport.All {
 			for _, c := range callers {
 				b.Run(fmt.Sprintf("%s/%s/callers=%d", call.Name, tr.Key, c), func(b *testing.B) {
+					skipGateway(b, env, tr)
 					target, err := tr.New(env, call)
 					if err != nil {
 						b.Fatal(err)

@@ -1,5 +1,5 @@
 // Command natsrpc is the natsrpc command line: the schema registry server,
-// the breaking-change gate and tools to inspect schemas.
+// the breaking-change gate, tools to inspect schemas and the HTTP gateway.
 //
 // This file only declares the command tree; each command lives in its own
 // package under internal/command and its logic lives in the library packages.
@@ -16,6 +16,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/breaking"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/describe"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/gateway"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/get"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/ls"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/policy"
@@ -41,6 +42,7 @@ func newRoot() *cobra.Command {
 		ls.NewCommand("ls", g),
 		describe.NewCommand("describe", g),
 		get.NewCommand("get", g),
+		gateway.NewCommand("gateway", g),
 		cli.Group("registry", "Run and manage the schema registry",
 			registryserve.NewCommand("serve", g),
 		),

@@ -27,12 +27,18 @@ const natsrpcOptionsFile = "natsrpc/v1/options.proto"
 // well-known types and the rest of google/protobuf/, and the natsrpc
 // options. Built-in files are never a module's own.
 func IsBuiltinFile(path string) bool {
-	return strings.HasPrefix(path, "google/protobuf/") || path == natsrpcOptionsFile
+	return strings.HasPrefix(path, "google/protobuf/") || strings.HasPrefix(path, googleAPIDir) || path == natsrpcOptionsFile
 }
+
+// googleAPIDir holds the googleapis files (google.api.http annotations and
+// their kin, which the gateway reads) treated like the well-known types: no
+// module owns package google.api.
+const googleAPIDir = "google/api/"
 
 // IsReservedPackage reports whether pkg belongs to the built-in files.
 func IsReservedPackage(pkg string) bool {
-	return pkg == "google.protobuf" || strings.HasPrefix(pkg, "google.protobuf.") || pkg == "natsrpc.v1"
+	return pkg == "google.protobuf" || strings.HasPrefix(pkg, "google.protobuf.") ||
+		pkg == "google.api" || strings.HasPrefix(pkg, "google.api.") || pkg == "natsrpc.v1"
 }
 
 // Error says why a descriptor is not acceptable in canonical form: a

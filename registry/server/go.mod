@@ -29,6 +29,7 @@ require (
 	github.com/natsrpc/natsrpc/internal/natsserver v0.0.0-00010101000000-000000000000
 	github.com/natsrpc/natsrpc/internal/testkit v0.0.0-00010101000000-000000000000
 	github.com/natsrpc/natsrpc/registry/breaking v0.0.0-00010101000000-000000000000
+	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c
 )
 
 replace (

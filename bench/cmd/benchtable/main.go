@@ -74,7 +74,7 @@ func run(args []string, stdout io.Writer) error {
 	var (
 		cfg        config
 		sections   = flag.String("sections", "unary,stream,durable,payload,codegen,breaking", "sections to run, comma-separated")
-		transports = flag.String("transports", "", "rows to run, comma-separated keys (natsrpc,rawnats,grpc,connect,httpjson); default all")
+		transports = flag.String("transports", "", "rows to run, comma-separated keys (natsrpc,rawnats,grpc,connect,httpjson,gateway); default all")
 		calls      = flag.String("calls", "", "calls to run, comma-separated (Decide,GenerateQuest); default all")
 		callers    = flag.String("callers", "1,64", "concurrent callers, comma-separated")
 		natsMode   = flag.String("nats", "process", "where nats-server runs: process (separate, as in production) or inprocess")
@@ -278,6 +278,28 @@ func benchUnary(cfg *config) (*unaryResult, error) {
 		}
 		defer n.Stop()
 		env.NATSURL, env.NATSCPU = n.URL, n.CPU
+	}
+	if slices.ContainsFunc(cfg.transports, func(t transport.Transport) bool { return t.Gateway }) {
+		dir, err := os.MkdirTemp("", "natsrpc-bench-gateway-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		bin, err := buildNatsrpc(cfg.repo, dir)
+		if err != nil {
+			return nil, err
+		}
+		g, err := transport.StartGateway(bin, env.NATSURL, dir)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := g.Stop(); err != nil {
+				logf("gateway: %v", err)
+			}
+		}()
+		env.GatewayURL, env.GatewayCPU = g.URL, g.CPU
+		logf("unary: gateway process serving on %s", g.URL)
 	}
 	res := &unaryResult{}
 	targets := map[string]*harness.Target{}

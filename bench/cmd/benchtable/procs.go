@@ -152,6 +152,21 @@ func goBuild(dir, out string, args ...string) error {
 	return nil
 }
 
+// buildNatsrpc builds the natsrpc command (for the gateway row) into the
+// user's cache directory, or dir when there is none.
+func buildNatsrpc(repo, dir string) (string, error) {
+	bin := dir
+	if cache, err := os.UserCacheDir(); err == nil {
+		bin = filepath.Join(cache, "natsrpc-bench", "bin")
+	}
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", err
+	}
+	out := filepath.Join(bin, "natsrpc")
+	logf("building natsrpc (for the gateway row)...")
+	return out, goBuild(filepath.Join(repo, "cmd", "natsrpc"), out, ".")
+}
+
 func buildTools(repo, dir string, wantNatsrpc bool) (*tools, error) {
 	bin := filepath.Join(dir, "bin")
 	if cache, err := os.UserCacheDir(); err == nil {

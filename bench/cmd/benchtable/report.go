@@ -181,7 +181,8 @@ func printUnary(w io.Writer, cfg *config, res *unaryResult) {
 		"the response, the caller unmarshals and checks it. Closed loop: each caller sends its next call when the answer arrives. "+
 		"*vs raw* divides by the raw nats.go row (throughput: higher is better; p50: lower is better). "+
 		"CPU µs/call is the CPU time (user + system, all cores) of this process (caller and handler) per call, "+
-		"plus that of the nats-server process for the NATS rows. allocs/call counts this process too. "+
+		"plus that of the nats-server process for the NATS rows, plus (in bold) that of the gateway process for the gateway row. "+
+		"allocs/call counts this process too. "+
 		"Wire bytes are counted on the TCP connections: the caller's link, and all links (NATS carries each message "+
 		"twice: caller to server, server to handler).\n\n")
 	for _, call := range cfg.calls {
@@ -207,6 +208,9 @@ func printUnary(w io.Writer, cfg *config, res *unaryResult) {
 				cpu := fmt.Sprintf("%.0f", medianOf(c.results, func(r harness.Result) float64 { return float64(r.CPUPerCall) / 1e3 }))
 				if c.target.ServerCPU != nil {
 					cpu += fmt.Sprintf(" + %.0f", medianOf(c.results, func(r harness.Result) float64 { return float64(r.ServerCPUPerCall) / 1e3 }))
+				}
+				if c.target.ProxyCPU != nil {
+					cpu += fmt.Sprintf(" + **%.0f**", medianOf(c.results, func(r harness.Result) float64 { return float64(r.ProxyCPUPerCall) / 1e3 }))
 				}
 				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %.0f | %s | %s |\n",
 					tr.Name, callers,
@@ -236,6 +240,44 @@ func printUnary(w io.Writer, cfg *config, res *unaryResult) {
 			}
 			fmt.Fprintf(w, "- %s, %d callers: %s\n", call.Name, callers, strings.Join(parts, "; "))
 		}
+	}
+	fmt.Fprintln(w)
+	printGateway(w, cfg, find)
+}
+
+// printGateway spells out the gateway's targets: at most 60 µs of CPU in
+// the gateway process per call, and at 64 callers at least 0.6x the
+// throughput of the direct net/http+JSON row.
+func printGateway(w io.Writer, cfg *config, find func(key, call string, callers int) *unaryCase) {
+	var lines []string
+	for _, call := range cfg.calls {
+		for _, callers := range cfg.callers {
+			g := find("gateway", call.Name, callers)
+			if g == nil {
+				continue
+			}
+			parts := []string{fmt.Sprintf("gateway process %.0f µs CPU/call (target ≤ 60)",
+				medianOf(g.results, func(r harness.Result) float64 { return float64(r.ProxyCPUPerCall) / 1e3 }))}
+			for _, other := range []string{"httpjson", "natsrpc"} {
+				if o := find(other, call.Name, callers); o != nil {
+					target := ""
+					if other == "httpjson" && callers == 64 {
+						target = " (target ≥ 0.6x)"
+					}
+					parts = append(parts, fmt.Sprintf("%s %s%s", fmtRatio(ratios(g, o, rps)), shortName[other], target))
+				}
+			}
+			lines = append(lines, fmt.Sprintf("- %s, %d callers: %s", call.Name, callers, strings.Join(parts, "; ")))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "The gateway row: `natsrpc gateway` in a process of its own (HTTP/1.1 keep-alive, Connect JSON, protojson on the caller's side) "+
+		"in front of the natsrpc row's generated handler; the caller, the gateway, nats-server and the handler share the machine's cores. "+
+		"Gateway throughput divided by the other row's, median of the per-round ratios (interquartile range), and the gateway process's CPU per call:\n\n")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
 	}
 	fmt.Fprintln(w)
 }

@@ -20,9 +20,9 @@ func ProcessCPU() time.Duration {
 // clockTick is the unit of /proc/<pid>/stat times (USER_HZ, 100 on Linux).
 const clockTick = 10 * time.Millisecond
 
-// pidCPU returns the CPU time (user and system) of process pid from
+// PIDCPU returns the CPU time (user and system) of process pid from
 // /proc/<pid>/stat, in clock ticks of 10 ms; 0 if it cannot be read.
-func pidCPU(pid int) time.Duration {
+func PIDCPU(pid int) time.Duration {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0

@@ -100,7 +100,7 @@ func startNATS(inProcess bool, storeDir string) (*NATS, error) {
 			return nil, fmt.Errorf("nats-server process: unexpected first line %q", url)
 		}
 		pid := cmd.Process.Pid
-		return &NATS{URL: url, stop: stop, CPU: func() time.Duration { return pidCPU(pid) }}, nil
+		return &NATS{URL: url, stop: stop, CPU: func() time.Duration { return PIDCPU(pid) }}, nil
 	case <-time.After(15 * time.Second):
 		stop()
 		return nil, errors.New("nats-server process: not ready after 15s")

@@ -32,6 +32,9 @@ type Target struct {
 	// ServerCPU, when set, returns the CPU time used so far by a server
 	// that runs in another process (nats-server).
 	ServerCPU func() time.Duration
+	// ProxyCPU, when set, returns the CPU time used so far by a proxy in
+	// the call path that runs in a process of its own (the gateway).
+	ProxyCPU func() time.Duration
 	// Close stops the server and closes the clients.
 	Close func()
 }
@@ -67,6 +70,8 @@ type Result struct {
 	// CPUPerCall is the CPU time of this process (caller and handler) per
 	// call; ServerCPUPerCall that of the nats-server process, if any.
 	CPUPerCall, ServerCPUPerCall time.Duration
+	// ProxyCPUPerCall is that of the proxy process (the gateway), if any.
+	ProxyCPUPerCall time.Duration
 }
 
 // ErrTooManyErrors stops a measurement whose calls fail.
@@ -90,10 +95,10 @@ func Run(ctx context.Context, t *Target, o Options) (Result, error) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cw0, aw0 := t.CallerWire.Bytes(), allWire(t)
-	cpu0, scpu0 := ProcessCPU(), serverCPU(t)
+	cpu0, scpu0, pcpu0 := ProcessCPU(), serverCPU(t), proxyCPU(t)
 	lat := make([]time.Duration, o.MaxCalls)
 	r, err := loop(ctx, t, o.Callers, o.Duration, o.MaxCalls, lat)
-	cpu1, scpu1 := ProcessCPU(), serverCPU(t)
+	cpu1, scpu1, pcpu1 := ProcessCPU(), serverCPU(t), proxyCPU(t)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", t.Name, err)
@@ -111,6 +116,7 @@ func Run(ctx context.Context, t *Target, o Options) (Result, error) {
 		r.AllWirePerCall = float64(allWire(t)-aw0) / calls
 		r.CPUPerCall = (cpu1 - cpu0) / time.Duration(n)
 		r.ServerCPUPerCall = (scpu1 - scpu0) / time.Duration(n)
+		r.ProxyCPUPerCall = (pcpu1 - pcpu0) / time.Duration(n)
 	}
 	return r, nil
 }
@@ -120,6 +126,13 @@ func serverCPU(t *Target) time.Duration {
 		return 0
 	}
 	return t.ServerCPU()
+}
+
+func proxyCPU(t *Target) time.Duration {
+	if t.ProxyCPU == nil {
+		return 0
+	}
+	return t.ProxyCPU()
 }
 
 func allWire(t *Target) uint64 {

@@ -22,6 +22,10 @@ type Env struct {
 	// NATSCPU returns the nats-server process's CPU time; nil when it runs
 	// in this process.
 	NATSCPU func() time.Duration
+	// GatewayURL is the `natsrpc gateway` process's address, for the
+	// gateway row; GatewayCPU its CPU time.
+	GatewayURL string
+	GatewayCPU func() time.Duration
 }
 
 // Transport is one row of the table.
@@ -32,6 +36,8 @@ type Transport struct {
 	Key string
 	// NATS is true when the row needs the NATS server.
 	NATS bool
+	// Gateway is true when the row needs a `natsrpc gateway` process.
+	Gateway bool
 	// New starts the server and connects the client for call.
 	New func(env Env, call *workload.Call) (*harness.Target, error)
 }
@@ -44,6 +50,7 @@ var All = []Transport{
 	{Name: "gRPC-Go (HTTP/2, protobuf)", Key: "grpc", New: NewGRPC},
 	{Name: "connect-go (HTTP/1.1, protobuf)", Key: "connect", New: NewConnect},
 	{Name: "net/http + encoding/json (HTTP/1.1)", Key: "httpjson", New: NewHTTPJSON},
+	{Name: "gateway: HTTP/1.1 + JSON → natsrpc gateway → natsrpc", Key: "gateway", NATS: true, Gateway: true, New: NewGateway},
 }
 
 // Baseline is the Key of the row ratios are computed against.

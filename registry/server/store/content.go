@@ -17,7 +17,9 @@ import (
 )
 
 // IsBuiltinFile reports whether path is built into the registry: the
-// well-known types and the rest of google/protobuf/, and the natsrpc
+// well-known types and the rest of google/protobuf/, the googleapis files
+// under google/api/ (google.api.http annotations and their kin, which the
+// gateway reads; no module owns package google.api), and the natsrpc
 // options. Built-in files are never a module's own; as imports they are
 // accepted whatever their content (their digest is recorded).
 func IsBuiltinFile(path string) bool { return descset.IsBuiltinFile(path) }
@@ -142,7 +144,7 @@ func newContent(set *descriptorpb.FileDescriptorSet, own []string, lim limits, s
 				return nil, invalidf("own file %q is not in the descriptor set", p)
 			}
 			if IsBuiltinFile(p) {
-				return nil, invalidf("file %q is built into the registry (well-known types and natsrpc options) and cannot be a module's own file", p)
+				return nil, invalidf("file %q is built into the registry (well-known types, google/api and natsrpc options) and cannot be a module's own file", p)
 			}
 			if !seen[p] {
 				seen[p] = true

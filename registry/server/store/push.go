@@ -554,7 +554,7 @@ func (r *Registry) claims(ctx context.Context, module string, prev, c *content) 
 		fd := c.firstOwnFileWithPackage(pkg)
 		if descset.IsReservedPackage(pkg) {
 			violations = append(violations, violationAt(RulePackageOwned, fd, []int32{2},
-				"package %q is built into the registry (well-known types and natsrpc options); rename the package", pkg))
+				"package %q is built into the registry (well-known types, google/api and natsrpc options); rename the package", pkg))
 			continue
 		}
 		if _, ok := slices.BinarySearch(prevPkgs, pkg); ok {

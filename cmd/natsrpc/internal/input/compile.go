@@ -106,7 +106,7 @@ func (l *loader) compile(ctx context.Context, wsRoot, prefix string, specs []*mo
 	var errs []FileError
 	var firstErr error
 	byPath := map[*moduleSpec]map[string]linker.File{}
-	resolver := protocompile.WithStandardImports(protocompile.ResolverFunc(func(p string) (protocompile.SearchResult, error) {
+	resolver := withGoogleAPIs(protocompile.WithStandardImports(protocompile.ResolverFunc(func(p string) (protocompile.SearchResult, error) {
 		src, ok := sources[p]
 		if !ok {
 			return protocompile.SearchResult{}, fs.ErrNotExist
@@ -116,7 +116,7 @@ func (l *loader) compile(ctx context.Context, wsRoot, prefix string, specs []*mo
 			return protocompile.SearchResult{}, err
 		}
 		return protocompile.SearchResult{Source: io.NopCloser(bytes.NewReader(data))}, nil
-	}))
+	})))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	targetModules := 0
