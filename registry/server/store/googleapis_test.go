@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/natsrpc/natsrpc/registry/server/store"
 	"github.com/natsrpc/natsrpc/registry/server/registrytest"
+	"github.com/natsrpc/natsrpc/registry/server/store"
 )
 
 // annotatedSet is a module whose method carries a google.api.http
