@@ -94,6 +94,11 @@ func (e *encoder) scan(mi *msgInfo, wire []byte) bool {
 		if n < 0 {
 			return false
 		}
+		if f.kind == protoreflect.StringKind && wt == protowire.BytesType && !utf8.Valid(en.b) {
+			// proto.Unmarshal checks every occurrence, even one a later
+			// occurrence replaces.
+			return false
+		}
 		wire = wire[n:]
 		e.entries = append(e.entries, en)
 	}
@@ -173,6 +178,9 @@ func (e *encoder) message(out []byte, mi *msgInfo, wire []byte, typeURL []byte, 
 		group := ents[i:j]
 		i = j
 		if f.oneof >= 0 && winners[f.oneof] != f {
+			if f.kind == protoreflect.MessageKind {
+				return out, false // proto.Unmarshal decodes it all the same
+			}
 			continue
 		}
 		mark, wasFirst := len(out), first
@@ -431,6 +439,9 @@ func (e *encoder) mapValue(out []byte, f *fieldInfo, group []entry, depth int) (
 			if n < 0 {
 				return out, false
 			}
+			if fi.kind == protoreflect.StringKind && !utf8.Valid(vb) {
+				return out, false
+			}
 			b = b[n:]
 			if num == 1 {
 				me.k, me.ks = v, vb
@@ -472,6 +483,9 @@ func (e *encoder) mapValue(out []byte, f *fieldInfo, group []entry, depth int) (
 	var ok bool
 	for i := range ents {
 		if i+1 < len(ents) && sameKey(keyKind, ents[i], ents[i+1]) {
+			if f.val.kind == protoreflect.MessageKind {
+				return out, false // proto.Unmarshal decodes it all the same
+			}
 			continue // replaced by a later entry
 		}
 		me := &ents[i]
@@ -673,14 +687,15 @@ func (e *encoder) value(out []byte, mi *msgInfo, wire []byte, depth int) ([]byte
 			continue
 		}
 		if en.f.kind == protoreflect.MessageKind {
-			if msgs++; msgs > 1 {
-				return out, false
-			}
+			msgs++
 		}
 		last = en
 	}
 	if last == nil {
 		return out, false // protojson refuses a Value with no kind
+	}
+	if msgs > 1 || (msgs == 1 && last.f.kind != protoreflect.MessageKind) {
+		return out, false // a message member that does not win is decoded all the same
 	}
 	if last.f.kind == protoreflect.MessageKind {
 		return e.message(out, e.t.msgOf(last.f), last.b, nil, depth+1)
