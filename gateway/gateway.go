@@ -86,6 +86,7 @@ type config struct {
 	logger         *slog.Logger
 	registry       *prometheus.Registry
 	resyncInterval time.Duration
+	noFastPath     bool // tests compare the fast path with the slow one
 }
 
 // WithDescriptorSet serves the services of set (a FileDescriptorSet or a
@@ -166,9 +167,11 @@ type Gateway struct {
 	sem      chan struct{}
 	current  atomic.Pointer[routeSet]
 	draining atomic.Bool
-	log      *slog.Logger
-	mux      *http.ServeMux // the gateway's own endpoints and reflection
-	cors     *corsPolicy
+	// fastCalls counts the calls the fast path answered (for tests).
+	fastCalls atomic.Int64
+	log       *slog.Logger
+	mux       *http.ServeMux // the gateway's own endpoints and reflection
+	cors      *corsPolicy
 
 	mu      sync.Mutex // serializes loads
 	good    map[string]*Module
@@ -645,6 +648,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del("Accept-Encoding")
 	r.Header.Del("Connect-Accept-Encoding")
 	r.Header.Del("Grpc-Accept-Encoding")
+	if g.fastUnary(rec, r, rs, obs) {
+		return
+	}
 	ctx := context.WithValue(r.Context(), observationKey{}, obs)
 	rs.handler.ServeHTTP(rec, r.WithContext(ctx))
 }
