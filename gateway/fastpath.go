@@ -32,6 +32,13 @@ import (
 // vanguard as before, with the body as it came, so that every answer and
 // every error stays what the slow path makes it.
 
+// The Content-Type values the fast path writes, shared (net/http only
+// reads them).
+var (
+	contentTypeJSON  = []string{"application/json"}
+	contentTypeProto = []string{"application/proto"}
+)
+
 // bufPool holds request and response buffers.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -120,13 +127,15 @@ func (g *Gateway) fastUnary(w *statusRecorder, r *http.Request, rs *routeSet, ob
 	obs.mu.Unlock()
 	g.fastCalls.Add(1)
 
-	ctx := r.Context()
+	// One context for the deadline: the client's (capped by
+	// --max-timeout) or the method's, as the slow path sets it in two.
+	var ctx context.Context
+	var cancel context.CancelFunc
 	if timeout >= 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+		ctx, cancel = context.WithTimeout(r.Context(), min(timeout, g.factory.maxTimeout))
+	} else {
+		ctx, cancel = g.factory.deadline(r.Context(), rt)
 	}
-	ctx, cancel := g.factory.deadline(ctx, rt)
 	defer cancel()
 	var hdr nats.Header
 	out, err := rt.client.CallUnaryBytes(ctx, wire, g.factory.callOptions(h, &hdr)...)
@@ -137,10 +146,10 @@ func (g *Gateway) fastUnary(w *statusRecorder, r *http.Request, rs *routeSet, ob
 		return true
 	}
 	res := out
-	ct := "application/proto"
+	ct := contentTypeProto
 	var outBuf *[]byte
 	if isJSON {
-		ct = "application/json"
+		ct = contentTypeJSON
 		outBuf = getBuf()
 		defer putBuf(outBuf)
 		res, ok = rt.codec.ToJSON((*outBuf)[:0], rt.desc.Output(), out)
@@ -156,7 +165,7 @@ func (g *Gateway) fastUnary(w *statusRecorder, r *http.Request, rs *routeSet, ob
 	}
 	wh := w.Header()
 	copyResponseHeader(wh, hdr)
-	wh["Content-Type"] = []string{ct}
+	wh["Content-Type"] = ct
 	wh["Content-Length"] = []string{strconv.Itoa(len(res))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res)
@@ -245,7 +254,7 @@ func writeConnectUnaryError(w http.ResponseWriter, err *connect.Error, rt *route
 	if merr != nil {
 		b = []byte(`{"code":"internal","message":` + strconv.Quote("failed to marshal end error: "+merr.Error()) + `}`)
 	}
-	h["Content-Type"] = []string{"application/json"}
+	h["Content-Type"] = contentTypeJSON
 	w.WriteHeader(httpStatus(err.Code()))
 	_, _ = w.Write(b)
 }

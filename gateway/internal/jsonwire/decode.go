@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -27,7 +28,15 @@ const maxDepth = 100
 // it came and the caller must run protojson, which either decodes in or
 // reports why not.
 func (t *Transcoder) ToWire(dst []byte, md protoreflect.MessageDescriptor, in []byte) (out []byte, ok bool) {
-	d := decoder{t: t, in: in}
+	d := decoderPool.Get().(*decoder)
+	d.t, d.in, d.i = t, in, 0
+	defer func() {
+		d.t, d.in = nil, nil
+		if cap(d.buf) <= 64<<10 && cap(d.keys) <= 64<<10 {
+			d.buf, d.keys = d.buf[:0], d.keys[:0]
+			decoderPool.Put(d)
+		}
+	}()
 	n := len(dst)
 	out, ok = d.message(dst, t.info(md), 0)
 	if !ok {
@@ -39,6 +48,8 @@ func (t *Transcoder) ToWire(dst []byte, md protoreflect.MessageDescriptor, in []
 	}
 	return out, true
 }
+
+var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
 
 type decoder struct {
 	t    *Transcoder
@@ -105,6 +116,10 @@ func (d *decoder) str() ([]byte, bool) {
 	start := d.i
 	for d.i < len(d.in) {
 		c := d.in[d.i]
+		if plain[c] {
+			d.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			s := d.in[start:d.i]
@@ -127,6 +142,15 @@ func (d *decoder) str() ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// plain marks the bytes a JSON string holds as they are: not '"', '\\',
+// a control character or the start of a multi-byte character.
+var plain = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (d *decoder) strEscaped() ([]byte, bool) {
 	for d.i < len(d.in) {
@@ -882,6 +906,12 @@ func (d *decoder) timestamp(dst []byte) ([]byte, bool) {
 	if !ok {
 		return dst, false
 	}
+	if secs, nanos, ok := parseUTC(s); ok {
+		if secs < minTimestampSeconds || secs > maxTimestampSeconds {
+			return dst, false
+		}
+		return appendSecondsNanos(dst, secs, nanos), true
+	}
 	text := string(s)
 	t, err := time.Parse(time.RFC3339Nano, text)
 	if err != nil {
@@ -897,6 +927,67 @@ func (d *decoder) timestamp(dst []byte) ([]byte, bool) {
 		return dst, false
 	}
 	return appendSecondsNanos(dst, secs, int32(t.Nanosecond())), true
+}
+
+// parseUTC reads the common form of a timestamp,
+// YYYY-MM-DDTHH:MM:SS[.fraction]Z with at most nine fraction digits, as
+// time.Parse(time.RFC3339Nano) reads it (days checked against the month);
+// ok is false for anything else, which time.Parse then reads.
+func parseUTC(s []byte) (secs int64, nanos int32, ok bool) {
+	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, 0, false
+	}
+	num := func(b []byte) (int, bool) {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(s[0:4])
+	month, ok2 := num(s[5:7])
+	day, ok3 := num(s[8:10])
+	hour, ok4 := num(s[11:13])
+	minute, ok5 := num(s[14:16])
+	sec, ok6 := num(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return 0, 0, false
+	}
+	if day > daysIn(month, year) {
+		return 0, 0, false
+	}
+	frac := s[19 : len(s)-1]
+	if len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return 0, 0, false
+		}
+		n, ok := num(frac[1:])
+		if !ok {
+			return 0, 0, false
+		}
+		for i := len(frac) - 1; i < 9; i++ {
+			n *= 10
+		}
+		nanos = int32(n)
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, int(nanos), time.UTC)
+	return t.Unix(), nanos, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 func appendSecondsNanos(dst []byte, secs int64, nanos int32) []byte {

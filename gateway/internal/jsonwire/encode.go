@@ -7,7 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"time"
+	"sync"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -21,7 +21,17 @@ import (
 // commas at random, which no reader sees). When ok is false dst is
 // returned as it came and the caller must run protojson.
 func (t *Transcoder) ToJSON(dst []byte, md protoreflect.MessageDescriptor, wire []byte) (out []byte, ok bool) {
-	e := encoder{t: t}
+	e := encoderPool.Get().(*encoder)
+	e.t = t
+	defer func() {
+		e.t = nil
+		if cap(e.entries) <= 4096 && cap(e.keys) <= 4096 {
+			clear(e.entries[:cap(e.entries)]) // drop the references into wire
+			clear(e.keys[:cap(e.keys)])
+			e.entries, e.keys = e.entries[:0], e.keys[:0]
+			encoderPool.Put(e)
+		}
+	}()
 	n := len(dst)
 	out, ok = e.message(dst, t.info(md), wire, nil, 0)
 	if !ok {
@@ -29,6 +39,8 @@ func (t *Transcoder) ToJSON(dst []byte, md protoreflect.MessageDescriptor, wire 
 	}
 	return out, true
 }
+
+var encoderPool = sync.Pool{New: func() any { return new(encoder) }}
 
 type encoder struct {
 	t       *Transcoder
@@ -604,7 +616,7 @@ func (e *encoder) secondsNanos(out []byte, mi *msgInfo, wire []byte) ([]byte, bo
 			return out[:start], false
 		}
 		at := len(out)
-		out = time.Unix(secs, nanos).UTC().AppendFormat(out, "2006-01-02T15:04:05.000000000")
+		out = appendUTC(out, secs, nanos)
 		out = trimFraction(out, at)
 		out = append(out, 'Z', '"')
 		return out, true
@@ -627,6 +639,52 @@ func (e *encoder) secondsNanos(out []byte, mi *msgInfo, wire []byte) ([]byte, bo
 	out = append(out, frac...)
 	out = trimFraction(out, at)
 	return append(out, 's', '"'), true
+}
+
+// appendUTC writes time.Unix(secs, nanos).UTC() in the layout
+// 2006-01-02T15:04:05.000000000, for years 1 to 9999.
+func appendUTC(out []byte, secs, nanos int64) []byte {
+	days := secs / 86400
+	rem := secs % 86400
+	if rem < 0 {
+		rem += 86400
+		days--
+	}
+	// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+	z := days + 719468
+	era := z / 146097
+	if z < 0 {
+		era = (z - 146096) / 146097
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	two := func(out []byte, v int64) []byte { return append(out, byte('0'+v/10), byte('0'+v%10)) }
+	out = append(out, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
+	out = two(out, m)
+	out = append(out, '-')
+	out = two(out, d)
+	out = append(out, 'T')
+	out = two(out, rem/3600)
+	out = append(out, ':')
+	out = two(out, rem/60%60)
+	out = append(out, ':')
+	out = two(out, rem%60)
+	out = append(out, '.')
+	for div := int64(100000000); div > 0; div /= 10 {
+		out = append(out, byte('0'+nanos/div%10))
+	}
+	return out
 }
 
 // trimFraction drops trailing zeros of a nine-digit fraction by threes,
