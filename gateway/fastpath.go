@@ -166,7 +166,11 @@ func (g *Gateway) fastUnary(w *statusRecorder, r *http.Request, rs *routeSet, ob
 	wh := w.Header()
 	copyResponseHeader(wh, hdr)
 	wh["Content-Type"] = ct
-	wh["Content-Length"] = []string{strconv.Itoa(len(res))}
+	if len(res) > 2048 {
+		// net/http sets Content-Length itself (without allocating) for
+		// an answer that fits its buffer, and would chunk a larger one.
+		wh["Content-Length"] = []string{strconv.Itoa(len(res))}
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res)
 	obs.done(nil)
