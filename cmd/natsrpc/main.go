@@ -25,6 +25,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/services"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/status"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/template"
 )
 
@@ -50,6 +51,7 @@ func newRoot() *cobra.Command {
 		services.NewCommand("services", g),
 		template.NewCommand("template", g),
 		call.NewCommand("call", g),
+		status.NewCommand("status", g),
 		cli.Group("registry", "Run and manage the schema registry",
 			registryserve.NewCommand("serve", g),
 		),
