@@ -26,6 +26,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/services"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/status"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/tap"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/template"
 )
 
@@ -52,6 +53,7 @@ func newRoot() *cobra.Command {
 		template.NewCommand("template", g),
 		call.NewCommand("call", g),
 		status.NewCommand("status", g),
+		tap.NewCommand("tap", g),
 		cli.Group("registry", "Run and manage the schema registry",
 			registryserve.NewCommand("serve", g),
 		),
