@@ -106,7 +106,9 @@ func TestTap(t *testing.T) {
 		t.Errorf("a call to a service with no instance took %s under tap; want an at-once unavailable", d)
 	}
 
-	call := func(code int, args ...string) { natsrpc(t, append(append(s, "call"), args...)...).want(t, code, "", "") }
+	call := func(code int, args ...string) {
+		natsrpc(t, append(append(s, "call"), args...)...).want(t, code, "", "")
+	}
 	call(0, "natsrpctest.v1.TestService/Get", "-d", `{"id": "q-1"}`)
 	call(69, "natsrpctest.v1.TestService/Get", "-d", `{"id": "missing"}`)
 	call(0, "natsrpctest.v1.TestService/Watch", "-d", `{"script": "w", "count": 2}`)
