@@ -1,6 +1,8 @@
 package rpcctl
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -30,7 +32,12 @@ func Template(md protoreflect.MessageDescriptor, types schema.Resolver) (doc []b
 	if err != nil {
 		return nil, nil, fmt.Errorf("template of %s: %w", md.FullName(), err)
 	}
-	return doc, t.notes, nil
+	// Compact: protojson's spacing varies between builds on purpose.
+	var c bytes.Buffer
+	if err := json.Compact(&c, doc); err != nil {
+		return nil, nil, err
+	}
+	return c.Bytes(), t.notes, nil
 }
 
 type templater struct {
