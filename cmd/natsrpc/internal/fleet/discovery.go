@@ -121,6 +121,16 @@ func (i *Instance) Requests() (requests, errs int) {
 // or of the micro service name when not empty), with their $SRV.STATS,
 // sorted by name and id. Answers that do not decode are skipped.
 func (g Gather) Discover(ctx context.Context, nc *nats.Conn, name string) ([]*Instance, error) {
+	return g.discover(ctx, nc, name, true)
+}
+
+// Infos is [Gather.Discover] without $SRV.STATS: the instances and their
+// endpoints alone.
+func (g Gather) Infos(ctx context.Context, nc *nats.Conn, name string) ([]*Instance, error) {
+	return g.discover(ctx, nc, name, false)
+}
+
+func (g Gather) discover(ctx context.Context, nc *nats.Conn, name string, withStats bool) ([]*Instance, error) {
 	suffix := ""
 	if name != "" {
 		suffix = "." + name
@@ -137,7 +147,7 @@ func (g Gather) Discover(ctx context.Context, nc *nats.Conn, name string) ([]*In
 		}
 		byID[info.ID] = &Instance{Info: info}
 	}
-	if len(byID) > 0 {
+	if len(byID) > 0 && withStats {
 		stats, err := g.Collect(ctx, nc, micro.APIPrefix+".STATS"+suffix)
 		if err != nil {
 			return nil, err

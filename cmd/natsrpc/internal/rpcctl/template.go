@@ -23,7 +23,7 @@ const templateDepth = 8
 // nested messages are filled too, except where a type recurs inside itself
 // or nesting passes 8 levels (there the field is null). Of each oneof only
 // the first member is set (protojson refuses two); notes name the other
-// members, one line per oneof.
+// members, one line per oneof. doc is compact JSON.
 func Template(md protoreflect.MessageDescriptor, types schema.Resolver) (doc []byte, notes []string, err error) {
 	t := &templater{path: map[protoreflect.FullName]bool{}, noted: map[protoreflect.FullName]bool{}}
 	m := dynamicpb.NewMessage(md)

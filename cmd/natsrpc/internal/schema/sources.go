@@ -285,7 +285,7 @@ func (s *instanceSource) Method(ctx context.Context, ref MethodRef) (*Method, er
 		byName = err
 	}
 	// A subject: find the instance whose endpoint listens on it.
-	instances, err := s.gather.Discover(ctx, s.nc, "")
+	instances, err := s.gather.Infos(ctx, s.nc, "")
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ func (s *instanceSource) Method(ctx context.Context, ref MethodRef) (*Method, er
 }
 
 func (s *instanceSource) Services(ctx context.Context) ([]*Service, error) {
-	instances, err := s.gather.Discover(ctx, s.nc, "")
+	instances, err := s.gather.Infos(ctx, s.nc, "")
 	if err != nil {
 		return nil, err
 	}

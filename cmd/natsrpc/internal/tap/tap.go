@@ -153,7 +153,7 @@ type tapper struct {
 // refresh asks discovery which endpoints live instances serve, subscribes
 // to the new subjects and unsubscribes from those no instance serves now.
 func (t *tapper) refresh(ctx context.Context) error {
-	instances, err := t.opts.Gather.Discover(ctx, t.nc, "")
+	instances, err := t.opts.Gather.Infos(ctx, t.nc, "")
 	if err != nil {
 		return err
 	}
