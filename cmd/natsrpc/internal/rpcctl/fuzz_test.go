@@ -53,9 +53,9 @@ func FuzzMessages(f *testing.F) {
 // TestMessages pins the errors of the -d reader.
 func TestMessages(t *testing.T) {
 	for in, want := range map[string]string{
-		`[1]`:      "request message 1: [1] is not a JSON object",
-		`{} 2`:     "request message 2: 2 is not a JSON object",
-		`{"a":`:    "request message 1: the JSON ends in the middle of a value",
+		`[1]`:       "request message 1: [1] is not a JSON object",
+		`{} 2`:      "request message 2: 2 is not a JSON object",
+		`{"a":`:     "request message 1: the JSON ends in the middle of a value",
 		`{} {"a" }`: "request message 2: not JSON at byte",
 	} {
 		err := Messages(strings.NewReader(in), func(int, json.RawMessage) error { return nil })

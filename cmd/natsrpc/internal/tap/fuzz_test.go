@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/schema"
-	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 	"github.com/natsrpc/natsrpc/internal/spec"
+	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
 // testMethods returns natsrpctest.v1.TestService's methods (one of every
