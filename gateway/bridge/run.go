@@ -93,24 +93,7 @@ func Run(ctx context.Context, c RunConfig) error {
 		return err
 	}
 	defer nc.Close()
-	var set *descriptorpb.FileDescriptorSet
-	source := c.DescriptorSet
-	if c.DescriptorSet != "" {
-		if set, err = gateway.ReadDescriptorSet(c.DescriptorSet); err != nil {
-			return err
-		}
-	} else {
-		var opts []client.Option
-		if c.Bucket != "" {
-			opts = append(opts, client.WithBucket(c.Bucket))
-		}
-		res, s, err := client.New(nc, opts...).ResolveSymbol(ctx, &registryv1.ResolveSymbolRequest{Symbol: c.Service, ExcludeSourceInfo: true})
-		if err != nil {
-			return fmt.Errorf("find %q in the registry: %w", c.Service, err)
-		}
-		set, source = s, fmt.Sprintf("the registry (module %s, version %d)", res.GetModule(), res.GetVersion())
-	}
-	sd, err := FindService(set, c.Service)
+	sd, source, err := LoadService(ctx, nc, c.DescriptorSet, c.Bucket, c.Service)
 	if err != nil {
 		return err
 	}
@@ -199,6 +182,64 @@ func WriteRoutes(w io.Writer, routes []Route) {
 			fmt.Fprintf(w, "    warning: %s\n", wn)
 		}
 	}
+}
+
+// LoadService finds the service named name in the descriptor set file
+// (a FileDescriptorSet or buf image), or, without one, in the registry
+// over nc (bucket "" for the default). It also says where it found it.
+func LoadService(ctx context.Context, nc *nats.Conn, file, bucket, name string) (protoreflect.ServiceDescriptor, string, error) {
+	if file != "" {
+		set, err := gateway.ReadDescriptorSet(file)
+		if err != nil {
+			return nil, "", err
+		}
+		sd, err := FindService(set, name)
+		return sd, file, err
+	}
+	var opts []client.Option
+	if bucket != "" {
+		opts = append(opts, client.WithBucket(bucket))
+	}
+	res, set, err := client.New(nc, opts...).ResolveSymbol(ctx, &registryv1.ResolveSymbolRequest{Symbol: name, ExcludeSourceInfo: true})
+	if err != nil {
+		return nil, "", fmt.Errorf("find %q in the registry: %w", name, err)
+	}
+	sd, err := FindService(set, name)
+	return sd, fmt.Sprintf("the registry (module %s, version %d)", res.GetModule(), res.GetVersion()), err
+}
+
+// CutoverConfig is what `natsrpc cutover` runs.
+type CutoverConfig struct {
+	Cutover
+	// ServiceName, DescriptorSet and Bucket find the service (as for
+	// Run); Connect is called only when the registry is needed.
+	ServiceName, DescriptorSet, Bucket string
+	Connect                            func(context.Context) (*nats.Conn, error)
+}
+
+// RunCutover returns the nats-server configuration block of a cutover.
+func RunCutover(ctx context.Context, c CutoverConfig) (string, error) {
+	if c.ServiceName == "" {
+		return "", errors.New("--service is required: the full name of the service to move, e.g. gaming.quest_system.v1.QuestSystemService")
+	}
+	var nc *nats.Conn
+	if c.DescriptorSet == "" {
+		var err error
+		if nc, err = c.Connect(ctx); err != nil {
+			return "", err
+		}
+		defer nc.Close()
+	}
+	sd, _, err := LoadService(ctx, nc, c.DescriptorSet, c.Bucket, c.ServiceName)
+	if err != nil {
+		return "", err
+	}
+	c.Service = sd
+	p, err := c.Cutover.Plan()
+	if err != nil {
+		return "", err
+	}
+	return p.Config(), nil
 }
 
 // FindService returns the service named name from set.
