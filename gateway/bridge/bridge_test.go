@@ -441,11 +441,7 @@ func (e *env) startQuestBridge(t *testing.T, base, prefix string, opts ...bridge
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := httprule.LoadConfig("testdata/quests.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts = append([]bridge.Option{bridge.WithRules(rules), bridge.WithHandlerOptions(natsrpc.WithSubjectPrefix(prefix))}, opts...)
+	opts = append([]bridge.Option{bridge.WithRules(loadRules(t)), bridge.WithHandlerOptions(natsrpc.WithSubjectPrefix(prefix))}, opts...)
 	b, err := bridge.New(natstest.Connect(t, e.reg.Server), sd, base, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -657,4 +653,13 @@ func method(rep *shadow.Report, name string) *shadow.MethodReport {
 		}
 	}
 	return nil
+}
+
+func loadRules(t testing.TB) *httprule.Config {
+	t.Helper()
+	rules, err := httprule.LoadConfig("testdata/quests.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
 }

@@ -137,7 +137,9 @@ func questJSON(id, title string) map[string]any {
 	}
 }
 
-func (l *legacyQuests) server(t *testing.T) *httptest.Server {
+func (l *legacyQuests) server(t *testing.T) *httptest.Server { return l.serverTB(t) }
+
+func (l *legacyQuests) serverTB(t testing.TB) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/players/{player_id}/quests/{quest_id}", func(w http.ResponseWriter, r *http.Request) {
 		l.record(r)
