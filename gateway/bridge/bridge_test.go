@@ -3,9 +3,12 @@ package bridge_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -32,6 +35,8 @@ import (
 	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	"github.com/natsrpc/natsrpc/internal/testkit/testschema"
 	commonv1 "github.com/natsrpc/natsrpc/proto/gaming/common/v1"
+	eventbusv1 "github.com/natsrpc/natsrpc/proto/gaming/event_bus/v1"
+	"github.com/natsrpc/natsrpc/proto/gaming/event_bus/v1/eventbusv1natsrpc"
 	questv1 "github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1"
 	"github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1/questsystemv1natsrpc"
 	weatherv1 "github.com/natsrpc/natsrpc/proto/gaming/weather_manager/v1"
@@ -662,4 +667,67 @@ func loadRules(t testing.TB) *httprule.Config {
 		t.Fatal(err)
 	}
 	return rules
+}
+
+// TestBridgeEvents bridges EventBusService: plain events are POSTed to
+// the HTTP service, durable ones redelivered while it fails, the
+// streaming method left out.
+func TestBridgeEvents(t *testing.T) {
+	srv := natstest.Start(t, natstest.WithJetStream())
+	var mu sync.Mutex
+	got := map[string][]string{}
+	var payments atomic.Int64
+	legacy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		method := strings.TrimPrefix(r.URL.Path, "/gaming.event_bus.v1.EventBusService/")
+		if method == "PaymentCompleted" && payments.Add(1) == 1 {
+			writeJSON(w, 503, map[string]any{"detail": "ledger warming up"})
+			return
+		}
+		mu.Lock()
+		got[method] = append(got[method], fmt.Sprint(body["event_id"]))
+		mu.Unlock()
+		writeJSON(w, 200, map[string]any{})
+	}))
+	defer legacy.Close()
+	sd := eventbusv1.File_gaming_event_bus_v1_event_bus_proto.Services().ByName("EventBusService")
+	b, err := bridge.New(natstest.Connect(t, srv), sd, legacy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(context.Background())
+	for _, r := range b.Routes() {
+		if strings.HasSuffix(r.Method, ".Subscribe") != (r.Skipped != "") {
+			t.Fatalf("route %+v", r)
+		}
+	}
+	c := eventbusv1natsrpc.NewEventBusServiceClient(natstest.Connect(t, srv))
+	if err := c.QuestCompleted(ctxT(t), &eventbusv1.QuestCompletedRequest{EventId: "e1", QuestId: "q-7"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PaymentCompleted(ctxT(t), &eventbusv1.PaymentCompletedRequest{EventId: "e2", PaymentId: "pay-1"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		done := len(got["QuestCompleted"]) == 1 && len(got["PaymentCompleted"]) == 1
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the HTTP service got %v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if payments.Load() != 2 || got["QuestCompleted"][0] != "e1" || got["PaymentCompleted"][0] != "e2" {
+		t.Fatalf("payments posted %d times (want 2: a 503, then the redelivery); got %v", payments.Load(), got)
+	}
+	_, err = eventbusv1natsrpc.NewEventBusServiceClient(natstest.Connect(t, srv), natsrpc.WithRetry(natsrpc.RetryPolicy{MaxAttempts: 1})).
+		Subscribe(ctxT(t), &eventbusv1.SubscribeRequest{})
+	if err == nil {
+		t.Fatal("the streaming method answered")
+	}
 }
