@@ -109,10 +109,12 @@ func TestDynamicUnaryHandler(t *testing.T) {
 		info.Endpoints[0].Metadata["natsrpc.idempotency"] != "no_side_effects" {
 		t.Fatalf("info %+v", info.Endpoints)
 	}
-	stats := requestStats(t, cnc, itemMicroName)
-	if stats.Endpoints[0].NumRequests < 8 || stats.Endpoints[0].NumErrors < 5 {
-		t.Fatalf("stats %+v", stats.Endpoints[0])
-	}
+	// The deadline call's handler may still be returning: its request is
+	// counted when it has.
+	waitFor(t, "every request counted", func() bool {
+		ep := requestStats(t, cnc, itemMicroName).Endpoints[0]
+		return ep.NumRequests == 8 && ep.NumErrors == 5
+	})
 }
 
 // requestStats asks $SRV.STATS of one service.
