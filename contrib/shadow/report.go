@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -289,8 +290,13 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 			if len(m.Latest) > 0 {
 				l := m.Latest[0]
-				fmt.Fprintf(w, "    latest, %s: request %s\n      primary:   %s\n      candidate: %s\n", l.Time.Format(time.RFC3339), compact(l.Request),
-					answer(l.Primary, l.PrimaryError), answer(l.Candidate, l.CandidateError))
+				fmt.Fprintf(w, "    latest, %s: request %s\n", l.Time.Format(time.RFC3339), compact(l.Request))
+				if len(l.Paths) == 0 {
+					fmt.Fprintf(w, "      primary:   %s\n      candidate: %s\n", answer(l.Primary, l.PrimaryError), answer(l.Candidate, l.CandidateError))
+				}
+				for _, p := range l.Paths {
+					fmt.Fprintf(w, "      %s: primary %s, candidate %s\n", p, valueAt(l.Primary, p), valueAt(l.Candidate, p))
+				}
 			}
 			if e := m.Stats.LastCandidateError; e != "" {
 				fmt.Fprintf(w, "    last candidate error: %s\n", e)
@@ -325,6 +331,73 @@ func compact(b json.RawMessage) string {
 func answer(b json.RawMessage, e *ErrorRecord) string {
 	if e != nil {
 		return "error " + e.Code + ": " + e.Message
+	}
+	return compact(b)
+}
+
+// valueAt returns the JSON value at a differing path of a body
+// ("quest.objectives[1].title", "progress[\"o1\"].count"), compact, or
+// "(unset)" when the body has none there (protojson leaves zero values
+// out).
+func valueAt(body json.RawMessage, path string) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return "?"
+	}
+	for path != "" {
+		switch {
+		case path[0] == '.':
+			path = path[1:]
+		case path[0] == '[':
+			end := strings.IndexByte(path, ']')
+			if strings.HasPrefix(path, "[\"") {
+				// A quoted key may hold "]": find the closing quote.
+				if q, err := strconv.QuotedPrefix(path[1:]); err == nil {
+					end = 1 + len(q)
+				}
+			}
+			if end < 0 {
+				return "?"
+			}
+			key := path[1:end]
+			path = path[end+1:]
+			switch c := v.(type) {
+			case []any:
+				i, err := strconv.Atoi(key)
+				if err != nil || i < 0 || i >= len(c) {
+					return "(unset)"
+				}
+				v = c[i]
+			case map[string]any:
+				if k, err := strconv.Unquote(key); err == nil {
+					key = k
+				}
+				var ok bool
+				if v, ok = c[key]; !ok {
+					return "(unset)"
+				}
+			default:
+				return "(unset)"
+			}
+		default:
+			n := strings.IndexAny(path, ".[")
+			if n < 0 {
+				n = len(path)
+			}
+			name := path[:n]
+			path = path[n:]
+			c, ok := v.(map[string]any)
+			if !ok {
+				return "(unset)"
+			}
+			if v, ok = c[name]; !ok {
+				return "(unset)"
+			}
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "?"
 	}
 	return compact(b)
 }

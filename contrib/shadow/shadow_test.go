@@ -124,7 +124,7 @@ func TestRecordAndReport(t *testing.T) {
 		"Get     1     7         7         2      5",
 		"Get: 3 difference(s) kept",
 		"item.title", "differs in 3",
-		`candidate: {"item":{"id":"diff-5","title":"Another diff-5"`,
+		`item.title: primary "The diff-5", candidate "Another diff-5"`,
 	} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
@@ -140,6 +140,25 @@ func TestRecordAndReport(t *testing.T) {
 	for _, want := range []string{`"service":"natsrpctest_v1_TestService"`, `"different":5`, `"paths":[{"path":"item.title","count":3}]`, `"primary_p50_us":`} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("JSON report lacks %s: %s", want, b)
+		}
+	}
+}
+
+func TestValueAt(t *testing.T) {
+	body := []byte(`{"quest":{"status":"QUEST_STATUS_ACTIVE","objectives":[{"id":"o1"},{"id":"o2","count":3}],"progress":{"o]1":{"count":2}}}}`)
+	for path, want := range map[string]string{
+		"quest.status":                `"QUEST_STATUS_ACTIVE"`,
+		"quest.objectives[1].count":   "3",
+		"quest.objectives[0].count":   "(unset)",
+		"quest.objectives[5]":         "(unset)",
+		`quest.progress["o]1"].count`: "2",
+		`quest.progress["nope"]`:      "(unset)",
+		"quest.objectives":            `[{"id":"o1"},{"count":3,"id":"o2"}]`,
+		"quest.status.deeper":         "(unset)",
+		"missing":                     "(unset)",
+	} {
+		if got := shadow.ValueAt(body, path); got != want {
+			t.Errorf("ValueAt(%q) = %s; want %s", path, got, want)
 		}
 	}
 }
