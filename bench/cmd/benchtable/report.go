@@ -240,7 +240,9 @@ func printUnary(w io.Writer, cfg *config, res *unaryResult) {
 					parts = append(parts, fmt.Sprintf("%s %s", fmtRatio(ratios(n, o, rps)), shortName[other]))
 				}
 			}
-			fmt.Fprintf(w, "- %s, %d callers: %s\n", call.Name, callers, strings.Join(parts, "; "))
+			if len(parts) > 0 {
+				fmt.Fprintf(w, "- %s, %d callers: %s\n", call.Name, callers, strings.Join(parts, "; "))
+			}
 		}
 	}
 	fmt.Fprintln(w)
