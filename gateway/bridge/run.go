@@ -19,6 +19,7 @@ import (
 	"github.com/natsrpc/natsrpc/contrib/shadow"
 	"github.com/natsrpc/natsrpc/gateway"
 	"github.com/natsrpc/natsrpc/gateway/httprule"
+	"github.com/natsrpc/natsrpc/internal/spec"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
 )
@@ -269,11 +270,14 @@ func ShadowPolicy(sd protoreflect.ServiceDescriptor, rules *httprule.Config, pre
 		return natsrpc.ShadowPolicy{}, fmt.Errorf("--shadow-rate %g: the share of calls mirrored, from 0 to 1", rate)
 	}
 	p := natsrpc.ShadowPolicy{Prefix: prefix, Rate: rate, Methods: map[string]natsrpc.ShadowMethod{}}
-	methods := sd.Methods()
-	for i := 0; i < methods.Len(); i++ {
-		md := methods.Get(i)
-		if md.IsStreamingClient() || md.IsStreamingServer() {
-			continue
+	sp, err := spec.ForService(sd)
+	if err != nil {
+		return natsrpc.ShadowPolicy{}, err
+	}
+	for _, m := range sp.Methods {
+		md := m.Desc
+		if m.Kind != spec.KindUnary {
+			continue // streams and events are not mirrored
 		}
 		r := rules.ShadowFor(md.FullName())
 		if r == nil {

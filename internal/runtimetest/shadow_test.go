@@ -333,3 +333,23 @@ func single(d time.Duration) natsrpc.ShadowLatency {
 	buckets[i] = 1
 	return natsrpc.ShadowLatency{Count: 1, Sum: d, Max: d, Buckets: buckets}
 }
+
+// TestShadowJSONAndPrefix mirrors a JSON caller's calls of a primary
+// served under a runtime prefix: the candidate, under the shadow prefix
+// and the runtime prefix, gets binary protobuf, and the answers compare.
+func TestShadowJSONAndPrefix(t *testing.T) {
+	t.Parallel()
+	srv, cnc, snc := testConns(t)
+	cand := startCandidate(t, natstest.Connect(t, srv), natsrpc.WithSubjectPrefix("shadow.env"))
+	svc, _ := startPrimary(t, snc, natsrpc.ShadowPolicy{Prefix: "shadow", Rate: 1}, natsrpc.WithSubjectPrefix("env"))
+	client := getItemClient(cnc, natsrpc.WithJSON(), natsrpc.WithSubjectPrefix("env"))
+	for _, id := range []string{"same-1", "diff-1"} {
+		if res, err := client.CallUnary(t.Context(), &natsrpctestv1.GetRequest{Id: id}); err != nil || res.GetItem().GetTitle() != "The "+id {
+			t.Fatalf("%v, %v", res, err)
+		}
+	}
+	waitFor(t, "both calls compared", func() bool { return shadowOf(t, svc, "Get").Compared == 2 })
+	if s := shadowOf(t, svc, "Get"); s.Equal != 1 || s.Different != 1 || !slices.Equal(s.LastDifference, []string{"item.title"}) || cand.gets.Load() != 2 {
+		t.Fatalf("stats %+v, candidate calls %d", s, cand.gets.Load())
+	}
+}
