@@ -30,6 +30,11 @@ type Env struct {
 	// bridge row (one `natsrpc bridge` process per call).
 	NatsrpcBin string
 	Dir        string
+	// BaselineURL and BaselineCPU are a second gateway process, built
+	// from another commit, for the gatewaybase row (benchtable
+	// -gateway-baseline BIN): before and after in the same rounds.
+	BaselineURL string
+	BaselineCPU func() time.Duration
 }
 
 // Transport is one row of the table.
@@ -61,12 +66,17 @@ var All = []Transport{
 	{Name: "bridge: natsrpc client → natsrpc bridge → net/http + protojson", Key: "bridge", NATS: true, Bridge: true, New: NewBridge},
 }
 
+// Extra are rows run only when asked for by key.
+var Extra = []Transport{
+	{Name: "gateway (baseline binary, -gateway-baseline)", Key: "gatewaybase", NATS: true, Gateway: true, New: NewGatewayBaseline},
+}
+
 // Baseline is the Key of the row ratios are computed against.
 const Baseline = "rawnats"
 
 // ByKey returns the transport with key k.
 func ByKey(k string) (Transport, bool) {
-	for _, t := range All {
+	for _, t := range append(All[:len(All):len(All)], Extra...) {
 		if t.Key == k {
 			return t, true
 		}
