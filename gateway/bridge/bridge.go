@@ -36,9 +36,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/gateway/httprule"
+	"github.com/natsrpc/natsrpc/gateway/internal/jsonwire"
 	"github.com/natsrpc/natsrpc/internal/spec"
 )
 
@@ -60,6 +63,9 @@ type options struct {
 	client       *http.Client
 	handlerOpts  []natsrpc.HandlerOption
 	log          *slog.Logger
+	// types resolve Any's type URLs; wire transcodes answers.
+	types *dynamicpb.Types
+	wire  *jsonwire.Transcoder
 }
 
 // WithRules gives the rules file: HTTP routes for methods without
@@ -151,6 +157,8 @@ func New(nc *nats.Conn, sd protoreflect.ServiceDescriptor, base string, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
+	o.types = dynamicpb.NewTypes(filesOf(sd.ParentFile()))
+	o.wire = jsonwire.New(o.types)
 	b := &Bridge{base: u.String(), client: o.client, fwd: fwd, maxRes: 8 * max(nc.MaxPayload(), 1<<20)}
 	if b.client == nil {
 		b.client = &http.Client{Transport: &http.Transport{
@@ -186,13 +194,13 @@ func New(nc *nats.Conn, sd protoreflect.ServiceDescriptor, base string, opts ...
 		b.routes = append(b.routes, rt)
 		if kind == natsrpc.MethodKindEvent {
 			handlers = append(handlers, natsrpc.NewDynamicEventHandler(m.Desc, func(ctx context.Context, req proto.Message) error {
-				_, err := b.call(ctx, rt, req)
+				_, _, err := b.exchange(ctx, rt, req.ProtoReflect())
 				return err
 			}))
 			continue
 		}
-		handlers = append(handlers, natsrpc.NewDynamicUnaryHandler(m.Desc, func(ctx context.Context, req proto.Message) (proto.Message, error) {
-			return b.call(ctx, rt, req)
+		handlers = append(handlers, natsrpc.NewDynamicUnaryBytesHandler(m.Desc, func(ctx context.Context, req []byte) ([]byte, error) {
+			return b.unary(ctx, rt, req)
 		}))
 	}
 	hopts := append([]natsrpc.HandlerOption{natsrpc.WithConcurrency(o.maxInFlight), natsrpc.WithMaxPending(o.maxInFlight)}, o.handlerOpts...)
@@ -223,18 +231,18 @@ func (b *Bridge) Stop(ctx context.Context) error {
 	return err
 }
 
-// call makes one HTTP call for req and decodes the answer.
-func (b *Bridge) call(ctx context.Context, rt *route, req proto.Message) (proto.Message, error) {
-	msg := req.ProtoReflect()
+// exchange makes one HTTP call for msg and returns the answer's status
+// and body; an answer that is not a success is returned as its error.
+func (b *Bridge) exchange(ctx context.Context, rt *route, msg protoreflect.Message) (int, []byte, error) {
 	path, e := rt.path(msg)
 	if e != nil {
-		return nil, e
+		return 0, nil, e
 	}
 	target := b.base + path
 	if rt.Body != "*" {
 		q, err := rt.query(msg)
 		if err != nil {
-			return nil, errorf(natsrpc.CodeInternal, "encode the query string of %s: %v", rt.Method, err)
+			return 0, nil, errorf(natsrpc.CodeInternal, "encode the query string of %s: %v", rt.Method, err)
 		}
 		if len(q) > 0 {
 			target += "?" + q.Encode()
@@ -242,7 +250,7 @@ func (b *Bridge) call(ctx context.Context, rt *route, req proto.Message) (proto.
 	}
 	body, err := rt.body(msg)
 	if err != nil {
-		return nil, errorf(natsrpc.CodeInternal, "encode the JSON body of %s: %v", rt.Method, err)
+		return 0, nil, errorf(natsrpc.CodeInternal, "encode the JSON body of %s: %v", rt.Method, err)
 	}
 	var rd io.Reader
 	if body != nil {
@@ -250,7 +258,7 @@ func (b *Bridge) call(ctx context.Context, rt *route, req proto.Message) (proto.
 	}
 	hreq, err := http.NewRequestWithContext(ctx, rt.HTTPMethod, target, rd)
 	if err != nil {
-		return nil, errorf(natsrpc.CodeInternal, "build the HTTP request of %s: %v", rt.Method, err)
+		return 0, nil, errorf(natsrpc.CodeInternal, "build the HTTP request of %s: %v", rt.Method, err)
 	}
 	if body != nil {
 		hreq.Header.Set("Content-Type", "application/json")
@@ -263,29 +271,41 @@ func (b *Bridge) call(ctx context.Context, rt *route, req proto.Message) (proto.
 	}
 	resp, err := b.client.Do(hreq)
 	if err != nil {
-		return nil, transportError(ctx, rt, err)
+		return 0, nil, transportError(ctx, rt, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, b.maxRes+1))
 	if err != nil {
-		return nil, transportError(ctx, rt, err)
+		return 0, nil, transportError(ctx, rt, err)
 	}
 	if int64(len(data)) > b.maxRes {
-		return nil, errorf(natsrpc.CodeResourceExhausted, "%s %s answered more than %d bytes", rt.HTTPMethod, rt.Path, b.maxRes)
+		return 0, nil, errorf(natsrpc.CodeResourceExhausted, "%s %s answered more than %d bytes", rt.HTTPMethod, rt.Path, b.maxRes)
 	}
 	if ci != nil {
 		b.fwd.fromHTTP(resp.Header, ci.ResponseHeader())
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, rt.statusError(resp, data)
+		return 0, nil, rt.statusError(resp, data)
 	}
-	if rt.Kind == natsrpc.MethodKindEvent {
-		return nil, nil
+	return resp.StatusCode, data, nil
+}
+
+// unary serves one call of a unary method: req is the request's binary
+// encoding, the answer the response's, transcoded from the HTTP answer's
+// JSON without a dynamic message when jsonwire can (protojson otherwise).
+func (b *Bridge) unary(ctx context.Context, rt *route, req []byte) ([]byte, error) {
+	msg := dynamicpb.NewMessage(rt.desc.Input())
+	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(req, msg); err != nil {
+		return nil, errorf(natsrpc.CodeInvalidArgument, "decode %q: %v", rt.desc.Input().FullName(), err)
 	}
-	out, err := rt.decodeResponse(data)
+	status, data, err := b.exchange(ctx, rt, msg)
+	if err != nil {
+		return nil, err
+	}
+	out, err := rt.responseWire(data)
 	if err != nil {
 		return nil, errorf(natsrpc.CodeInternal, "%s %s answered %d with a body that is not a %s in JSON (%v): %s",
-			rt.HTTPMethod, rt.Path, resp.StatusCode, rt.desc.Output().FullName(), err, firstBytes(data))
+			rt.HTTPMethod, rt.Path, status, rt.desc.Output().FullName(), err, firstBytes(data))
 	}
 	return out, nil
 }
@@ -437,4 +457,22 @@ func firstBytes(b []byte) string {
 		s += fmt.Sprintf(" (first %d of %d bytes)", len(cut), len(b))
 	}
 	return s
+}
+
+// filesOf registers fd and its imports, for a type resolver.
+func filesOf(fd protoreflect.FileDescriptor) *protoregistry.Files {
+	files := new(protoregistry.Files)
+	var add func(protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if _, err := files.FindFileByPath(fd.Path()); err == nil {
+			return
+		}
+		imports := fd.Imports()
+		for i := 0; i < imports.Len(); i++ {
+			add(imports.Get(i).FileDescriptor)
+		}
+		_ = files.RegisterFile(fd)
+	}
+	add(fd)
+	return files
 }

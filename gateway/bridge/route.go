@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/gateway/httprule"
+	"github.com/natsrpc/natsrpc/gateway/internal/jsonwire"
 )
 
 // Where a route comes from.
@@ -60,6 +62,7 @@ type route struct {
 	respWrap string          // the response_body field's name, or ""
 	marshal  protojson.MarshalOptions
 	decode   protojson.UnmarshalOptions
+	wire     *jsonwire.Transcoder
 	camel    bool
 }
 
@@ -112,8 +115,9 @@ func newRoute(md protoreflect.MethodDescriptor, rule *annotations.HttpRule, sour
 	if rt.ResponseBody != "" {
 		rt.respWrap = rt.ResponseBody
 	}
-	rt.marshal = protojson.MarshalOptions{UseProtoNames: !o.camel, EmitUnpopulated: o.emitDefaults}
-	rt.decode = protojson.UnmarshalOptions{DiscardUnknown: !o.strict}
+	rt.marshal = protojson.MarshalOptions{UseProtoNames: !o.camel, EmitUnpopulated: o.emitDefaults, Resolver: o.types}
+	rt.decode = protojson.UnmarshalOptions{DiscardUnknown: !o.strict, Resolver: o.types}
+	rt.wire = o.wire
 	if rt.Body != "*" {
 		rt.Warnings = queryWarnings(md.Input(), "", rt)
 	}
@@ -371,12 +375,15 @@ func clearPath(m protoreflect.Message, path []string) {
 	}
 }
 
-// decodeResponse decodes an HTTP answer's JSON into a response message:
-// the whole message, or its response_body field.
-func (rt *route) decodeResponse(body []byte) (proto.Message, error) {
-	out := dynamicpb.NewMessage(rt.desc.Output())
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return out, nil
+// responseWire transcodes an HTTP answer's JSON into the response's
+// binary encoding: the whole message, or its response_body field. The
+// gateway's transcoder (package jsonwire) does it without building a
+// message, for what it handles; protojson decodes the rest (fields the
+// response lacks, which it ignores or, strict, refuses; spellings jsonwire
+// declines) into a dynamic message.
+func (rt *route) responseWire(body []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
 	}
 	if rt.respWrap != "" {
 		wrapped := make([]byte, 0, len(body)+len(rt.respWrap)+8)
@@ -387,10 +394,14 @@ func (rt *route) decodeResponse(body []byte) (proto.Message, error) {
 		wrapped = append(wrapped, '}')
 		body = wrapped
 	}
+	if out, ok := rt.wire.ToWire(nil, rt.desc.Output(), body); ok {
+		return out, nil
+	}
+	out := dynamicpb.NewMessage(rt.desc.Output())
 	if err := rt.decode.Unmarshal(body, out); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return proto.MarshalOptions{AllowPartial: true}.Marshal(out)
 }
 
 func errorf(code natsrpc.Code, format string, args ...any) *natsrpc.Error {
