@@ -79,6 +79,7 @@ type handlerConfig struct {
 	maxStreamDuration time.Duration
 	stream            streamOverrides
 	methods           map[string]bool // nil: every method with a handler
+	shadow            *ShadowPolicy   // WithShadow
 	err               error
 }
 
