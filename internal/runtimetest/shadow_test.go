@@ -40,16 +40,18 @@ func (r *diffRecorder) all() []natsrpc.ShadowDifference {
 // candidate answers TestService's Get under the prefix "shadow", like the
 // primary except where the id says otherwise: "diff-*" changes the title,
 // "ignored-*" only the summary (which the policy ignores), "fail-*" fails,
-// "slow-*" answers after the shadow's timeout, "block-*" waits for release.
+// "slow-*" answers after the shadow's timeout (it waits for slowDone, which
+// the test closes when it ends), "block-*" waits for release.
 type candidate struct {
 	gets, generates atomic.Int64
 	headers         chan nats.Header
 	release         chan struct{}
+	slowDone        chan struct{}
 	svc             *natsrpc.Service
 }
 
 func startCandidate(t *testing.T, nc *nats.Conn, opts ...natsrpc.HandlerOption) *candidate {
-	c := &candidate{headers: make(chan nats.Header, 1024), release: make(chan struct{})}
+	c := &candidate{headers: make(chan nats.Header, 1024), release: make(chan struct{}), slowDone: make(chan struct{})}
 	c.svc = testService(t, nc, []natsrpc.Handler{
 		getItemHandler(func(ctx context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
 			c.gets.Add(1)
@@ -68,7 +70,7 @@ func startCandidate(t *testing.T, nc *nats.Conn, opts ...natsrpc.HandlerOption) 
 			case strings.HasPrefix(id, "fail-"):
 				return nil, natsrpc.NewError(natsrpc.CodeInternal, errors.New("candidate broke"))
 			case strings.HasPrefix(id, "slow-"):
-				time.Sleep(300 * time.Millisecond)
+				<-c.slowDone
 			case strings.HasPrefix(id, "block-"):
 				<-c.release
 			}
@@ -79,6 +81,9 @@ func startCandidate(t *testing.T, nc *nats.Conn, opts ...natsrpc.HandlerOption) 
 			return &natsrpctestv1.GenerateResponse{Item: &natsrpctestv1.Item{Id: "g"}}, nil
 		}),
 	}, append([]natsrpc.HandlerOption{natsrpc.WithSubjectPrefix("shadow")}, opts...)...)
+	// Registered after the service's own cleanup, so it runs first: a
+	// "slow-*" call returns before the service drains.
+	t.Cleanup(func() { close(c.slowDone) })
 	return c
 }
 
@@ -121,7 +126,7 @@ func TestShadow(t *testing.T) {
 		Prefix:   "shadow",
 		Rate:     1,
 		Methods:  map[string]natsrpc.ShadowMethod{"Get": {Rate: 1, Ignore: []string{"item.summary"}}},
-		Timeout:  100 * time.Millisecond,
+		Timeout:  2 * time.Second, // the slow candidate never answers in time; the others must, under -race on a loaded machine
 		Recorder: rec,
 	})
 	client := getItemClient(cnc)
