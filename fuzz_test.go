@@ -339,7 +339,7 @@ func FuzzInbound(f *testing.F) {
 				if queued == 0 {
 					continue
 				}
-				m, _, err := in.next(context.Background())
+				m, _, err := in.next(context.Background(), nil, nil)
 				if err != nil {
 					if CodeOf(err) != CodeDataLoss && CodeOf(err) != CodeInternal {
 						t.Fatalf("next: %v", err)

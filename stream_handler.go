@@ -8,6 +8,7 @@ import (
 	"iter"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -233,6 +234,8 @@ type handlerConn struct {
 	mu         sync.Mutex
 	reqRead    bool
 	headerSent bool
+	// headerDone is set once headerSent is: Send's check without the lock.
+	headerDone atomic.Bool
 	trailer    nats.Header
 }
 
@@ -266,7 +269,7 @@ func (h *handlerConn) Receive(msg proto.Message) error {
 		}
 		return nil
 	}
-	m, grant, err := h.in.next(h.ctx)
+	m, grant, err := h.in.next(h.ctx, nil, nil)
 	if err != nil {
 		switch {
 		case err == errEndOfStream:
@@ -301,14 +304,17 @@ func (h *handlerConn) Send(msg proto.Message) error {
 		return NewError(CodeInternal, fmt.Errorf("encode %q: %w", h.ep.spec.Method.Output().FullName(), err))
 	}
 	var extra nats.Header
-	h.mu.Lock()
-	if !h.headerSent {
-		h.headerSent = true
-		if rh := h.ctx.info.responseHeader; len(rh) > 0 {
-			extra = publicHeader(rh)
+	if !h.headerDone.Load() {
+		h.mu.Lock()
+		if !h.headerSent {
+			h.headerSent = true
+			if rh := h.ctx.info.responseHeader; len(rh) > 0 {
+				extra = publicHeader(rh)
+			}
 		}
+		h.headerDone.Store(true)
+		h.mu.Unlock()
 	}
-	h.mu.Unlock()
 	if e := h.out.sendData(h.ctx, extra, data); e != nil {
 		return e
 	}
