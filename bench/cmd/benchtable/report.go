@@ -78,8 +78,8 @@ func printHeader(w io.Writer, cfg *config) {
 	fmt.Fprintf(w, "## Benchmarks\n\n")
 	fmt.Fprintf(w, "Produced by `make bench` (`cd bench && go run ./cmd/benchtable`), %s mode, on %s.\n\n", mode, time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(w, "- Machine: %s, %d cores (GOMAXPROCS %d), %s/%s, %s\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Fprintf(w, "- Libraries: nats.go %s, nats-server %s, gRPC-Go %s, connect-go %s, protobuf-go %s\n",
-		depVersion("github.com/nats-io/nats.go"), depVersion("github.com/nats-io/nats-server/v2"),
+	fmt.Fprintf(w, "- Libraries: nats.go %s, nats-server %s, psrpc %s, gRPC-Go %s, connect-go %s, protobuf-go %s\n",
+		depVersion("github.com/nats-io/nats.go"), depVersion("github.com/nats-io/nats-server/v2"), depVersion("github.com/livekit/psrpc"),
 		depVersion("google.golang.org/grpc"), depVersion("connectrpc.com/connect"), depVersion("google.golang.org/protobuf"))
 	if cfg.sections["unary"] {
 		fmt.Fprintf(w, "- Method: every unary case runs once per round, all cases in turn (the rows of one call and concurrency back to back, "+
@@ -161,7 +161,7 @@ func loadAvg() string {
 }
 
 var shortName = map[string]string{
-	"natsrpc": "natsrpc", "rawnats": "raw nats.go", "grpc": "gRPC-Go", "connect": "connect-go", "httpjson": "HTTP+JSON",
+	"natsrpc": "natsrpc", "rawnats": "raw nats.go", "psrpc": "psrpc", "grpc": "gRPC-Go", "connect": "connect-go", "httpjson": "HTTP+JSON",
 }
 
 func rps(r harness.Result) float64 { return r.RPS }
@@ -233,9 +233,13 @@ func printUnary(w io.Writer, cfg *config, res *unaryResult) {
 				continue
 			}
 			var parts []string
-			for _, other := range []string{"rawnats", "grpc", "connect", "httpjson"} {
+			for _, other := range []string{"rawnats", "psrpc", "grpc", "connect", "httpjson"} {
 				if o := find(other, call.Name, callers); o != nil {
-					parts = append(parts, fmt.Sprintf("%s %s", fmtRatio(ratios(n, o, rps)), shortName[other]))
+					target := ""
+					if other == "psrpc" {
+						target = ", target >= 1.0x: " + meets(median(ratios(n, o, rps)) >= 1.0)
+					}
+					parts = append(parts, fmt.Sprintf("%s %s%s", fmtRatio(ratios(n, o, rps)), shortName[other], target))
 				}
 			}
 			fmt.Fprintf(w, "- %s, %d callers: %s\n", call.Name, callers, strings.Join(parts, "; "))
@@ -365,4 +369,13 @@ func printBreaking(w io.Writer, r *breakingResult) {
 		fmt.Fprintf(w, "| `natsrpc breaking` | not measured: cmd/natsrpc has no `breaking` command yet | | |\n")
 	}
 	fmt.Fprintln(w)
+}
+
+// meets words whether a row reached its target, for the readings after
+// each table.
+func meets(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
 }
