@@ -44,6 +44,7 @@ func TestGateway(t *testing.T) {
 		fn   func(*testing.T, *env)
 	}{
 		{"Unary", testUnary},
+		{"FastPath", testFastPath},
 		{"ServerStream", testServerStream},
 		{"ClientAndBidiStreams", testClientAndBidi},
 		{"Events", testEvents},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/gateway/httprule"
+	"github.com/natsrpc/natsrpc/gateway/internal/jsonwire"
 	"github.com/natsrpc/natsrpc/internal/spec"
 )
 
@@ -53,6 +54,8 @@ type route struct {
 	client    *natsrpc.DynamicClient
 	procedure string
 	types     *dynamicpb.Types
+	// codec transcodes the method's JSON on the fast path (fastpath.go).
+	codec *jsonwire.Transcoder
 	// rest is set on the synthetic method carrying a server stream's REST
 	// routes: the route it streams from.
 	restOf *route
@@ -104,6 +107,7 @@ func buildRoutes(cfg *buildConfig, modules []*Module) (*routeSet, error) {
 		rs.files = append(rs.files, files)
 		types := dynamicpb.NewTypes(files)
 		resolver := typeResolver{types}
+		codec := jsonwire.New(resolver)
 		own := mod.Own
 		if len(own) == 0 {
 			for _, f := range set.GetFile() {
@@ -140,7 +144,7 @@ func buildRoutes(cfg *buildConfig, modules []*Module) (*routeSet, error) {
 						return nil, fmt.Errorf("methods %q and %q both listen on NATS subject %q", prev, m.Desc.FullName(), m.Subject)
 					}
 					subjects[m.Subject] = string(m.Desc.FullName())
-					rt := &route{module: mod, method: m, desc: m.Desc, procedure: m.Procedure, types: types}
+					rt := &route{module: mod, method: m, desc: m.Desc, procedure: m.Procedure, types: types, codec: codec}
 					rt.client = cfg.newClient(m.Desc)
 					modRoutes = append(modRoutes, rt)
 					rs.routes[rt.procedure] = rt

@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,6 +100,11 @@ func Run(ctx context.Context, c RunConfig) error {
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
+	stopProfiles, err := startProfiles(c.Log)
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	nc, err := c.Connect(ctx)
 	if err != nil {
 		return err
@@ -147,4 +155,51 @@ func joinModules(v Versions) string {
 		s += fmt.Sprintf("%s@%d", m.Module, m.Version)
 	}
 	return s
+}
+
+// The profiling variables: a CPU profile of the whole run, and an
+// allocation profile written at its end, for `make bench`'s gateway rows
+// (bench/README.md says how to read them). They are read only by Run, so
+// that a process embedding the gateway profiles itself as it likes.
+const (
+	envCPUProfile = "NATSRPC_GATEWAY_CPUPROFILE"
+	envMemProfile = "NATSRPC_GATEWAY_MEMPROFILE"
+)
+
+// startProfiles starts the profiles the environment asks for and returns
+// the function that writes them.
+func startProfiles(log *slog.Logger) (func(), error) {
+	var stops []func()
+	if path := os.Getenv(envCPUProfile); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envCPUProfile, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", envCPUProfile, err)
+		}
+		stops = append(stops, func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		})
+	}
+	if path := os.Getenv(envMemProfile); path != "" {
+		stops = append(stops, func() {
+			f, err := os.Create(path)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+			if err != nil && log != nil {
+				log.Error("gateway: cannot write the allocation profile", "error", err)
+			}
+		})
+		runtime.MemProfileRate = 64 << 10
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}, nil
 }

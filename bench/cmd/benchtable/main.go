@@ -61,6 +61,7 @@ type config struct {
 	out        string
 	cpuprofile string
 	memprofile string
+	baseline   string
 }
 
 func main() {
@@ -92,6 +93,7 @@ func run(args []string, stdout io.Writer) error {
 	flag.StringVar(&cfg.out, "o", "", "also write the markdown to this file")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the unary section to this file")
 	flag.StringVar(&cfg.memprofile, "memprofile", "", "write an allocation profile of the unary section to this file")
+	flag.StringVar(&cfg.baseline, "gateway-baseline", "", "a natsrpc binary built from another commit, run as a second gateway process for the gatewaybase row (before and after in the same rounds)")
 	if err := flag.Parse(args); err != nil {
 		return err
 	}
@@ -319,6 +321,27 @@ func benchUnary(cfg *config) (*unaryResult, error) {
 		}()
 		env.GatewayURL, env.GatewayCPU = g.URL, g.CPU
 		logf("unary: gateway process serving on %s", g.URL)
+	}
+	if slices.ContainsFunc(cfg.transports, func(t transport.Transport) bool { return t.Key == "gatewaybase" }) {
+		if cfg.baseline == "" {
+			return nil, errors.New("the gatewaybase row needs -gateway-baseline BIN (a natsrpc binary built from another commit)")
+		}
+		dir, err := os.MkdirTemp("", "natsrpc-bench-gatewaybase-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		g, err := transport.StartGateway(cfg.baseline, env.NATSURL, dir)
+		if err != nil {
+			return nil, fmt.Errorf("baseline gateway: %w", err)
+		}
+		defer func() {
+			if err := g.Stop(); err != nil {
+				logf("baseline gateway: %v", err)
+			}
+		}()
+		env.BaselineURL, env.BaselineCPU = g.URL, g.CPU
+		logf("unary: baseline gateway process (%s) serving on %s", cfg.baseline, g.URL)
 	}
 	res := &unaryResult{}
 	targets := map[string]*harness.Target{}

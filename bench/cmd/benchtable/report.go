@@ -162,6 +162,7 @@ func loadAvg() string {
 
 var shortName = map[string]string{
 	"natsrpc": "natsrpc", "rawnats": "raw nats.go", "psrpc": "psrpc", "grpc": "gRPC-Go", "connect": "connect-go", "httpjson": "HTTP+JSON",
+	"gatewaybase": "baseline gateway",
 }
 
 func rps(r harness.Result) float64 { return r.RPS }
@@ -254,24 +255,34 @@ func printUnary(w io.Writer, cfg *config, res *unaryResult) {
 // throughput of the direct net/http+JSON row.
 func printGateway(w io.Writer, cfg *config, find func(key, call string, callers int) *unaryCase) {
 	var lines []string
-	for _, call := range cfg.calls {
-		for _, callers := range cfg.callers {
-			g := find("gateway", call.Name, callers)
-			if g == nil {
-				continue
-			}
-			parts := []string{fmt.Sprintf("gateway process %.0f µs CPU/call (target ≤ 60)",
-				medianOf(g.results, func(r harness.Result) float64 { return float64(r.ProxyCPUPerCall) / 1e3 }))}
-			for _, other := range []string{"httpjson", "natsrpc"} {
-				if o := find(other, call.Name, callers); o != nil {
-					target := ""
-					if other == "httpjson" && callers == 64 {
-						target = " (target ≥ 0.6x)"
-					}
-					parts = append(parts, fmt.Sprintf("%s %s%s", fmtRatio(ratios(g, o, rps)), shortName[other], target))
+	for _, key := range []string{"gateway", "gatewaybase"} {
+		for _, call := range cfg.calls {
+			for _, callers := range cfg.callers {
+				g := find(key, call.Name, callers)
+				if g == nil {
+					continue
 				}
+				parts := []string{fmt.Sprintf("gateway process %.0f µs CPU/call (target ≤ 60)",
+					medianOf(g.results, func(r harness.Result) float64 { return float64(r.ProxyCPUPerCall) / 1e3 }))}
+				others := []string{"httpjson", "natsrpc"}
+				if key == "gateway" {
+					others = append(others, "gatewaybase")
+				}
+				for _, other := range others {
+					if o := find(other, call.Name, callers); o != nil {
+						target := ""
+						if other == "httpjson" && callers == 64 {
+							target = " (target ≥ 0.6x)"
+						}
+						parts = append(parts, fmt.Sprintf("%s %s%s", fmtRatio(ratios(g, o, rps)), shortName[other], target))
+					}
+				}
+				row := ""
+				if key == "gatewaybase" {
+					row = " (baseline binary)"
+				}
+				lines = append(lines, fmt.Sprintf("- %s, %d callers%s: %s", call.Name, callers, row, strings.Join(parts, "; ")))
 			}
-			lines = append(lines, fmt.Sprintf("- %s, %d callers: %s", call.Name, callers, strings.Join(parts, "; ")))
 		}
 	}
 	if len(lines) == 0 {

@@ -135,6 +135,19 @@ func NewGateway(env Env, call *workload.Call) (*harness.Target, error) {
 	if env.GatewayURL == "" {
 		return nil, errors.New("the gateway row needs a gateway process (Env.GatewayURL)")
 	}
+	return newGatewayTarget(env, call, "gateway", env.GatewayURL, env.GatewayCPU)
+}
+
+// NewGatewayBaseline is the gateway row against the baseline process
+// (Env.BaselineURL): the same caller, another gateway binary.
+func NewGatewayBaseline(env Env, call *workload.Call) (*harness.Target, error) {
+	if env.BaselineURL == "" {
+		return nil, errors.New("the gatewaybase row needs a baseline gateway binary (benchtable -gateway-baseline BIN)")
+	}
+	return newGatewayTarget(env, call, "gatewaybase", env.BaselineURL, env.BaselineCPU)
+}
+
+func newGatewayTarget(env Env, call *workload.Call, name, gatewayURL string, gatewayCPU func() time.Duration) (*harness.Target, error) {
 	service, err := NewNatsrpc(env, call)
 	if err != nil {
 		return nil, err
@@ -144,11 +157,11 @@ func NewGateway(env Env, call *workload.Call) (*harness.Target, error) {
 	client.Transport.(*http.Transport).DialContext = func(_ context.Context, network, addr string) (net.Conn, error) {
 		return harness.Dialer{C: wire}.Dial(network, addr)
 	}
-	url := env.GatewayURL + "/" + call.Service + "/" + call.Name
+	url := gatewayURL + "/" + call.Service + "/" + call.Name
 	req := call.Request()
 	res := call.Handle(call.Request())
 	return &harness.Target{
-		Name: "gateway",
+		Name: name,
 		Call: func(ctx context.Context) error {
 			body, err := protojson.Marshal(req)
 			if err != nil {
@@ -180,7 +193,7 @@ func NewGateway(env Env, call *workload.Call) (*harness.Target, error) {
 		},
 		CallerWire: wire,
 		ServerCPU:  env.NATSCPU,
-		ProxyCPU:   env.GatewayCPU,
+		ProxyCPU:   gatewayCPU,
 		Close: func() {
 			client.CloseIdleConnections()
 			service.Close()

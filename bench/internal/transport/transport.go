@@ -26,6 +26,11 @@ type Env struct {
 	// gateway row; GatewayCPU its CPU time.
 	GatewayURL string
 	GatewayCPU func() time.Duration
+	// BaselineURL and BaselineCPU are a second gateway process, built
+	// from another commit, for the gatewaybase row (benchtable
+	// -gateway-baseline BIN): before and after in the same rounds.
+	BaselineURL string
+	BaselineCPU func() time.Duration
 }
 
 // Transport is one row of the table.
@@ -54,12 +59,17 @@ var All = []Transport{
 	{Name: "gateway: HTTP/1.1 + JSON → natsrpc gateway → natsrpc", Key: "gateway", NATS: true, Gateway: true, New: NewGateway},
 }
 
+// Extra are rows run only when asked for by key.
+var Extra = []Transport{
+	{Name: "gateway (baseline binary, -gateway-baseline)", Key: "gatewaybase", NATS: true, Gateway: true, New: NewGatewayBaseline},
+}
+
 // Baseline is the Key of the row ratios are computed against.
 const Baseline = "rawnats"
 
 // ByKey returns the transport with key k.
 func ByKey(k string) (Transport, bool) {
-	for _, t := range All {
+	for _, t := range append(All[:len(All):len(All)], Extra...) {
 		if t.Key == k {
 			return t, true
 		}

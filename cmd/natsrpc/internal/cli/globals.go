@@ -78,10 +78,16 @@ func (g *Globals) Options() ([]nats.Option, error) {
 // Connect connects to the NATS server the flags name. Its error says what
 // to do when nothing listens there.
 func (g *Globals) Connect(ctx context.Context) (*nats.Conn, error) {
+	return g.ConnectWith(ctx)
+}
+
+// ConnectWith is [Globals.Connect] with extra options after the flags'.
+func (g *Globals) ConnectWith(ctx context.Context, extra ...nats.Option) (*nats.Conn, error) {
 	opts, err := g.Options()
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts, extra...)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -55,6 +55,9 @@ const (
 	// RegistryServiceResolveSubjectSubject is the NATS subject of the RegistryService's ResolveSubject
 	// RPC.
 	RegistryServiceResolveSubjectSubject = "natsrpc.registry.v1.RegistryService.ResolveSubject"
+	// RegistryServiceFindFileDigestSubject is the NATS subject of the RegistryService's FindFileDigest
+	// RPC.
+	RegistryServiceFindFileDigestSubject = "natsrpc.registry.v1.RegistryService.FindFileDigest"
 	// RegistryEventsServiceSubjectWildcard matches the subject of every RegistryEventsService method,
 	// for NATS permissions and monitoring.
 	RegistryEventsServiceSubjectWildcard = "natsrpc.registry.v1.RegistryEventsService.>"
@@ -90,6 +93,9 @@ const (
 	// RegistryServiceResolveSubjectProcedure is the procedure name of the RegistryService's
 	// ResolveSubject RPC.
 	RegistryServiceResolveSubjectProcedure = "/natsrpc.registry.v1.RegistryService/ResolveSubject"
+	// RegistryServiceFindFileDigestProcedure is the procedure name of the RegistryService's
+	// FindFileDigest RPC.
+	RegistryServiceFindFileDigestProcedure = "/natsrpc.registry.v1.RegistryService/FindFileDigest"
 	// RegistryEventsServiceVersionCreatedProcedure is the procedure name of the RegistryEventsService's
 	// VersionCreated event.
 	RegistryEventsServiceVersionCreatedProcedure = "/natsrpc.registry.v1.RegistryEventsService/VersionCreated"
@@ -135,6 +141,13 @@ type RegistryServiceClient interface {
 	// ResolveSubject returns the service method a NATS subject belongs to,
 	// with how it travels and its request and response types.
 	ResolveSubject(context.Context, *v1.ResolveSubjectRequest, ...natsrpc.CallOption) (*v1.ResolveSubjectResponse, error)
+	// FindFileDigest lists the module versions whose own files include a
+	// file with a given per-file digest (Dependency.digest): which registry
+	// versions a running service instance's schema belongs to, from the
+	// digest its discovery metadata carries (proto.file_digest, natsrpc wire
+	// contract 0.3). The registry indexes the digests of every version,
+	// those stored before the index existed included.
+	FindFileDigest(context.Context, *v1.FindFileDigestRequest, ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error)
 }
 
 // NewRegistryServiceClient constructs a client for the natsrpc.registry.v1.RegistryService service
@@ -151,6 +164,7 @@ func NewRegistryServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) Regis
 		resolveSymbol:    natsrpc.NewUnaryClient[v1.ResolveSymbolRequest, v1.ResolveSymbolResponse](nc, methods.ByName("ResolveSymbol"), opts...),
 		resolveFile:      natsrpc.NewUnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse](nc, methods.ByName("ResolveFile"), opts...),
 		resolveSubject:   natsrpc.NewUnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse](nc, methods.ByName("ResolveSubject"), opts...),
+		findFileDigest:   natsrpc.NewUnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse](nc, methods.ByName("FindFileDigest"), opts...),
 	}
 }
 
@@ -194,6 +208,13 @@ type RegistryServiceHandler interface {
 	// ResolveSubject returns the service method a NATS subject belongs to,
 	// with how it travels and its request and response types.
 	ResolveSubject(context.Context, *v1.ResolveSubjectRequest) (*v1.ResolveSubjectResponse, error)
+	// FindFileDigest lists the module versions whose own files include a
+	// file with a given per-file digest (Dependency.digest): which registry
+	// versions a running service instance's schema belongs to, from the
+	// digest its discovery metadata carries (proto.file_digest, natsrpc wire
+	// contract 0.3). The registry indexes the digests of every version,
+	// those stored before the index existed included.
+	FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error)
 }
 
 // RegisterRegistryServiceHandler serves impl as the natsrpc.registry.v1.RegistryService service
@@ -211,6 +232,7 @@ func RegisterRegistryServiceHandler(nc *nats.Conn, impl RegistryServiceHandler, 
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveSymbol"), impl.ResolveSymbol),
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveFile"), impl.ResolveFile),
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveSubject"), impl.ResolveSubject),
+		natsrpc.NewUnaryHandler(methods.ByName("FindFileDigest"), impl.FindFileDigest),
 	}, opts...)
 }
 
@@ -255,6 +277,10 @@ func (UnimplementedRegistryServiceHandler) ResolveSubject(context.Context, *v1.R
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryService.ResolveSubject is not implemented"))
 }
 
+func (UnimplementedRegistryServiceHandler) FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryService.FindFileDigest is not implemented"))
+}
+
 // registryServiceClient implements RegistryServiceClient.
 type registryServiceClient struct {
 	push             *natsrpc.UnaryClient[v1.PushRequest, v1.PushResponse]
@@ -266,6 +292,7 @@ type registryServiceClient struct {
 	resolveSymbol    *natsrpc.UnaryClient[v1.ResolveSymbolRequest, v1.ResolveSymbolResponse]
 	resolveFile      *natsrpc.UnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse]
 	resolveSubject   *natsrpc.UnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse]
+	findFileDigest   *natsrpc.UnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse]
 }
 
 // Push calls natsrpc.registry.v1.RegistryService.Push.
@@ -311,6 +338,11 @@ func (c *registryServiceClient) ResolveFile(ctx context.Context, req *v1.Resolve
 // ResolveSubject calls natsrpc.registry.v1.RegistryService.ResolveSubject.
 func (c *registryServiceClient) ResolveSubject(ctx context.Context, req *v1.ResolveSubjectRequest, opts ...natsrpc.CallOption) (*v1.ResolveSubjectResponse, error) {
 	return c.resolveSubject.CallUnary(ctx, req, opts...)
+}
+
+// FindFileDigest calls natsrpc.registry.v1.RegistryService.FindFileDigest.
+func (c *registryServiceClient) FindFileDigest(ctx context.Context, req *v1.FindFileDigestRequest, opts ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error) {
+	return c.findFileDigest.CallUnary(ctx, req, opts...)
 }
 
 // RegistryEventsServiceClient is a client for the natsrpc.registry.v1.RegistryEventsService
