@@ -66,7 +66,9 @@ type clientConfig struct {
 	json         bool
 	retry        RetryPolicy
 	stream       streamOverrides
-	err          error
+	// compressMin is WithCompression's threshold; 0: off.
+	compressMin int
+	err         error
 }
 
 type handlerConfig struct {
@@ -79,7 +81,9 @@ type handlerConfig struct {
 	maxStreamDuration time.Duration
 	stream            streamOverrides
 	methods           map[string]bool // nil: every method with a handler
-	err               error
+	// compressMin is WithCompression's threshold; 0: off.
+	compressMin int
+	err         error
 }
 
 type callConfig struct {

@@ -499,8 +499,19 @@ func (s *Service) serve(r *request, worker int) {
 		return
 	}
 	sh.started.Add(1)
+	body := msg.Data
+	if len(msg.Header) > 0 {
+		var derr error
+		if body, derr = decodeBody(msg.Header, msg.Data); derr != nil {
+			e := NewError(CodeInvalidArgument, fmt.Errorf("request: %w", derr))
+			sh.finished.Add(1)
+			ep.record(sh, time.Since(start), e, nil)
+			ep.sendError(msg.Reply, codec, nil, e)
+			return
+		}
+	}
 	ctx := &handlerContext{base: s.baseCtx, deadline: deadline, info: CallInfo{spec: &ep.spec, requestHeader: msg.Header}}
-	res, err, panicked := ep.invoke(ctx, codec, msg.Data)
+	res, err, panicked := ep.invoke(ctx, codec, body)
 	ctx.release()
 	hdr := ctx.info.responseHeader
 	var (
@@ -510,7 +521,7 @@ func (s *Service) serve(r *request, worker int) {
 	)
 	if err == nil {
 		buf = getBuffer()
-		data, hdr, e = ep.encodeResponse((*buf)[:0], codec, res, hdr)
+		data, hdr, e = ep.encodeResponse((*buf)[:0], codec, res, hdr, msg.Header)
 	} else {
 		e = asError(err)
 		if panicked != nil {
@@ -550,12 +561,19 @@ func (ep *endpoint) invoke(ctx context.Context, c codec, body []byte) (res proto
 // headers: the handler's, without reserved ones, plus Content-Type for
 // JSON. It returns the error to send instead when res cannot be encoded or
 // the response would exceed max_payload.
-func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr nats.Header) ([]byte, nats.Header, *Error) {
+//
+// A response of at least the WithCompression threshold goes compressed
+// when the request announced that its caller decodes S2 (reqHdr).
+func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr, reqHdr nats.Header) ([]byte, nats.Header, *Error) {
 	data, err := c.marshal(b, res)
 	if err != nil {
 		return data, hdr, NewError(CodeInternal, fmt.Errorf("encode %q: %w", ep.spec.Method.Output().FullName(), err))
 	}
-	if len(hdr) > 0 || c == codecJSON {
+	compressed := false
+	if min := ep.svc.cfg.compressMin; min > 0 && len(data) >= min && acceptsS2(reqHdr) {
+		data, compressed = compress(data, min)
+	}
+	if len(hdr) > 0 || c == codecJSON || compressed {
 		if hdr == nil {
 			hdr = make(nats.Header, 1)
 		}
@@ -566,6 +584,9 @@ func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr nat
 		}
 		if ct := c.contentType(); ct != "" {
 			hdr[headerContentType] = []string{ct}
+		}
+		if compressed {
+			hdr[headerEncoding] = s2Value
 		}
 	}
 	if size := int64(headerSize(hdr) + len(data)); ep.svc.payload.exceeded(size) > 0 {
