@@ -164,6 +164,9 @@ type endpointData struct {
 	// Unimplemented is true once the handler answered unimplemented and
 	// the instance stopped consuming the event.
 	Unimplemented bool `json:"unimplemented,omitempty"`
+
+	// Shadow counts the endpoint's shadow traffic (WithShadow).
+	Shadow *ShadowStats `json:"shadow,omitempty"`
 }
 
 // Stats returns what $SRV.STATS answers. Per endpoint, num_requests counts
@@ -220,6 +223,10 @@ func (s *Service) Stats() micro.Stats {
 			if p := d.lastProblem.Load(); p != nil {
 				data.LastProblem = *p
 			}
+		}
+		if sm := ep.shadow; sm != nil {
+			st := sm.stats.snapshot(sm.rate)
+			data.Shadow = &st
 		}
 		if t.requests > 0 {
 			es.AverageProcessingTime = es.ProcessingTime / time.Duration(t.requests)

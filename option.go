@@ -81,6 +81,7 @@ type handlerConfig struct {
 	maxStreamDuration time.Duration
 	stream            streamOverrides
 	methods           map[string]bool // nil: every method with a handler
+	shadow            *ShadowPolicy   // WithShadow
 	// compressMin is WithCompression's threshold; 0: off.
 	compressMin int
 	err         error

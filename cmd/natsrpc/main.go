@@ -1,6 +1,7 @@
 // Command natsrpc is the natsrpc command line: the schema registry server,
 // the breaking-change gate, tools to inspect schemas, call and watch
-// services and see the fleet, and the HTTP gateway.
+// services and see the fleet, the HTTP gateway, and the migration tools
+// (bridge, shadow report, cutover).
 //
 // This file only declares the command tree; each command lives in its own
 // package under internal/command and its logic lives in the library packages.
@@ -16,7 +17,9 @@ import (
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/breaking"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/bridge"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/call"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/cutover"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/describe"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/gateway"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/get"
@@ -25,6 +28,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/services"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/shadow"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/status"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/tap"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/template"
@@ -54,6 +58,11 @@ func newRoot() *cobra.Command {
 		call.NewCommand("call", g),
 		status.NewCommand("status", g),
 		tap.NewCommand("tap", g),
+		bridge.NewCommand("bridge", g),
+		cli.Group("shadow", "Compare a service's answers with its replacement's",
+			shadow.NewReportCommand("report", g),
+		),
+		cutover.NewCommand("cutover", g),
 		cli.Group("registry", "Run and manage the schema registry",
 			registryserve.NewCommand("serve", g),
 		),
