@@ -525,10 +525,11 @@ func (s *Service) serve(r *request, worker int) {
 		e, detail *Error
 		buf       *[]byte
 		data      []byte
+		plain     []byte // data before compression
 	)
 	if err == nil {
 		buf = getBuffer()
-		data, hdr, e = ep.encodeResponse((*buf)[:0], codec, res, hdr, msg.Header)
+		data, plain, hdr, e = ep.encodeResponse((*buf)[:0], codec, res, hdr, msg.Header)
 	} else {
 		e = asError(err)
 		if panicked != nil {
@@ -543,8 +544,10 @@ func (s *Service) serve(r *request, worker int) {
 	} else if err := ep.publish(msg.Reply, hdr, data); err != nil {
 		ep.recordSendError(err)
 	}
-	if ep.shadow != nil && ep.shadow.mirror(msg, codec, data, e, took) {
-		buf = nil // the mirror keeps data
+	// The mirror compares the responses as messages: it gets the request
+	// and the response decompressed.
+	if ep.shadow != nil && ep.shadow.mirror(msg, body, codec, plain, e, took) {
+		buf = nil // the mirror keeps plain, which is in buf
 	}
 	if buf != nil {
 		putBuffer(buf, data)
@@ -574,11 +577,13 @@ func (ep *endpoint) invoke(ctx context.Context, c codec, body []byte) (res proto
 // the response would exceed max_payload.
 //
 // A response of at least the WithCompression threshold goes compressed
-// when the request announced that its caller decodes S2 (reqHdr).
-func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr, reqHdr nats.Header) ([]byte, nats.Header, *Error) {
+// when the request announced that its caller decodes S2 (reqHdr); plain
+// is the response before compression (data when it is not compressed).
+func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr, reqHdr nats.Header) (data, plain []byte, _ nats.Header, _ *Error) {
 	data, err := c.marshal(b, res)
+	plain = data
 	if err != nil {
-		return data, hdr, NewError(CodeInternal, fmt.Errorf("encode %q: %w", ep.spec.Method.Output().FullName(), err))
+		return data, plain, hdr, NewError(CodeInternal, fmt.Errorf("encode %q: %w", ep.spec.Method.Output().FullName(), err))
 	}
 	compressed := false
 	if min := ep.svc.cfg.compressMin; min > 0 && len(data) >= min && acceptsS2(reqHdr) {
@@ -601,10 +606,10 @@ func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr, re
 		}
 	}
 	if size := int64(headerSize(hdr) + len(data)); ep.svc.payload.exceeded(size) > 0 {
-		return data, nil, NewError(CodeResourceExhausted, fmt.Errorf(
+		return data, plain, nil, NewError(CodeResourceExhausted, fmt.Errorf(
 			"response of %d bytes (headers included) is larger than the NATS server's max_payload of %d bytes", size, ep.svc.payload.limit.Load()))
 	}
-	return data, hdr, nil
+	return data, plain, hdr, nil
 }
 
 // publish sends a success.

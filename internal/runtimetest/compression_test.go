@@ -193,3 +193,42 @@ func TestCompressionDurableEvents(t *testing.T) {
 		t.Errorf("handler called %d times; want 1 (the zstd event parked)", n)
 	}
 }
+
+// TestCompressionShadow checks that shadow traffic (WithShadow) compares
+// messages, not wire bytes: a primary that compresses its response, or
+// that gets a compressed request, mirrors the request decompressed and
+// compares the response decompressed, so equal answers count as equal
+// (not dropped as undecodable, not different).
+func TestCompressionShadow(t *testing.T) {
+	t.Parallel()
+	srv, cnc, snc := testConns(t)
+	long := func(_ context.Context, req *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+		return &natsrpctestv1.GetResponse{Item: &natsrpctestv1.Item{Id: req.GetId(), Summary: longText}}, nil
+	}
+	testService(t, natstest.Connect(t, srv), []natsrpc.Handler{getItemHandler(long)}, natsrpc.WithSubjectPrefix("shadow"))
+	svc := testService(t, snc, []natsrpc.Handler{getItemHandler(long)},
+		natsrpc.WithCompression(1024), natsrpc.WithShadow(natsrpc.ShadowPolicy{Prefix: "shadow", Rate: 1, Timeout: 5 * time.Second}))
+
+	// A compressed response.
+	var hdr nats.Header
+	res, err := getItemClient(cnc, natsrpc.WithCompression(1)).CallUnary(t.Context(), &natsrpctestv1.GetRequest{Id: "i-1"}, natsrpc.WithResponseHeader(&hdr))
+	if err != nil || res.GetItem().GetSummary() != longText {
+		t.Fatalf("call: %v, %d bytes of summary", err, len(res.GetItem().GetSummary()))
+	}
+	if hdr.Get("Nats-Rpc-Encoding") != "s2" {
+		t.Fatalf("response Nats-Rpc-Encoding = %q; want s2 (the test needs a compressed response)", hdr.Get("Nats-Rpc-Encoding"))
+	}
+	// A compressed request (no client of this runtime sends one; a
+	// service decodes it).
+	plain, _ := proto.Marshal(&natsrpctestv1.GetRequest{Id: "i-2", OwnerId: longText})
+	if _, err := cnc.RequestMsg(&nats.Msg{Subject: getItemSubject, Header: nats.Header{"Nats-Rpc-Encoding": {"s2"}}, Data: s2.Encode(nil, plain)}, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both mirrored calls compared", func() bool {
+		s := shadowOf(t, svc, "Get")
+		return s.Equal+s.Different+s.CandidateErrors+s.Slow+s.Dropped == 2
+	})
+	if s := shadowOf(t, svc, "Get"); s.Equal != 2 {
+		t.Fatalf("shadow stats %+v; want both answers equal", s)
+	}
+}
