@@ -12,10 +12,11 @@ import (
 // block format), which nats.go already requires, so the lean module gains
 // no dependency. A body is compressed only when its sender opted in
 // ([WithCompression]), it is at least the sender's threshold, compressing
-// makes it smaller, and its receiver can decode it: a unary response only
-// when the request announced Nats-Rpc-Accept-Encoding, an event only when
-// its publisher chose to (receivers that cannot decode refuse it). A
-// compressed body carries Nats-Rpc-Encoding naming its encoding.
+// makes it smaller, and its receiver can decode it: a unary response or a
+// server-to-client stream frame only when the request or handshake
+// announced Nats-Rpc-Accept-Encoding, an event only when its publisher
+// chose to (receivers that cannot decode refuse it). A compressed body
+// carries Nats-Rpc-Encoding naming its encoding.
 const (
 	// headerAcceptEncoding announces, on a request, the encodings the
 	// client decodes in the response ("s2").
@@ -34,16 +35,22 @@ const (
 // nothing mutates it.
 var s2Value = []string{encodingS2}
 
+// s2Header marks a compressed stream frame that has no other header;
+// publishers copy its entries and never mutate it.
+var s2Header = nats.Header{headerEncoding: s2Value}
+
 // WithCompression turns on S2 compression of bodies of at least minBytes
-// bytes, where the wire contract allows it. On a handler: unary responses
-// to callers that announce they decode S2 (below minBytes, or when
-// compressing does not make the body smaller, it goes as it is). On a
-// client: its unary calls announce that they decode S2 responses, and its
-// event publishes compress events (every receiver must then decode S2:
-// the Go runtime does since wire version 0.4, and receivers that cannot refuse them). Compression
+// bytes, where the wire contract allows it (docs/wire.md §15). On a
+// handler: unary responses, and the data frames of server-to-client
+// streams, for callers that announce they decode S2 (below minBytes, or
+// when compressing does not make the body smaller, a body goes as it is;
+// small stream frames stay compact). On a client: its unary calls and
+// stream handshakes announce that they decode S2, and its event publishes
+// compress events (every consumer must then decode S2, as the Go runtime
+// does since wire version 0.4; one that cannot refuses them). Compression
 // pays for bodies of kilobytes of text (prompts, generated text, lore);
-// it costs CPU on both sides, so minBytes should stay well above the small
-// messages. minBytes must be at least 1.
+// it costs CPU on both sides, so minBytes should stay well above the
+// small messages. minBytes must be at least 1.
 func WithCompression(minBytes int) Option {
 	return compressionOption(minBytes)
 }

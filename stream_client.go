@@ -29,6 +29,9 @@ type streamClient struct {
 	// unary calls and would cut long watches).
 	timeout  time.Duration
 	settings streamSettings
+	// acceptS2 announces in the handshake that S→C frames may come
+	// compressed (WithCompression, wire.md §15).
+	acceptS2 bool
 	open     StreamingClientFunc // the interceptor chain around newConn
 	err      *Error
 }
@@ -45,6 +48,7 @@ func newStreamClient(nc *nats.Conn, method protoreflect.MethodDescriptor, kind s
 	}
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
 	c.codec = cfg.codec()
+	c.acceptS2 = cfg.compressMin > 0
 	if o, _ := spec.MethodOptions(method); o.GetTimeout() != nil {
 		c.timeout = o.GetTimeout().AsDuration()
 	}
@@ -230,6 +234,9 @@ func (c *clientConn) start(body []byte) *Error {
 	}
 	if c.c.codec == codecJSON {
 		hdr[headerContentType] = []string{contentTypeJSON}
+	}
+	if c.c.acceptS2 {
+		hdr[headerAcceptEncoding] = s2Value
 	}
 	if size := int64(headerSize(hdr) + len(body)); c.c.payload.exceeded(size) > 0 {
 		return fail(NewError(CodeResourceExhausted, fmt.Errorf(
@@ -570,7 +577,11 @@ func (c *clientConn) Receive(msg proto.Message) error {
 	if grant != nil {
 		_ = c.out.sendControl(frameCredit, grant, nil)
 	}
-	if err := c.c.codec.unmarshal(m.Data, msg); err != nil {
+	body, err := decodeBody(m.Header, m.Data)
+	if err == nil {
+		err = c.c.codec.unmarshal(body, msg)
+	}
+	if err != nil {
 		e := NewError(CodeInternal, fmt.Errorf("decode %q stream message: %w", c.spec.Method.Output().FullName(), err))
 		c.abort(e, true, true)
 		return e

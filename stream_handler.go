@@ -237,6 +237,10 @@ type handlerConn struct {
 	// headerDone is set once headerSent is: Send's check without the lock.
 	headerDone atomic.Bool
 	trailer    nats.Header
+	// compressMin is the service's WithCompression threshold when the
+	// handshake announced s2 (wire.md §15): S→C data frames of at least
+	// that size go compressed; 0: never.
+	compressMin int
 }
 
 func (h *handlerConn) Spec() Spec                 { return *h.ctx.info.spec }
@@ -264,7 +268,11 @@ func (h *handlerConn) Receive(msg proto.Message) error {
 		if read {
 			return io.EOF
 		}
-		if err := h.codec.unmarshal(h.req.Data, msg); err != nil {
+		body, err := decodeBody(h.req.Header, h.req.Data)
+		if err != nil {
+			return NewError(CodeInvalidArgument, fmt.Errorf("decode %q: %w", h.ep.spec.Method.Input().FullName(), err))
+		}
+		if err := h.codec.unmarshal(body, msg); err != nil {
 			return NewError(CodeInvalidArgument, fmt.Errorf("decode %q: %w", h.ep.spec.Method.Input().FullName(), err))
 		}
 		return nil
@@ -287,7 +295,11 @@ func (h *handlerConn) Receive(msg proto.Message) error {
 	if grant != nil {
 		_ = h.out.sendControl(frameCredit, grant, nil)
 	}
-	if err := h.codec.unmarshal(m.Data, msg); err != nil {
+	body, err := decodeBody(m.Header, m.Data)
+	if err == nil {
+		err = h.codec.unmarshal(body, msg)
+	}
+	if err != nil {
 		return NewError(CodeInvalidArgument, fmt.Errorf("decode %q: %w", h.ep.spec.Method.Input().FullName(), err))
 	}
 	return nil
@@ -314,6 +326,18 @@ func (h *handlerConn) Send(msg proto.Message) error {
 		}
 		h.headerDone.Store(true)
 		h.mu.Unlock()
+	}
+	if h.compressMin > 0 {
+		// A compressed frame goes with headers, marked (wire.md §15);
+		// compact frames stay header-free.
+		if c, ok := compress(data, h.compressMin); ok {
+			data = c
+			if extra == nil {
+				extra = s2Header
+			} else {
+				extra[headerEncoding] = s2Value
+			}
+		}
 	}
 	if e := h.out.sendData(h.ctx, extra, data); e != nil {
 		return e
@@ -501,6 +525,9 @@ func (ep *endpoint) serveStream(msg *nats.Msg, c codec, sr streamRequest, timeou
 		done:     make(chan struct{}),
 	}
 	h.out.waits = &ep.stats.creditWaits
+	if s.cfg.compressMin > 0 && acceptsS2(msg.Header) {
+		h.compressMin = s.cfg.compressMin
+	}
 	h.out.grant(sr.credit, sr.creditBytes)
 	h.heard.start(start)
 	openHeader := nats.Header{headerHeartbeat: []string{encodeTimeout(settings.heartbeat)}}

@@ -232,3 +232,64 @@ func TestCompressionShadow(t *testing.T) {
 		t.Fatalf("shadow stats %+v; want both answers equal", s)
 	}
 }
+
+// TestCompressionStream checks §15 for server streams: a client with
+// WithCompression announces s2 in the handshake, and a service with
+// WithCompression then sends its large data frames compressed, with
+// headers (Nats-Rpc-Seq, Nats-Rpc-Encoding), while small ones stay compact
+// (no headers); a client that does not announce gets every frame plain.
+// Both receive the same messages.
+func TestCompressionStream(t *testing.T) {
+	t.Parallel()
+	srv, cnc, snc := testConns(t)
+	sent := []string{"tok", longText, "tok-2", longText + "!"}
+	startService(t, snc, streamService, []natsrpc.Handler{watchHandler(func(_ context.Context, _ *str, s *natsrpc.HandlerSendStream[str]) error {
+		for _, v := range sent {
+			if err := s.Send(&str{Value: v}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})}, natsrpc.WithCompression(1024))
+	sniff, err := natstest.Connect(t, srv).SubscribeSync("_INBOX.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, announce := range []bool{true, false} {
+		var opts []natsrpc.ClientOption
+		if announce {
+			opts = append(opts, natsrpc.WithCompression(1))
+		}
+		st, err := watchClient(cnc, opts...).CallServerStream(t.Context(), &str{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := recvAll(t, st)
+		if err != nil || strings.Join(got, "|") != strings.Join(sent, "|") {
+			t.Fatalf("announce %v: received %d messages (%v); want the %d sent", announce, len(got), err, len(sent))
+		}
+		// The frames on the wire to the client's inbox.
+		var compressed, compact int
+		for {
+			m, err := sniff.NextMsg(300 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			switch {
+			case len(m.Header) == 0:
+				compact++
+			case m.Header.Get("Nats-Rpc-Encoding") == "s2":
+				compressed++
+				if m.Header.Get("Nats-Rpc-Seq") == "" || len(m.Data) >= len(longText)/4 {
+					t.Errorf("compressed frame: headers %v, %d bytes; want Nats-Rpc-Seq and a small body", m.Header, len(m.Data))
+				}
+			case m.Header.Get("Nats-Rpc-Encoding") != "":
+				t.Errorf("frame with Nats-Rpc-Encoding %q", m.Header.Get("Nats-Rpc-Encoding"))
+			}
+		}
+		want := map[bool][2]int{true: {2, 2}, false: {0, 4}}[announce]
+		if compressed != want[0] || compact != want[1] {
+			t.Errorf("announce %v: %d compressed and %d compact data frames; want %d and %d", announce, compressed, compact, want[0], want[1])
+		}
+	}
+}
