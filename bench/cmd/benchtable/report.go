@@ -345,9 +345,9 @@ func printPayload(w io.Writer) error {
 		"protojson (canonical proto3 JSON, compact); encoding/json on the same generated Go structs. Sizes are sums over the "+
 		"service's messages; the ratio is JSON bytes / protobuf bytes. The unary table above also has the hand-written "+
 		"JSON structs of the HTTP row on the wire.\n\n")
-	fmt.Fprintf(w, "The natsrpc+S2 column is what natsrpc sends with `WithCompression(%d)` on both sides (wire.md §15): unary responses and "+
-		"events of at least %d protobuf bytes go compressed with S2, counting the %d bytes of their Nats-Rpc-Encoding header, "+
-		"when that is smaller; requests of calls and stream messages go as protobuf (the runtime never compresses them).\n\n",
+	fmt.Fprintf(w, "The natsrpc+S2 column is what natsrpc sends with `WithCompression(%d)` on both sides (wire.md §15): responses (unary, "+
+		"and streams' server-to-client frames) and events of at least %d protobuf bytes go compressed with S2, counting the %d bytes "+
+		"of their Nats-Rpc-Encoding header, when that is smaller; requests go as protobuf (the runtime never compresses them).\n\n",
 		payload.CompressThreshold, payload.CompressThreshold, payload.CompressHeader)
 	fmt.Fprintf(w, "| service | messages | protobuf B | protojson B | protojson / protobuf | encoding/json B | encoding/json / protobuf | natsrpc+S2 B | encoding/json / natsrpc+S2 |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -366,7 +366,7 @@ func printPayload(w io.Writer) error {
 	fmt.Fprintf(w, "\nMedian per-message ratio over the %d messages: protojson %.2fx, encoding/json %.2fx.\n\n", len(sizes), pj, sj)
 	// The issue-17 target: >= 3x smaller than the plain JSON the services
 	// send today, for messages over the threshold, where compression
-	// applies (unary responses and events).
+	// applies (responses and events).
 	var big []payload.Size
 	for _, s := range sizes {
 		if s.Compressible && s.Proto >= payload.CompressThreshold {
@@ -374,13 +374,13 @@ func printPayload(w io.Writer) error {
 		}
 	}
 	if len(big) == 0 {
-		fmt.Fprintf(w, "No unary response or event reaches %d protobuf bytes: the compression target has nothing to measure.\n\n", payload.CompressThreshold)
+		fmt.Fprintf(w, "No response or event reaches %d protobuf bytes: the compression target has nothing to measure.\n\n", payload.CompressThreshold)
 		return nil
 	}
 	bsj := medianOf(big, func(s payload.Size) float64 { return float64(s.StdJSON) / float64(s.Compressed) })
 	bpj := medianOf(big, func(s payload.Size) float64 { return float64(s.ProtoJSON) / float64(s.Compressed) })
 	bpb := medianOf(big, func(s payload.Size) float64 { return float64(s.StdJSON) / float64(s.Proto) })
-	fmt.Fprintf(w, "Over the threshold (%d unary responses and events of at least %d protobuf bytes, of %d services): median per-message "+
+	fmt.Fprintf(w, "Over the threshold (%d responses and events of at least %d protobuf bytes, of %d services): median per-message "+
 		"encoding/json / natsrpc+S2 **%.2fx** (protojson / natsrpc+S2 %.2fx; encoding/json / protobuf without compression %.2fx); "+
 		"target >= 3x: %s.",
 		len(big), payload.CompressThreshold, countServices(big), bsj, bpj, bpb, meets(bsj >= 3))

@@ -80,14 +80,14 @@ type Size struct {
 	Proto, ProtoJSON, StdJSON int
 	// Compressed is what natsrpc sends for the message with
 	// WithCompression(CompressThreshold) on both sides (wire.md §15): for
-	// a unary response or an event, the protobuf body
+	// a response (unary, or a stream's S→C frame) or an event, the protobuf body
 	// compressed with S2 plus the Nats-Rpc-Encoding header (CompressHeader
 	// bytes) when the message is at least the threshold and comes out
 	// smaller, else the protobuf body as it is; the protobuf body for the
-	// rest (requests of calls, stream messages: never compressed).
+	// rest (requests of calls and C→S stream frames: never compressed).
 	Compressed int
 	// Compressible says the runtime compresses this message when asked:
-	// a unary response or an event.
+	// a response or an event.
 	Compressible bool
 }
 
@@ -165,10 +165,11 @@ func measure(words bool) ([]Size, error) {
 						}
 						m = fill(mt.New().Interface(), words)
 					}
-					// The runtime compresses unary responses and events
-					// (wire.md §15); requests of calls and stream frames
-					// go as they are.
-					compressible := (kind == spec.KindUnary && role.name == "response") || kind == spec.KindEvent
+					// The runtime compresses responses (unary, and the
+					// server-to-client frames of streams) and events
+					// (wire.md §15); requests of calls and client-to-server
+					// stream frames go as they are.
+					compressible := role.name == "response" || kind == spec.KindEvent
 					size, err := encode(m, compressible)
 					if err != nil {
 						return nil, fmt.Errorf("%s %s: %w", md.FullName(), role.name, err)
