@@ -9,10 +9,12 @@
 // instance would wait for its deadline instead of failing at once with
 // unavailable. So tap follows $SRV discovery and subscribes only to the
 // subjects of endpoints that live instances list, re-checking every
-// Refresh, and leaves a subject as soon as a round finds no instance
-// serving it. The README (natsrpc tap) says when that cannot hold: from
-// the moment the last instance of a service stops serving until the next
-// round sees it gone.
+// Refresh, and leaves a subject once leaveAfter rounds in a row find no
+// instance serving it (one round is not enough: an instance whose $SRV.INFO
+// answer misses a round's wait on a busy machine would make tap stop
+// watching a service that still runs). The README (natsrpc tap) says when
+// no-responders cannot hold: from the moment the last instance of a service
+// stops serving until those rounds have seen it gone.
 package tap
 
 import (
@@ -130,9 +132,15 @@ type method struct {
 
 // watched is a subscribed subject.
 type watched struct {
-	sub *nats.Subscription
-	m   *method
+	sub     *nats.Subscription
+	m       *method
+	service string
+	misses  int // rounds in a row that found no instance serving it
 }
+
+// leaveAfter is how many discovery rounds in a row must find no instance
+// serving a subject before tap unsubscribes from it.
+const leaveAfter = 3
 
 type tapper struct {
 	nc   *nats.Conn
@@ -158,6 +166,7 @@ func (t *tapper) refresh(ctx context.Context) error {
 		return err
 	}
 	live := map[string]*method{}
+	liveService := map[string]string{}
 	services := map[string]int{}
 	for _, in := range instances {
 		service := in.Service()
@@ -186,6 +195,7 @@ func (t *tapper) refresh(ctx context.Context) error {
 				t.methods[ep.Subject] = m
 			}
 			live[ep.Subject] = m
+			liveService[ep.Subject] = service
 		}
 		if matched {
 			services[service]++
@@ -194,9 +204,16 @@ func (t *tapper) refresh(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	// Leave first: a subject no live instance serves must stop counting
-	// as a responder as soon as possible.
+	// as a responder as soon as possible, once leaveAfter rounds agree.
 	for subject, w := range t.subs {
 		if _, ok := live[subject]; ok {
+			w.misses = 0
+			continue
+		}
+		if w.misses++; w.misses < leaveAfter {
+			if _, ok := services[w.service]; !ok {
+				services[w.service] = t.services[w.service]
+			}
 			continue
 		}
 		t.gone += droppedOf(w.sub)
@@ -212,7 +229,7 @@ func (t *tapper) refresh(ctx context.Context) error {
 			t.opts.Notice(fmt.Sprintf("cannot subscribe to %q: %v", subject, err))
 			continue
 		}
-		t.subs[subject] = &watched{sub: sub, m: m}
+		t.subs[subject] = &watched{sub: sub, m: m, service: liveService[subject]}
 	}
 	_ = t.nc.Flush()
 	t.dec.setMethods(t.subs)
