@@ -251,8 +251,12 @@ func TestCompressionStream(t *testing.T) {
 		}
 		return nil
 	})}, natsrpc.WithCompression(1024))
-	sniff, err := natstest.Connect(t, srv).SubscribeSync("_INBOX.>")
+	snc2 := natstest.Connect(t, srv)
+	sniff, err := snc2.SubscribeSync("_INBOX.>")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snc2.Flush(); err != nil { // the subscription is in place before the first frame
 		t.Fatal(err)
 	}
 	for _, announce := range []bool{true, false} {
