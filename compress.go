@@ -147,6 +147,16 @@ func equalFoldASCII(a, b string) bool {
 	return true
 }
 
+// DecodeBody returns a natsrpc message's body as its sender encoded it
+// before compression (docs/wire.md §15): as it is when h has no
+// Nats-Rpc-Encoding, decompressed for "s2", and an error for any other
+// encoding or a body that does not decode, never allocating more than
+// [MaxDecompressedSize]. It is for tools that read natsrpc traffic from
+// the side (natsrpc tap); the runtime decodes what it receives itself.
+func DecodeBody(h nats.Header, body []byte) ([]byte, error) {
+	return decodeBody(h, body)
+}
+
 // decodeBody returns the body of a message per its Nats-Rpc-Encoding
 // header: as it is without the header, decompressed for "s2", and an error
 // naming the problem for any other encoding or a body that does not
