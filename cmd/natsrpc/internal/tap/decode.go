@@ -235,6 +235,9 @@ func (d *decoder) serverFrame(s *stream, msg *nats.Msg, now time.Time) {
 	case "open":
 		l.Direction = DirOpen
 		if c := msg.Header.Get("Nats-Rpc-Control"); c != "" && len(d.controls) < maxTracked {
+			if s.control != "" {
+				delete(d.controls, s.control) // a second open frame: follow the newer inbox only
+			}
 			s.control = c
 			d.controls[c] = s
 		}
