@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/bench/internal/harness"
 	"github.com/natsrpc/natsrpc/bench/internal/workload"
 	"github.com/natsrpc/natsrpc/proto/gaming/npc_behavior/v1/npcbehaviorv1natsrpc"
@@ -130,7 +131,7 @@ func NewBridge(env Env, call *workload.Call) (*harness.Target, error) {
 		return nil, err
 	}
 	p, err := startProcess(env.NatsrpcBin, "press Ctrl-C", "-s", env.NATSURL, "bridge", "--service", call.Service, "--http", base,
-		"--descriptor-set", setFile, "--max-in-flight", "1024")
+		"--descriptor-set", setFile, "--max-in-flight", "1024", "--subject-prefix", BridgePrefix)
 	if err != nil {
 		stopHTTP()
 		return nil, fmt.Errorf("natsrpc bridge: %w", err)
@@ -144,12 +145,13 @@ func NewBridge(env Env, call *workload.Call) (*harness.Target, error) {
 	}
 	server.Close()
 	var do func(context.Context) error
+	copts := append([]natsrpc.ClientOption{natsrpc.WithSubjectPrefix(BridgePrefix)}, NatsrpcClientOptions...)
 	switch call {
 	case workload.DecideCall:
-		c := npcbehaviorv1natsrpc.NewNPCBehaviorServiceClient(client, NatsrpcClientOptions...)
+		c := npcbehaviorv1natsrpc.NewNPCBehaviorServiceClient(client, copts...)
 		do = unary(call, workload.DecideRequest(), c.Decide)
 	case workload.GenerateQuestCall:
-		c := questsystemv1natsrpc.NewQuestSystemServiceClient(client, NatsrpcClientOptions...)
+		c := questsystemv1natsrpc.NewQuestSystemServiceClient(client, copts...)
 		do = unary(call, workload.GenerateQuestRequest(), c.GenerateQuest)
 	default:
 		err = errors.New("no natsrpc stubs for " + call.Name)

@@ -70,7 +70,7 @@ func StartGateway(bin, natsURL, dir string) (*Gateway, error) {
 	if err := os.WriteFile(setFile, b, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-s", natsURL, "gateway", "--descriptor-set", setFile, "--listen", "127.0.0.1:0", "--max-in-flight", "100000")
+	cmd := exec.Command(bin, "-s", natsURL, "gateway", "--descriptor-set", setFile, "--listen", "127.0.0.1:0", "--max-in-flight", "100000", "--subject-prefix", NatsrpcPrefix)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -17,6 +17,20 @@ import (
 	"github.com/natsrpc/natsrpc/proto/gaming/quest_system/v1/questsystemv1natsrpc"
 )
 
+// Each NATS row has a subject space of its own, so that no row's requests
+// reach another row's handler: a request on a subject goes to one member of
+// every queue group subscribed to it, so with one shared subject the raw
+// row's requests were answered by the natsrpc row's handler too (and the
+// bridge process, in the natsrpc queue group, took half of the natsrpc
+// row's calls). The prefixes are one letter each, so that every row's
+// subjects have the same length: "r." raw nats.go, "n." natsrpc (and the
+// gateway, which calls the natsrpc row's handler), "b." the bridge.
+const (
+	RawPrefix     = "r"
+	NatsrpcPrefix = "n"
+	BridgePrefix  = "b"
+)
+
 // NatsrpcClientOptions and NatsrpcHandlerOptions are passed to the
 // generated constructors; empty means natsrpc's defaults, which is what
 // the table reports. Profiling experiments may set them.
@@ -53,14 +67,16 @@ func NewNatsrpc(env Env, call *workload.Call) (*harness.Target, error) {
 		svc *natsrpc.Service
 		do  func(ctx context.Context) error
 	)
+	hopts := append([]natsrpc.HandlerOption{natsrpc.WithSubjectPrefix(NatsrpcPrefix)}, NatsrpcHandlerOptions...)
+	copts := append([]natsrpc.ClientOption{natsrpc.WithSubjectPrefix(NatsrpcPrefix)}, NatsrpcClientOptions...)
 	switch call {
 	case workload.DecideCall:
-		svc, err = npcbehaviorv1natsrpc.RegisterNPCBehaviorServiceHandler(server, npcHandler{}, NatsrpcHandlerOptions...)
-		c := npcbehaviorv1natsrpc.NewNPCBehaviorServiceClient(client, NatsrpcClientOptions...)
+		svc, err = npcbehaviorv1natsrpc.RegisterNPCBehaviorServiceHandler(server, npcHandler{}, hopts...)
+		c := npcbehaviorv1natsrpc.NewNPCBehaviorServiceClient(client, copts...)
 		do = unary(call, workload.DecideRequest(), c.Decide)
 	case workload.GenerateQuestCall:
-		svc, err = questsystemv1natsrpc.RegisterQuestSystemServiceHandler(server, questHandler{}, NatsrpcHandlerOptions...)
-		c := questsystemv1natsrpc.NewQuestSystemServiceClient(client, NatsrpcClientOptions...)
+		svc, err = questsystemv1natsrpc.RegisterQuestSystemServiceHandler(server, questHandler{}, hopts...)
+		c := questsystemv1natsrpc.NewQuestSystemServiceClient(client, copts...)
 		do = unary(call, workload.GenerateQuestRequest(), c.GenerateQuest)
 	default:
 		err = errors.New("no natsrpc stubs for " + call.Name)

@@ -22,7 +22,8 @@ func NewRawNATS(env Env, call *workload.Call) (*harness.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, err := server.QueueSubscribe(call.Subject, "q", func(m *nats.Msg) {
+	subject := RawPrefix + "." + call.Subject
+	sub, err := server.QueueSubscribe(subject, "q", func(m *nats.Msg) {
 		req := call.NewRequest()
 		if err := proto.Unmarshal(m.Data, req); err != nil {
 			return
@@ -49,7 +50,7 @@ func NewRawNATS(env Env, call *workload.Call) (*harness.Target, error) {
 			if err != nil {
 				return err
 			}
-			msg, err := client.RequestWithContext(ctx, call.Subject, b)
+			msg, err := client.RequestWithContext(ctx, subject, b)
 			if err != nil {
 				return err
 			}
