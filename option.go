@@ -79,6 +79,7 @@ type handlerConfig struct {
 	maxStreamDuration time.Duration
 	stream            streamOverrides
 	methods           map[string]bool // nil: every method with a handler
+	wildcards         map[string]bool // methods served on "<subject>.*"
 	err               error
 }
 
@@ -88,6 +89,7 @@ type callConfig struct {
 	responseHeader *nats.Header
 	stream         streamOverrides
 	idempotencyKey string
+	subjectToken   string
 	err            error
 }
 
