@@ -1,7 +1,9 @@
-// Package client calls the schema registry's NATS API,
-// natsrpc.registry.v1.RegistryService, through the stubs protoc-gen-natsrpc
-// generates for it, and moves descriptor sets larger than a NATS message
-// through the registry's Object Store transfer bucket, both ways: a push
+// Package client calls the schema registry's NATS API through the stubs
+// protoc-gen-natsrpc generates for it, on the subjects of the rights each
+// call needs (RegistryReadService, and RegistryPushService and
+// RegistryPolicyService on their module's subject; see rights.go), and
+// moves descriptor sets larger than a NATS message through the registry's
+// Object Store transfer bucket, both ways: a push
 // whose request would not fit is uploaded first and named in
 // PushRequest.upload, and a reply that names an object instead of carrying
 // the set inline is downloaded and checked against its digest.
@@ -99,14 +101,20 @@ func New(nc *nats.Conn, opts ...Option) *Client {
 		copts = append([]natsrpc.ClientOption{natsrpc.WithSubjectPrefix(cfg.prefix)}, copts...)
 	}
 	return &Client{
-		nc:     nc,
-		api:    registryv1natsrpc.NewRegistryServiceClient(nc, copts...),
+		nc: nc,
+		api: rightsAPI{
+			read:   registryv1natsrpc.NewRegistryReadServiceClient(nc, copts...),
+			push:   registryv1natsrpc.NewRegistryPushServiceClient(nc, copts...),
+			policy: registryv1natsrpc.NewRegistryPolicyServiceClient(nc, copts...),
+		},
 		bucket: cfg.bucket,
 		prefix: cfg.prefix,
 	}
 }
 
-// API returns the generated client, for calls that need no transfers.
+// API returns the registry's API, for calls that need no transfers: reads
+// go to RegistryReadService, a push or a policy change to the subject of
+// its module's right (RegistryPushService, RegistryPolicyService).
 func (c *Client) API() registryv1natsrpc.RegistryServiceClient { return c.api }
 
 // Conn returns the client's NATS connection.

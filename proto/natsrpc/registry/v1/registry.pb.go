@@ -31,6 +31,27 @@
 // INTERNAL. A push refused for a policy reason is not an error: its
 // PushResponse has outcome PUSH_OUTCOME_REFUSED and lists the violations.
 //
+// Subjects and rights: the API is split by the right a caller needs, so
+// that nats-server permissions alone decide who may do what. Each right is
+// one subject pattern to allow for publishing:
+//
+//   - read (every module):      natsrpc.registry.v1.read.>
+//                               (RegistryReadService; subscribe to the
+//                               VersionCreated event subject to watch)
+//   - push module M:            natsrpc.registry.v1.push.*.M
+//                               (RegistryPushService; the module is the
+//                               subject's last token)
+//   - set the policy of M:      natsrpc.registry.v1.policy.*.M
+//                               (RegistryPolicyService)
+//
+// A request on a push or policy subject whose payload names another module
+// than the subject's token is refused with PERMISSION_DENIED. Only the
+// registry publishes VersionCreated events. The subjects of
+// RegistryService, the API before rights (module names in payloads only),
+// still answer every method, for clients built against it: since its Push
+// and SetPolicy cannot be granted per module, grant its subjects only to
+// administrators (its read methods may go with the read right).
+//
 // Large payloads: NATS messages are limited to the server's max_payload
 // (1 MB by default). A client pushing a larger descriptor set first stores it
 // in the registry's transfer Object Store bucket and names the object in
@@ -2665,7 +2686,19 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x19METHOD_KIND_SERVER_STREAM\x10\x02\x12\x1d\n" +
 	"\x19METHOD_KIND_CLIENT_STREAM\x10\x03\x12\x1b\n" +
 	"\x17METHOD_KIND_BIDI_STREAM\x10\x04\x12\x15\n" +
-	"\x11METHOD_KIND_EVENT\x10\x052\xc6\a\n" +
+	"\x11METHOD_KIND_EVENT\x10\x052\xac\x06\n" +
+	"\x13RegistryReadService\x12_\n" +
+	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12e\n" +
+	"\vListModules\x12'.natsrpc.registry.v1.ListModulesRequest\x1a(.natsrpc.registry.v1.ListModulesResponse\"\x03\x90\x02\x01\x12h\n" +
+	"\fListVersions\x12(.natsrpc.registry.v1.ListVersionsRequest\x1a).natsrpc.registry.v1.ListVersionsResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\x10GetModuleVersion\x12,.natsrpc.registry.v1.GetModuleVersionRequest\x1a-.natsrpc.registry.v1.GetModuleVersionResponse\"\x03\x90\x02\x01\x12k\n" +
+	"\rResolveSymbol\x12).natsrpc.registry.v1.ResolveSymbolRequest\x1a*.natsrpc.registry.v1.ResolveSymbolResponse\"\x03\x90\x02\x01\x12e\n" +
+	"\vResolveFile\x12'.natsrpc.registry.v1.ResolveFileRequest\x1a(.natsrpc.registry.v1.ResolveFileResponse\"\x03\x90\x02\x01\x12n\n" +
+	"\x0eResolveSubject\x12*.natsrpc.registry.v1.ResolveSubjectRequest\x1a+.natsrpc.registry.v1.ResolveSubjectResponse\"\x03\x90\x02\x01\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.read*\x051.0.02\x02\b\x1e2\x97\x01\n" +
+	"\x13RegistryPushService\x12U\n" +
+	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.push*\x051.0.02\x02\b\x1e2\xa5\x01\n" +
+	"\x15RegistryPolicyService\x12_\n" +
+	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\xc6\a\n" +
 	"\x0fRegistryService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x12_\n" +
 	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -2756,28 +2789,46 @@ var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
 	30, // 24: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	22, // 25: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	18, // 26: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	5,  // 27: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	9,  // 28: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	11, // 29: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	13, // 30: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	16, // 31: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	20, // 32: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	23, // 33: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	25, // 34: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	27, // 35: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	29, // 36: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
-	6,  // 37: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	10, // 38: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	12, // 39: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	14, // 40: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	17, // 41: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	21, // 42: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	24, // 43: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	26, // 44: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	28, // 45: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	32, // 46: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
-	37, // [37:47] is the sub-list for method output_type
-	27, // [27:37] is the sub-list for method input_type
+	9,  // 27: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	13, // 28: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	16, // 29: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	20, // 30: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	23, // 31: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	25, // 32: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	27, // 33: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	5,  // 34: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	11, // 35: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	5,  // 36: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	9,  // 37: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	11, // 38: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	13, // 39: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	16, // 40: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	20, // 41: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	23, // 42: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	25, // 43: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	27, // 44: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	29, // 45: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
+	10, // 46: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	14, // 47: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	17, // 48: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	21, // 49: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	24, // 50: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	26, // 51: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	28, // 52: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	6,  // 53: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	12, // 54: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	6,  // 55: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	10, // 56: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	12, // 57: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	14, // 58: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	17, // 59: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	21, // 60: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	24, // 61: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	26, // 62: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	28, // 63: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 64: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
+	46, // [46:65] is the sub-list for method output_type
+	27, // [27:46] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
 	27, // [27:27] is the sub-list for extension extendee
 	0,  // [0:27] is the sub-list for field type_name
@@ -2816,7 +2867,7 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 			NumEnums:      5,
 			NumMessages:   25,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   5,
 		},
 		GoTypes:           file_natsrpc_registry_v1_registry_proto_goTypes,
 		DependencyIndexes: file_natsrpc_registry_v1_registry_proto_depIdxs,
