@@ -2,7 +2,9 @@ package natsrpc
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +15,8 @@ import (
 // subscribeDiscovery answers the micro verbs on the three subjects ADR-32
 // defines: every service ($SRV.<VERB>), every instance of this service
 // ($SRV.<VERB>.<name>) and this instance ($SRV.<VERB>.<name>.<id>). One
-// wildcard subscription per level covers the three verbs.
+// wildcard subscription per level covers the three verbs, and natsrpc's
+// own, [SchemaVerb].
 func (s *Service) subscribeDiscovery() error {
 	for _, subject := range []string{
 		micro.APIPrefix + ".*",
@@ -42,6 +45,13 @@ func (s *Service) onDiscovery(msg *nats.Msg) {
 		v = s.Info()
 	case micro.StatsVerb.String():
 		v = s.Stats()
+	case SchemaVerb:
+		schema, err := s.Schema()
+		if err != nil {
+			respondDiscoveryError(msg, 500, err.Error())
+			return
+		}
+		v = schema
 	default:
 		return
 	}
@@ -49,15 +59,40 @@ func (s *Service) onDiscovery(msg *nats.Msg) {
 	if err != nil {
 		return
 	}
+	if limit := s.nc.MaxPayload(); limit > 0 && int64(len(b)) > limit {
+		respondDiscoveryError(msg, 413, fmt.Sprintf("the %s answer is %d bytes, more than the server's max_payload of %d bytes", verb, len(b), limit))
+		return
+	}
 	_ = msg.Respond(b)
 }
 
+// respondDiscoveryError answers a discovery request with a micro error
+// (ADR-32's headers, no body), so that the requester gets the reason at
+// once instead of waiting for its timeout.
+func respondDiscoveryError(msg *nats.Msg, code int, text string) {
+	res := nats.NewMsg(msg.Reply)
+	res.Header.Set(micro.ErrorHeader, text)
+	res.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(code))
+	_ = msg.RespondMsg(res)
+}
+
+// identity returns the instance's identity. Its metadata holds, besides
+// what NewService set, the path of the service's file and the file's
+// digest ([MetadataFile], [MetadataFileDigest]): one short digest, not the
+// schema, so that $SRV.INFO stays small. The digest is computed at the
+// first discovery request, not when the service starts.
 func (s *Service) identity() micro.ServiceIdentity {
+	md := maps.Clone(s.metadata)
+	fd := s.spec.Desc.ParentFile()
+	md[MetadataFile] = fd.Path()
+	if d := schemaOf(fd).fileDigest(); d != "" {
+		md[MetadataFileDigest] = d
+	}
 	return micro.ServiceIdentity{
 		Name:     s.spec.MicroName,
 		ID:       s.id,
 		Version:  s.spec.Version,
-		Metadata: maps.Clone(s.metadata),
+		Metadata: md,
 	}
 }
 
@@ -129,6 +164,9 @@ type endpointData struct {
 	// Unimplemented is true once the handler answered unimplemented and
 	// the instance stopped consuming the event.
 	Unimplemented bool `json:"unimplemented,omitempty"`
+
+	// Shadow counts the endpoint's shadow traffic (WithShadow).
+	Shadow *ShadowStats `json:"shadow,omitempty"`
 }
 
 // Stats returns what $SRV.STATS answers. Per endpoint, num_requests counts
@@ -185,6 +223,10 @@ func (s *Service) Stats() micro.Stats {
 			if p := d.lastProblem.Load(); p != nil {
 				data.LastProblem = *p
 			}
+		}
+		if sm := ep.shadow; sm != nil {
+			st := sm.stats.snapshot(sm.rate)
+			data.Shadow = &st
 		}
 		if t.requests > 0 {
 			es.AverageProcessingTime = es.ProcessingTime / time.Duration(t.requests)

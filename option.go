@@ -80,6 +80,7 @@ type handlerConfig struct {
 	stream            streamOverrides
 	methods           map[string]bool // nil: every method with a handler
 	wildcards         map[string]bool // methods served on "<subject>.*"
+	shadow            *ShadowPolicy   // WithShadow
 	err               error
 }
 

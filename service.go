@@ -90,6 +90,9 @@ type endpoint struct {
 	// returned: no callback runs any more.
 	subDone chan struct{}
 	stats   endpointStats
+	// shadow mirrors the endpoint's calls (WithShadow); nil when it does
+	// not.
+	shadow *shadowMethod
 }
 
 // request is one admitted request (or event) on its way to a worker.
@@ -157,6 +160,10 @@ func NewService(nc *nats.Conn, service protoreflect.ServiceDescriptor, handlers 
 		return nil, fmt.Errorf("natsrpc: new service %q: %w", sp.FullName, err)
 	}
 	s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
+	if err := s.bindShadow(); err != nil {
+		s.cancelBase(errServiceStopping)
+		return nil, fmt.Errorf("natsrpc: new service %q: %w", sp.FullName, err)
+	}
 	s.pool = newPool(cfg.concurrency, cfg.maxPending, s.serve)
 	s.started = time.Now().UTC()
 	if err := s.subscribe(); err != nil {
@@ -533,11 +540,15 @@ func (s *Service) serve(r *request, worker int) {
 		}
 	}
 	sh.finished.Add(1)
-	ep.record(sh, time.Since(start), e, detail)
+	took := time.Since(start)
+	ep.record(sh, took, e, detail)
 	if e != nil {
 		ep.sendError(msg.Reply, codec, hdr, e)
 	} else if err := ep.publish(msg.Reply, hdr, data); err != nil {
 		ep.recordSendError(err)
+	}
+	if ep.shadow != nil && ep.shadow.mirror(msg, codec, data, e, took) {
+		buf = nil // the mirror keeps data
 	}
 	if buf != nil {
 		putBuffer(buf, data)

@@ -2,8 +2,8 @@
 // that bring heavy dependencies of their own and so stay out of the runtime,
 // which imports only protobuf and nats.go. Each is a Go module of its own
 // (as connect-go ships otelconnect), so that its requirements reach only the
-// services that import it. Each is an
-// [github.com/natsrpc/natsrpc.Interceptor] given to clients and services
+// services that import it. The first three are
+// [github.com/natsrpc/natsrpc.Interceptor]s given to clients and services
 // with [github.com/natsrpc/natsrpc.WithInterceptors]:
 //
 //   - [github.com/natsrpc/natsrpc/contrib/otelnatsrpc]: OpenTelemetry
@@ -19,6 +19,11 @@
 //
 // All three serve unary calls, events and streams (server, client and
 // bidirectional).
+//
+//   - [github.com/natsrpc/natsrpc/contrib/shadow]: the storage and report
+//     of shadow traffic ([github.com/natsrpc/natsrpc.WithShadow]): a
+//     recorder that keeps the pairs of answers that differ in a bounded
+//     JetStream stream, and the report `natsrpc shadow report` prints.
 //
 // This package itself has no API.
 package contrib

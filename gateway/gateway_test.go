@@ -660,8 +660,16 @@ func testLiveReload(t *testing.T, e *env) {
 		if r.status != 200 || dig(jsonOf(t, r.body), "item", "title") != "echo" {
 			t.Fatalf("after the push: %d %s", r.status, r.body)
 		}
-		if took > time.Second {
-			t.Errorf("the new method became routable %s after the push; want within a second", took)
+		// Reloads are driven by the registry's VersionCreated event, not
+		// polled: within a second, with slack for -race on a loaded
+		// machine (make test runs it beside other packages' tests).
+		limit := time.Second
+		if raceEnabled {
+			limit = 3 * time.Second
+		}
+		t.Logf("the new method became routable %s after the push", took)
+		if took > limit {
+			t.Errorf("the new method became routable %s after the push; want within %s", took, limit)
 		}
 		g := e.grpcurl(t, "", "-d", `{"id": "e2"}`, e.addr, "natsrpctest.v1.TestService/Echo")
 		if g.code != 0 || !strings.Contains(g.stdout, `"title": "echo"`) {

@@ -38,6 +38,7 @@ require (
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/natsrpc/natsrpc/contrib/shadow v0.0.0-00010101000000-000000000000
 	github.com/natsrpc/natsrpc/registry/breaking v0.0.0-00010101000000-000000000000 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
@@ -48,3 +49,5 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
 )
+
+replace github.com/natsrpc/natsrpc/contrib/shadow => ../contrib/shadow

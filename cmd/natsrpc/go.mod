@@ -40,6 +40,7 @@ require (
 require (
 	github.com/nats-io/nkeys v0.4.16
 	github.com/natsrpc/natsrpc v0.0.0
+	github.com/natsrpc/natsrpc/contrib/shadow v0.0.0-00010101000000-000000000000
 	github.com/natsrpc/natsrpc/gateway v0.0.0-00010101000000-000000000000
 	github.com/natsrpc/natsrpc/internal/natsserver v0.0.0-00010101000000-000000000000
 	github.com/natsrpc/natsrpc/internal/testkit v0.0.0-00010101000000-000000000000
@@ -56,3 +57,5 @@ replace (
 	github.com/natsrpc/natsrpc/registry/breaking => ../../registry/breaking
 	github.com/natsrpc/natsrpc/registry/server => ../../registry/server
 )
+
+replace github.com/natsrpc/natsrpc/contrib/shadow => ../../contrib/shadow

@@ -1,5 +1,7 @@
 // Command natsrpc is the natsrpc command line: the schema registry server,
-// the breaking-change gate, tools to inspect schemas and the HTTP gateway.
+// the breaking-change gate, tools to inspect schemas, call and watch
+// services and see the fleet, the HTTP gateway, and the migration tools
+// (bridge, shadow report, cutover).
 //
 // This file only declares the command tree; each command lives in its own
 // package under internal/command and its logic lives in the library packages.
@@ -15,6 +17,9 @@ import (
 
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/breaking"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/bridge"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/call"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/cutover"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/describe"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/gateway"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/get"
@@ -22,6 +27,11 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/policy"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/services"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/shadow"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/status"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/tap"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/template"
 )
 
 func main() {
@@ -43,6 +53,16 @@ func newRoot() *cobra.Command {
 		describe.NewCommand("describe", g),
 		get.NewCommand("get", g),
 		gateway.NewCommand("gateway", g),
+		services.NewCommand("services", g),
+		template.NewCommand("template", g),
+		call.NewCommand("call", g),
+		status.NewCommand("status", g),
+		tap.NewCommand("tap", g),
+		bridge.NewCommand("bridge", g),
+		cli.Group("shadow", "Compare a service's answers with its replacement's",
+			shadow.NewReportCommand("report", g),
+		),
+		cutover.NewCommand("cutover", g),
 		cli.Group("registry", "Run and manage the schema registry",
 			registryserve.NewCommand("serve", g),
 		),

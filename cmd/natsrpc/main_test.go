@@ -157,6 +157,12 @@ func TestCommandsEndToEnd(t *testing.T) {
 	if strings.Contains(r.stdout, "nanos") {
 		t.Errorf("describe at version 1 shows a field of version 2:\n%s", r.stdout)
 	}
+	// --module MODULE@VERSION is the same; --version stays an alias.
+	if r := natsrpc(t, append(s, "describe", "acme.common.v1.Money", "--module", "common@1")...); r.code != 0 || !strings.Contains(r.stdout, "common@1") || strings.Contains(r.stdout, "nanos") {
+		t.Errorf("describe --module common@1: %+v", r)
+	}
+	natsrpc(t, append(s, "describe", "acme.common.v1.Money", "--module", "common@1", "--version", "2")...).want(t, 1, "", "name different versions")
+	natsrpc(t, append(s, "describe", "acme.common.v1.Money", "--module", "common@x")...).want(t, 1, "", "MODULE@VERSION")
 	natsrpc(t, append(s, "describe", "acme.common.v1.Money.units")...).want(t, 0, "is a field", "")
 	natsrpc(t, append(s, "describe", "acme.common.v1")...).want(t, 0, "message acme.common.v1.Money", "")
 	natsrpc(t, append(s, "describe", "acme.common.v1.Nope")...).want(t, 1, "", `"acme.common.v1.Nope"`)

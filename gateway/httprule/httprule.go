@@ -19,6 +19,12 @@
 // with no pattern or two, a bad path template or a selector that is not a
 // method name is an error that names the line and says what to write
 // instead, never a rule silently dropped.
+//
+// natsrpc extends the format with one top-level key, natsrpc, for what
+// the bridge needs beyond routes (see [Config]): per-method HTTP status
+// overrides and shadow traffic policies. The gateway reads and checks the
+// key and otherwise ignores it. Other readers of service configurations
+// do not know it: give them a copy without it.
 package httprule
 
 import (
@@ -79,8 +85,33 @@ func Load(path string) ([]*annotations.HttpRule, error) {
 // JSON, which is YAML too). Keys are snake_case as Google writes them;
 // lowerCamelCase is accepted as protojson would. Each rule is checked on
 // its own (selector, exactly one pattern, valid templates, body and
-// response_body names); [Check] checks rules against descriptors.
+// response_body names); [Check] checks rules against descriptors. The
+// natsrpc extension is checked as [ParseConfig] checks it, and left out.
 func Parse(data []byte) ([]*annotations.HttpRule, error) {
+	c, err := ParseConfig(data)
+	if err != nil {
+		return nil, err
+	}
+	return c.Rules, nil
+}
+
+// LoadConfig reads the rules file at path, natsrpc's extension included.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("http rules: %w", err)
+	}
+	c, err := ParseConfig(data)
+	var e *Error
+	if errors.As(err, &e) {
+		e.File = path
+	}
+	return c, err
+}
+
+// ParseConfig reads a rules file: its HTTP rules, as [Parse] does, and
+// natsrpc's extension, strictly (see [Config]).
+func ParseConfig(data []byte) (*Config, error) {
 	if len(data) > MaxFileBytes {
 		return nil, &Error{Problem: fmt.Sprintf("the file is %d bytes; rules files are at most %d", len(data), MaxFileBytes)}
 	}
@@ -103,7 +134,7 @@ func Parse(data []byte) ([]*annotations.HttpRule, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, nodeErr(root, "the file must be a mapping with an http key (a google.api.Service configuration)")
 	}
-	var httpNode *yaml.Node
+	var httpNode, extNode *yaml.Node
 	err := eachKey(root, func(key string, k, v *yaml.Node) error {
 		switch key {
 		case "type":
@@ -124,13 +155,24 @@ func Parse(data []byte) ([]*annotations.HttpRule, error) {
 			}
 		case "http":
 			httpNode = v
+		case "natsrpc":
+			extNode = v
 		default:
-			return nodeErr(k, fmt.Sprintf("unknown key %q: a rules file is read for type, config_version, name, title and http only", key))
+			return nodeErr(k, fmt.Sprintf("unknown key %q: a rules file is read for type, config_version, name, title, http and natsrpc only", key))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	cfg := &Config{}
+	if extNode != nil {
+		if err := parseExtension(extNode, cfg); err != nil {
+			return nil, err
+		}
+		if httpNode == nil {
+			return cfg, nil // a file of natsrpc settings only
+		}
 	}
 	if httpNode == nil {
 		return nil, nodeErr(root, "no http key: write http: rules: - selector: ... get: ...")
@@ -158,15 +200,14 @@ func Parse(data []byte) ([]*annotations.HttpRule, error) {
 	if rulesNode == nil || rulesNode.Kind != yaml.SequenceNode {
 		return nil, nodeErr(httpNode, "http needs rules: a list of rules, each with a selector and one of get, put, post, delete, patch or custom")
 	}
-	var rules []*annotations.HttpRule
 	for _, n := range rulesNode.Content {
 		r, err := parseRule(n, true)
 		if err != nil {
 			return nil, err
 		}
-		rules = append(rules, r)
+		cfg.Rules = append(cfg.Rules, r)
 	}
-	return rules, nil
+	return cfg, nil
 }
 
 // errEOF is what the YAML decoder returns for an empty document.

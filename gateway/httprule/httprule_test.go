@@ -2,6 +2,8 @@ package httprule
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/natsrpc/natsrpc"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
@@ -132,3 +135,102 @@ func TestCheck(t *testing.T) {
 }
 
 func protoNameOf(s string) protoreflect.Name { return protoreflect.Name(s) }
+
+const extensionFile = `type: google.api.Service
+config_version: 3
+http:
+  rules:
+  - selector: natsrpctest.v1.TestService.Get
+    get: /v1/items/{id}
+natsrpc:
+  bridge:
+  - selector: natsrpctest.v1.*
+    status:
+      404: failed_precondition
+      410: not_found
+  - selector: natsrpctest.v1.TestService.Get
+    status: {404: not_found, 503: resource_exhausted}
+  shadow:
+  - selector: natsrpctest.v1.TestService.*
+    rate: 0.25
+  - selector: natsrpctest.v1.TestService.Get
+    rate: 1
+    ignore: [item.summary, item.level]
+    unordered: [item.tags]
+`
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(extensionFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Rules) != 1 || len(c.Bridge) != 2 || len(c.Shadow) != 2 {
+		t.Fatalf("config %+v", c)
+	}
+	// Per status, the most specific selector wins.
+	got := c.StatusOverrides("natsrpctest.v1.TestService.Get")
+	want := map[int]natsrpc.Code{404: natsrpc.CodeNotFound, 410: natsrpc.CodeNotFound, 503: natsrpc.CodeResourceExhausted}
+	if !maps.Equal(got, want) {
+		t.Errorf("Get's overrides %v; want %v", got, want)
+	}
+	if got := c.StatusOverrides("natsrpctest.v1.TestService.Generate"); !maps.Equal(got, map[int]natsrpc.Code{404: natsrpc.CodeFailedPrecondition, 410: natsrpc.CodeNotFound}) {
+		t.Errorf("Generate's overrides %v", got)
+	}
+	if got := c.StatusOverrides("other.v1.S.M"); got != nil {
+		t.Errorf("unmatched method's overrides %v", got)
+	}
+	if s := c.ShadowFor("natsrpctest.v1.TestService.Get"); s == nil || s.Rate != 1 || !slices.Equal(s.Ignore, []string{"item.summary", "item.level"}) || !slices.Equal(s.Unordered, []string{"item.tags"}) {
+		t.Errorf("Get's shadow %+v", s)
+	}
+	if s := c.ShadowFor("natsrpctest.v1.TestService.Generate"); s == nil || s.Rate != 0.25 || s.Line != 16 {
+		t.Errorf("Generate's shadow %+v", s)
+	}
+	// The gateway's Parse reads the same file, rules only.
+	rules, err := Parse([]byte(extensionFile))
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("Parse: %v, %v", rules, err)
+	}
+	// A file of natsrpc settings alone.
+	c, err = ParseConfig([]byte("natsrpc:\n  shadow:\n  - {selector: a.B.C, rate: 0}\n"))
+	if err != nil || len(c.Rules) != 0 || len(c.Shadow) != 1 {
+		t.Fatalf("natsrpc alone: %+v, %v", c, err)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	head := "http: {rules: []}\nnatsrpc:\n"
+	for _, tc := range []struct{ ext, want string }{
+		{"  bogus: []\n", `3: unknown key "bogus" under natsrpc: only bridge and shadow`},
+		{"  bridge: {a: b}\n", "natsrpc.bridge must be a list"},
+		{"  bridge:\n  - status: {404: not_found}\n", "4: the natsrpc.bridge entry has no selector"},
+		{"  bridge:\n  - selector: a.B.C\n", "the natsrpc.bridge entry has no status overrides"},
+		{"  bridge:\n  - selector: a.B.C\n    status: {200: not_found}\n", `status "200": override an HTTP error status, 400 to 599`},
+		{"  bridge:\n  - selector: a.B.C\n    status: {0404: not_found}\n", `status "0404"`},
+		{"  bridge:\n  - selector: a.B.C\n    status: {404: NOT_FOUND}\n", `status 404: "NOT_FOUND" is not a natsrpc error code: use one of canceled, unknown,`},
+		{"  bridge:\n  - selector: a.B.C\n    status: {404: ok}\n", `"ok" is not a natsrpc error code`},
+		{"  bridge:\n  - selector: a.B.C\n    status: {404: code_99}\n", `"code_99" is not a natsrpc error code`},
+		{"  bridge:\n  - selector: a.B.C\n    status: {404: not_found, 404: aborted}\n", `key "404" is given twice`},
+		{"  bridge:\n  - selector: a.B.C\n    status: {404: not_found}\n  - selector: a.B.C\n    status: {409: aborted}\n", `6: selector "a.B.C" already has an entry in natsrpc.bridge (line 4): merge them`},
+		{"  bridge:\n  - selector: a.B*\n    status: {404: not_found}\n", "whole name components"},
+		{"  bridge:\n  - selector: a.B.C\n    codes: {404: not_found}\n", `unknown key "codes" in a natsrpc.bridge entry`},
+		{"  shadow:\n  - selector: a.B.C\n", "the natsrpc.shadow entry has no rate"},
+		{"  shadow:\n  - selector: a.B.C\n    rate: 1.5\n", `rate "1.5": the share of calls mirrored, a number from 0 to 1`},
+		{"  shadow:\n  - selector: a.B.C\n    rate: .nan\n", `rate ".nan"`},
+		{"  shadow:\n  - selector: a.B.C\n    rate: 1\n    ignore: quest\n", "ignore must be a list of field paths"},
+		{"  shadow:\n  - selector: a.B.C\n    rate: 1\n    ignore: [quest..id]\n", `ignore "quest..id": a path is field names joined by dots`},
+		{"  shadow:\n  - selector: a.B.C\n    rate: 1\n    unordered: [a, a]\n", `unordered "a" is listed twice`},
+		{"  shadow:\n  - selector: a.B.C\n    rate: 1\n    sample: 2\n", `unknown key "sample" in a natsrpc.shadow entry`},
+		{"  shadow: [3]\n", "an entry of natsrpc.shadow must be a mapping"},
+		{"  - 1\n", "natsrpc must be a mapping"},
+	} {
+		_, err := ParseConfig([]byte(head + tc.ext))
+		var e *Error
+		if err == nil || !errors.As(err, &e) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseConfig(%q) = %v; want an *Error containing %q", tc.ext, err, tc.want)
+		}
+		// The gateway refuses the file too.
+		if _, err := Parse([]byte(head + tc.ext)); err == nil {
+			t.Errorf("Parse(%q) accepted it", tc.ext)
+		}
+	}
+}

@@ -6,7 +6,10 @@ import (
 	"strings"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // MaxTemplateBytes bounds a path template.
@@ -355,4 +358,35 @@ func checkFieldPath(msg protoreflect.MessageDescriptor, path []string) error {
 		}
 	}
 	return nil
+}
+
+// MethodRule returns md's google.api.http annotation, or nil. Descriptors
+// decoded without the annotation's extension linked in (a descriptor set
+// read by another program, the registry's answers) keep it as unknown
+// option bytes: MethodRule reads it from those too.
+func MethodRule(md protoreflect.MethodDescriptor) *annotations.HttpRule {
+	opts, ok := md.Options().(*descriptorpb.MethodOptions)
+	if !ok || opts == nil {
+		return nil
+	}
+	if proto.HasExtension(opts, annotations.E_Http) {
+		r, _ := proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
+		return r
+	}
+	if len(opts.ProtoReflect().GetUnknown()) == 0 {
+		return nil
+	}
+	b, err := proto.MarshalOptions{AllowPartial: true}.Marshal(opts)
+	if err != nil {
+		return nil
+	}
+	fresh := &descriptorpb.MethodOptions{}
+	if err := (proto.UnmarshalOptions{AllowPartial: true, Resolver: protoregistry.GlobalTypes}).Unmarshal(b, fresh); err != nil {
+		return nil
+	}
+	if !proto.HasExtension(fresh, annotations.E_Http) {
+		return nil
+	}
+	r, _ := proto.GetExtension(fresh, annotations.E_Http).(*annotations.HttpRule)
+	return r
 }

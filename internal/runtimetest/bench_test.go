@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/natsrpc/natsrpc"
+	"github.com/natsrpc/natsrpc/internal/natsserver/natstest"
 	natsrpctestv1 "github.com/natsrpc/natsrpc/internal/testproto/natsrpctest/v1"
 )
 
@@ -200,4 +201,88 @@ func writeSyscalls() int64 {
 		}
 	}
 	return -1
+}
+
+// BenchmarkShadow measures what WithShadow adds to the primary's calls:
+// one caller calling Get in a loop on a primary that mirrors every call
+// (rate 1) to a live candidate, against the same primary without
+// shadowing, in the same process. The ratio sub-benchmark alternates
+// blocks of calls between the two set-ups and reports the medians and
+// 99th percentiles of the per-call latency, their ratios and the
+// difference in microseconds (the latency shadowing adds). Run with:
+//
+//	go test -run '^$' -bench BenchmarkShadow -count 6 ./internal/runtimetest
+func BenchmarkShadow(b *testing.B) {
+	b.Run("off", func(b *testing.B) { runSequential(b, shadowBench(b, 0)) })
+	b.Run("on", func(b *testing.B) { runSequential(b, shadowBench(b, 1)) })
+	for _, rate := range []float64{1, 0.1} {
+		b.Run("ratio/rate="+strconv.FormatFloat(rate, 'g', -1, 64), func(b *testing.B) { shadowRatio(b, rate) })
+	}
+}
+
+// shadowRatio alternates blocks of calls without and with shadowing at
+// rate.
+func shadowRatio(b *testing.B, rate float64) {
+	{
+		off, on := shadowBench(b, 0), shadowBench(b, rate)
+		const block = 500
+		var offs, ons []time.Duration
+		ctx := context.Background()
+		b.ResetTimer()
+		for done := 0; done < b.N; done += 2 * block {
+			for i := 0; i < block; i++ {
+				offs = append(offs, timeOne(b, ctx, off))
+			}
+			for i := 0; i < block; i++ {
+				ons = append(ons, timeOne(b, ctx, on))
+			}
+		}
+		slices.Sort(offs)
+		slices.Sort(ons)
+		q := func(s []time.Duration, f float64) time.Duration { return s[int(f*float64(len(s)-1))] }
+		b.ReportMetric(float64(q(offs, 0.5).Nanoseconds())/1e3, "off-p50-µs")
+		b.ReportMetric(float64(q(ons, 0.5).Nanoseconds())/1e3, "on-p50-µs")
+		b.ReportMetric(float64(q(ons, 0.5)-q(offs, 0.5))/1e3, "added-p50-µs")
+		b.ReportMetric(float64(q(ons, 0.99))/float64(q(offs, 0.99)), "on/off-p99")
+		b.ReportMetric(float64(q(ons, 0.5))/float64(q(offs, 0.5)), "on/off-p50")
+	}
+}
+
+// shadowBench starts a primary (mirroring Get to a candidate at rate, if
+// any) and its candidate, and returns one call.
+func shadowBench(b *testing.B, rate float64) func(context.Context) error {
+	srv, client, server := testConns(b)
+	var opts []natsrpc.HandlerOption
+	if rate > 0 {
+		opts = append(opts, natsrpc.WithShadow(natsrpc.ShadowPolicy{Prefix: "shadow", Rate: rate}))
+	}
+	respond := func(context.Context, *natsrpctestv1.GetRequest) (*natsrpctestv1.GetResponse, error) {
+		return benchResp, nil
+	}
+	testService(b, server, []natsrpc.Handler{getItemHandler(respond)}, opts...)
+	testService(b, natstest.Connect(b, srv), []natsrpc.Handler{getItemHandler(respond)}, natsrpc.WithSubjectPrefix("shadow"))
+	c := getItemClient(client)
+	return func(ctx context.Context) error {
+		_, err := c.CallUnary(ctx, benchReq)
+		return err
+	}
+}
+
+func runSequential(b *testing.B, call func(context.Context) error) {
+	b.ReportAllocs()
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := call(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func timeOne(b *testing.B, ctx context.Context, call func(context.Context) error) time.Duration {
+	start := time.Now()
+	if err := call(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
 }

@@ -322,6 +322,16 @@ func withInlineLimit[T proto.Message](c *Client, req T, current int64, set func(
 	return req
 }
 
+// FindFileDigest calls FindFileDigest: the modules' own files with the
+// given per-file digest ("sha256:<hex>") and the versions that have them.
+func (c *Client) FindFileDigest(ctx context.Context, digest string) ([]*registryv1.FileDigestMatch, error) {
+	res, err := c.api.FindFileDigest(ctx, &registryv1.FindFileDigestRequest{Digest: digest})
+	if err != nil {
+		return nil, err
+	}
+	return res.GetMatches(), nil
+}
+
 // ListModules returns every module, all pages.
 func (c *Client) ListModules(ctx context.Context) ([]*registryv1.Module, error) {
 	var out []*registryv1.Module

@@ -90,6 +90,10 @@ func (a rightsAPI) ResolveSubject(ctx context.Context, req *registryv1.ResolveSu
 	return a.read.ResolveSubject(ctx, req, opts...)
 }
 
+func (a rightsAPI) FindFileDigest(ctx context.Context, req *registryv1.FindFileDigestRequest, opts ...natsrpc.CallOption) (*registryv1.FindFileDigestResponse, error) {
+	return a.read.FindFileDigest(ctx, req, opts...)
+}
+
 // RightOf returns the registry right a subject of the registry's API
 // needs, e.g. "read", "push:quest" or "set-policy:quest"; "admin" for the
 // API before rights; "" for other subjects. A subject prefix given with

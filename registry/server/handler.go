@@ -213,6 +213,23 @@ func (s *Server) ResolveSubject(ctx context.Context, req *registryv1.ResolveSubj
 	return out, nil
 }
 
+// FindFileDigest implements RegistryService.FindFileDigest.
+func (s *Server) FindFileDigest(ctx context.Context, req *registryv1.FindFileDigestRequest) (*registryv1.FindFileDigestResponse, error) {
+	matches, err := s.reg.FindFileDigest(ctx, req.GetDigest())
+	if err != nil {
+		return nil, apiError(err)
+	}
+	out := &registryv1.FindFileDigestResponse{Matches: make([]*registryv1.FileDigestMatch, 0, len(matches))}
+	for _, m := range matches {
+		pm := &registryv1.FileDigestMatch{Module: m.Module, File: m.File, LatestVersion: m.LatestVersion}
+		for _, r := range m.Ranges {
+			pm.Ranges = append(pm.Ranges, &registryv1.VersionRange{First: r.First, Last: r.Last})
+		}
+		out.Matches = append(out.Matches, pm)
+	}
+	return out, nil
+}
+
 // maxInline is the largest set a reply carries inline: the request's
 // limit when it is positive and below the connection's, else the
 // connection's (the NATS max payload, less room for headers and the

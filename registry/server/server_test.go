@@ -641,3 +641,40 @@ func TestPolicyDirections(t *testing.T) {
 		}
 	}
 }
+
+// TestFindFileDigestThroughTheAPI: the digest a version records for an
+// imported file (Dependency.digest) finds the owner's versions with that
+// file; a malformed digest is invalid_argument.
+func TestFindFileDigestThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	env := registrytest.Start(t)
+	c := env.Client
+	ctx := registrytest.Ctx(t, time.Minute)
+	push(t, c, "common", testschema.CommonSet(t, testschema.CommonV1))
+	res, err := c.Push(ctx, &registryv1.PushRequest{
+		Module:   "shop",
+		Source:   &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: testschema.ShopSet(t, testschema.ShopV1, testschema.CommonV1)},
+		OwnFiles: []string{"acme/shop/v1/shop.proto"},
+	})
+	if err != nil || !res.GetCreated() {
+		t.Fatalf("push shop: %v, %v", res, err)
+	}
+	var digest string
+	for _, d := range res.GetVersion().GetDependencies() {
+		if d.GetFile() == "acme/common/v1/common.proto" {
+			digest = d.GetDigest()
+		}
+	}
+	matches, err := c.FindFileDigest(ctx, digest)
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("FindFileDigest(%q) = %v, %v; want one match", digest, matches, err)
+	}
+	m := matches[0]
+	if m.GetModule() != "common" || m.GetFile() != "acme/common/v1/common.proto" || m.GetLatestVersion() != 1 ||
+		len(m.GetRanges()) != 1 || m.GetRanges()[0].GetFirst() != 1 || m.GetRanges()[0].GetLast() != 1 {
+		t.Errorf("match = %v; want common.proto of common@1", m)
+	}
+	if _, err := c.FindFileDigest(ctx, "sha256:nope"); natsrpc.CodeOf(err) != natsrpc.CodeInvalidArgument || !strings.Contains(err.Error(), "64 lowercase hex digits") {
+		t.Errorf("malformed digest: %v; want invalid_argument saying what a digest is", err)
+	}
+}

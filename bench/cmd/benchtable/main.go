@@ -75,7 +75,7 @@ func run(args []string, stdout io.Writer) error {
 	var (
 		cfg        config
 		sections   = flag.String("sections", "unary,stream,durable,payload,codegen,breaking", "sections to run, comma-separated")
-		transports = flag.String("transports", "", "rows to run, comma-separated keys (natsrpc,rawnats,grpc,connect,httpjson,gateway); default all")
+		transports = flag.String("transports", "", "rows to run, comma-separated keys (natsrpc,rawnats,grpc,connect,httpjson,gateway,httpprotojson,bridge); default all")
 		calls      = flag.String("calls", "", "calls to run, comma-separated (Decide,GenerateQuest); default all")
 		callers    = flag.String("callers", "1,64", "concurrent callers, comma-separated")
 		natsMode   = flag.String("nats", "process", "where nats-server runs: process (separate, as in production) or inprocess")
@@ -281,7 +281,7 @@ func benchUnary(cfg *config) (*unaryResult, error) {
 		defer n.Stop()
 		env.NATSURL, env.NATSCPU = n.URL, n.CPU
 	}
-	if slices.ContainsFunc(cfg.transports, func(t transport.Transport) bool { return t.Gateway }) {
+	if slices.ContainsFunc(cfg.transports, func(t transport.Transport) bool { return t.Gateway || t.Bridge }) {
 		dir, err := os.MkdirTemp("", "natsrpc-bench-gateway-")
 		if err != nil {
 			return nil, err
@@ -291,7 +291,10 @@ func benchUnary(cfg *config) (*unaryResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		g, err := transport.StartGateway(bin, env.NATSURL, dir)
+		env.NatsrpcBin, env.Dir = bin, dir
+	}
+	if slices.ContainsFunc(cfg.transports, func(t transport.Transport) bool { return t.Gateway }) {
+		g, err := transport.StartGateway(env.NatsrpcBin, env.NATSURL, env.Dir)
 		if err != nil {
 			return nil, err
 		}

@@ -27,9 +27,11 @@ func TestRunUnaryAndPayload(t *testing.T) {
 	}
 	if testing.Short() {
 		// The gateway row builds and runs the natsrpc command.
-		args = append(args, "-transports", "natsrpc,rawnats,grpc,connect,httpjson")
+		args = append(args, "-transports", "natsrpc,rawnats,grpc,connect,httpjson,httpprotojson")
+		wants = append(wants, "| net/http + protojson (HTTP/1.1)")
 	} else {
-		wants = append(wants, "| gateway: HTTP/1.1 + JSON", "gateway process", "CPU/call (target ≤ 60)")
+		wants = append(wants, "| gateway: HTTP/1.1 + JSON", "gateway process", "CPU/call (target ≤ 60)",
+			"| bridge: natsrpc client → natsrpc bridge", "bridge process", "the HTTP service directly")
 	}
 	err := run(args, &out)
 	if err != nil {

@@ -162,7 +162,8 @@ func loadAvg() string {
 
 var shortName = map[string]string{
 	"natsrpc": "natsrpc", "rawnats": "raw nats.go", "grpc": "gRPC-Go", "connect": "connect-go", "httpjson": "HTTP+JSON",
-	"gatewaybase": "baseline gateway",
+	"httpprotojson": "the HTTP service directly",
+	"gatewaybase":   "baseline gateway",
 }
 
 func rps(r harness.Result) float64 { return r.RPS }
@@ -182,7 +183,8 @@ func printUnary(w io.Writer, cfg *config, res *unaryResult) {
 		"the response, the caller unmarshals and checks it. Closed loop: each caller sends its next call when the answer arrives. "+
 		"*vs raw* divides by the raw nats.go row (throughput: higher is better; p50: lower is better). "+
 		"CPU µs/call is the CPU time (user + system, all cores) of this process (caller and handler) per call, "+
-		"plus that of the nats-server process for the NATS rows, plus (in bold) that of the gateway process for the gateway row. "+
+		"plus that of the nats-server process for the NATS rows, plus (in bold) that of the gateway process for the gateway row "+
+		"and of the bridge process for the bridge row. "+
 		"allocs/call counts this process too. "+
 		"Wire bytes are counted on the TCP connections: the caller's link, and all links (NATS carries each message "+
 		"twice: caller to server, server to handler).\n\n")
@@ -239,11 +241,46 @@ func printUnary(w io.Writer, cfg *config, res *unaryResult) {
 					parts = append(parts, fmt.Sprintf("%s %s", fmtRatio(ratios(n, o, rps)), shortName[other]))
 				}
 			}
-			fmt.Fprintf(w, "- %s, %d callers: %s\n", call.Name, callers, strings.Join(parts, "; "))
+			if len(parts) > 0 {
+				fmt.Fprintf(w, "- %s, %d callers: %s\n", call.Name, callers, strings.Join(parts, "; "))
+			}
 		}
 	}
 	fmt.Fprintln(w)
 	printGateway(w, cfg, find)
+	printBridge(w, cfg, find)
+}
+
+// printBridge compares the bridge row with calling its HTTP service
+// directly, and gives the bridge process's CPU per call.
+func printBridge(w io.Writer, cfg *config, find func(key, call string, callers int) *unaryCase) {
+	var lines []string
+	for _, call := range cfg.calls {
+		for _, callers := range cfg.callers {
+			b := find("bridge", call.Name, callers)
+			if b == nil {
+				continue
+			}
+			parts := []string{fmt.Sprintf("bridge process %.0f µs CPU/call",
+				medianOf(b.results, func(r harness.Result) float64 { return float64(r.ProxyCPUPerCall) / 1e3 }))}
+			if o := find("httpprotojson", call.Name, callers); o != nil {
+				parts = append(parts, fmt.Sprintf("throughput %s the HTTP service directly", fmtRatio(ratios(b, o, rps))),
+					fmt.Sprintf("p50 %s", fmtRatio(ratios(b, o, p50))))
+			}
+			lines = append(lines, fmt.Sprintf("- %s, %d callers: %s", call.Name, callers, strings.Join(parts, "; ")))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "The bridge row: the generated natsrpc client calls, over NATS, `natsrpc bridge` in a process of its own, which calls "+
+		"the HTTP service of the row above it (net/http, protojson with proto field names, POST /<service>/<method>) over HTTP/1.1 keep-alive; "+
+		"the caller, the bridge, nats-server and the HTTP service share the machine's cores. Bridge row divided by the direct row, "+
+		"median of the per-round ratios (interquartile range), and the bridge process's CPU per call:\n\n")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
 }
 
 // printGateway spells out the gateway's targets: at most 60 µs of CPU in

@@ -26,6 +26,10 @@ type Env struct {
 	// gateway row; GatewayCPU its CPU time.
 	GatewayURL string
 	GatewayCPU func() time.Duration
+	// NatsrpcBin is a natsrpc binary and Dir a scratch directory, for the
+	// bridge row (one `natsrpc bridge` process per call).
+	NatsrpcBin string
+	Dir        string
 	// BaselineURL and BaselineCPU are a second gateway process, built
 	// from another commit, for the gatewaybase row (benchtable
 	// -gateway-baseline BIN): before and after in the same rounds.
@@ -43,6 +47,8 @@ type Transport struct {
 	NATS bool
 	// Gateway is true when the row needs a `natsrpc gateway` process.
 	Gateway bool
+	// Bridge is true when the row runs `natsrpc bridge` processes.
+	Bridge bool
 	// New starts the server and connects the client for call.
 	New func(env Env, call *workload.Call) (*harness.Target, error)
 }
@@ -56,6 +62,8 @@ var All = []Transport{
 	{Name: "connect-go (HTTP/1.1, protobuf)", Key: "connect", New: NewConnect},
 	{Name: "net/http + encoding/json (HTTP/1.1)", Key: "httpjson", New: NewHTTPJSON},
 	{Name: "gateway: HTTP/1.1 + JSON → natsrpc gateway → natsrpc", Key: "gateway", NATS: true, Gateway: true, New: NewGateway},
+	{Name: "net/http + protojson (HTTP/1.1), the bridge's service called directly", Key: "httpprotojson", New: NewHTTPProtoJSON},
+	{Name: "bridge: natsrpc client → natsrpc bridge → net/http + protojson", Key: "bridge", NATS: true, Bridge: true, New: NewBridge},
 }
 
 // Extra are rows run only when asked for by key.

@@ -86,6 +86,8 @@ func quoteRuneAt(s string, i int) string {
 //	idx.subj.<subject>       owner of a NATS method subject (escaped)
 //	idx.gen                  the index generation: advanced by every batch that claims index entries
 //	blob.<sha256 hex>        a descriptor set small enough for a KV value
+//	fdig.<hex>.<module>.<n>  version n of module has an own file with digest sha256:<hex> (digests.go)
+//	mod.<module>.fdig        the versions of module the fdig keys cover
 func headKey(module string) string   { return "mod." + module + ".head" }
 func policyKey(module string) string { return "mod." + module + ".policy" }
 func versionKey(module string, v uint64) string {

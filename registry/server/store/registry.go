@@ -49,6 +49,8 @@
 //	idx.subj.<subject>     the module and method that own a NATS subject
 //	idx.gen                the index generation (see commit.go)
 //	blob.<sha256>          a canonical descriptor set (own files and imports)
+//	fdig.<hex>.<module>.<n>  version n of module has an own file with digest sha256:<hex> (see digests.go)
+//	mod.<module>.fdig      the versions of the module that fdig.* covers
 //
 // A push writes its descriptor set first, content-addressed and
 // idempotently, then commits everything else in one JetStream atomic batch
@@ -114,6 +116,9 @@ type Registry struct {
 	closures *lru[string, []byte]
 	owners   sync.Map // index key -> owner (a hint, always verified)
 	loading  flight.Group[*content]
+	// digests is what this instance knows of the file digest index (see
+	// digests.go).
+	digests digestIndex
 	// batchLimit is the most operations one atomic batch carries: the
 	// configured limit, halved each time the server refuses a batch as
 	// too large (its jetstream max_batch_size may be lower).

@@ -182,6 +182,7 @@ func (g *Globals) ConnectWith(ctx context.Context, extra ...nats.Option) (*nats.
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts, extra...)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

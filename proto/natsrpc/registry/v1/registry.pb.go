@@ -2451,6 +2451,233 @@ func (*ResolveSubjectResponse_FileDescriptorSet) isResolveSubjectResponse_Conten
 
 func (*ResolveSubjectResponse_Object) isResolveSubjectResponse_Content() {}
 
+// FindFileDigestRequest names a per-file digest.
+type FindFileDigestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// digest is "sha256:" and 64 lowercase hex digits over a file's
+	// canonical form without source info, as Dependency.digest and a natsrpc
+	// service's proto.file_digest discovery metadata carry it.
+	Digest        string `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindFileDigestRequest) Reset() {
+	*x = FindFileDigestRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindFileDigestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindFileDigestRequest) ProtoMessage() {}
+
+func (x *FindFileDigestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindFileDigestRequest.ProtoReflect.Descriptor instead.
+func (*FindFileDigestRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *FindFileDigestRequest) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+// FindFileDigestResponse says where a per-file digest occurs.
+type FindFileDigestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// matches are the modules' own files with that digest, sorted by module,
+	// then file path; empty when no version of any module has such a file.
+	Matches       []*FileDigestMatch `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindFileDigestResponse) Reset() {
+	*x = FindFileDigestResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindFileDigestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindFileDigestResponse) ProtoMessage() {}
+
+func (x *FindFileDigestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindFileDigestResponse.ProtoReflect.Descriptor instead.
+func (*FindFileDigestResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *FindFileDigestResponse) GetMatches() []*FileDigestMatch {
+	if x != nil {
+		return x.Matches
+	}
+	return nil
+}
+
+// FileDigestMatch is one own file of one module whose content has the
+// digest in some of the module's versions.
+type FileDigestMatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// module is the module name.
+	Module string `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	// file is the file's path.
+	File string `protobuf:"bytes,2,opt,name=file,proto3" json:"file,omitempty"`
+	// ranges are the runs of consecutive versions whose copy of the file
+	// has the digest, oldest first: {3, 7} when the file is unchanged from
+	// version 3 to version 7. A file changed and changed back has two.
+	Ranges []*VersionRange `protobuf:"bytes,3,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	// latest_version is the module's latest version when the registry
+	// answered.
+	LatestVersion uint64 `protobuf:"varint,4,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileDigestMatch) Reset() {
+	*x = FileDigestMatch{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileDigestMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileDigestMatch) ProtoMessage() {}
+
+func (x *FileDigestMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileDigestMatch.ProtoReflect.Descriptor instead.
+func (*FileDigestMatch) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *FileDigestMatch) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *FileDigestMatch) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *FileDigestMatch) GetRanges() []*VersionRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+func (x *FileDigestMatch) GetLatestVersion() uint64 {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return 0
+}
+
+// VersionRange is a run of consecutive versions of a module.
+type VersionRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// first is the first version of the run.
+	First uint64 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	// last is the last version of the run (equal to first for one version).
+	Last          uint64 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VersionRange) Reset() {
+	*x = VersionRange{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VersionRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VersionRange) ProtoMessage() {}
+
+func (x *VersionRange) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VersionRange.ProtoReflect.Descriptor instead.
+func (*VersionRange) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *VersionRange) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *VersionRange) GetLast() uint64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
 // VersionCreatedRequest announces a new version.
 type VersionCreatedRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2462,7 +2689,7 @@ type VersionCreatedRequest struct {
 
 func (x *VersionCreatedRequest) Reset() {
 	*x = VersionCreatedRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2701,7 @@ func (x *VersionCreatedRequest) String() string {
 func (*VersionCreatedRequest) ProtoMessage() {}
 
 func (x *VersionCreatedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2714,7 @@ func (x *VersionCreatedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreatedRequest.ProtoReflect.Descriptor instead.
 func (*VersionCreatedRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *VersionCreatedRequest) GetVersion() *ModuleVersion {
@@ -2649,7 +2876,19 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x04file\x18\v \x01(\tR\x04file\x12T\n" +
 	"\x13file_descriptor_set\x18\f \x01(\v2\".google.protobuf.FileDescriptorSetH\x00R\x11fileDescriptorSet\x128\n" +
 	"\x06object\x18\r \x01(\v2\x1e.natsrpc.registry.v1.ObjectRefH\x00R\x06objectB\t\n" +
-	"\acontent\"U\n" +
+	"\acontent\"/\n" +
+	"\x15FindFileDigestRequest\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\tR\x06digest\"X\n" +
+	"\x16FindFileDigestResponse\x12>\n" +
+	"\amatches\x18\x01 \x03(\v2$.natsrpc.registry.v1.FileDigestMatchR\amatches\"\x9f\x01\n" +
+	"\x0fFileDigestMatch\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\x12\x12\n" +
+	"\x04file\x18\x02 \x01(\tR\x04file\x129\n" +
+	"\x06ranges\x18\x03 \x03(\v2!.natsrpc.registry.v1.VersionRangeR\x06ranges\x12%\n" +
+	"\x0elatest_version\x18\x04 \x01(\x04R\rlatestVersion\"8\n" +
+	"\fVersionRange\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x12\n" +
+	"\x04last\x18\x02 \x01(\x04R\x04last\"U\n" +
 	"\x15VersionCreatedRequest\x12<\n" +
 	"\aversion\x18\x01 \x01(\v2\".natsrpc.registry.v1.ModuleVersionR\aversion*{\n" +
 	"\vPushOutcome\x12\x1c\n" +
@@ -2686,7 +2925,7 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x19METHOD_KIND_SERVER_STREAM\x10\x02\x12\x1d\n" +
 	"\x19METHOD_KIND_CLIENT_STREAM\x10\x03\x12\x1b\n" +
 	"\x17METHOD_KIND_BIDI_STREAM\x10\x04\x12\x15\n" +
-	"\x11METHOD_KIND_EVENT\x10\x052\xac\x06\n" +
+	"\x11METHOD_KIND_EVENT\x10\x052\x9c\a\n" +
 	"\x13RegistryReadService\x12_\n" +
 	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12e\n" +
 	"\vListModules\x12'.natsrpc.registry.v1.ListModulesRequest\x1a(.natsrpc.registry.v1.ListModulesResponse\"\x03\x90\x02\x01\x12h\n" +
@@ -2694,11 +2933,12 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x10GetModuleVersion\x12,.natsrpc.registry.v1.GetModuleVersionRequest\x1a-.natsrpc.registry.v1.GetModuleVersionResponse\"\x03\x90\x02\x01\x12k\n" +
 	"\rResolveSymbol\x12).natsrpc.registry.v1.ResolveSymbolRequest\x1a*.natsrpc.registry.v1.ResolveSymbolResponse\"\x03\x90\x02\x01\x12e\n" +
 	"\vResolveFile\x12'.natsrpc.registry.v1.ResolveFileRequest\x1a(.natsrpc.registry.v1.ResolveFileResponse\"\x03\x90\x02\x01\x12n\n" +
-	"\x0eResolveSubject\x12*.natsrpc.registry.v1.ResolveSubjectRequest\x1a+.natsrpc.registry.v1.ResolveSubjectResponse\"\x03\x90\x02\x01\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.read*\x051.0.02\x02\b\x1e2\x97\x01\n" +
+	"\x0eResolveSubject\x12*.natsrpc.registry.v1.ResolveSubjectRequest\x1a+.natsrpc.registry.v1.ResolveSubjectResponse\"\x03\x90\x02\x01\x12n\n" +
+	"\x0eFindFileDigest\x12*.natsrpc.registry.v1.FindFileDigestRequest\x1a+.natsrpc.registry.v1.FindFileDigestResponse\"\x03\x90\x02\x01\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.read*\x051.0.02\x02\b\x1e2\x97\x01\n" +
 	"\x13RegistryPushService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.push*\x051.0.02\x02\b\x1e2\xa5\x01\n" +
 	"\x15RegistryPolicyService\x12_\n" +
-	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\xc6\a\n" +
+	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\xb6\b\n" +
 	"\x0fRegistryService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x12_\n" +
 	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -2708,7 +2948,8 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x10GetModuleVersion\x12,.natsrpc.registry.v1.GetModuleVersionRequest\x1a-.natsrpc.registry.v1.GetModuleVersionResponse\"\x03\x90\x02\x01\x12k\n" +
 	"\rResolveSymbol\x12).natsrpc.registry.v1.ResolveSymbolRequest\x1a*.natsrpc.registry.v1.ResolveSymbolResponse\"\x03\x90\x02\x01\x12e\n" +
 	"\vResolveFile\x12'.natsrpc.registry.v1.ResolveFileRequest\x1a(.natsrpc.registry.v1.ResolveFileResponse\"\x03\x90\x02\x01\x12n\n" +
-	"\x0eResolveSubject\x12*.natsrpc.registry.v1.ResolveSubjectRequest\x1a+.natsrpc.registry.v1.ResolveSubjectResponse\"\x03\x90\x02\x01\x1a\x0f\xea\xc3*\v*\x051.0.02\x02\b\x1e2w\n" +
+	"\x0eResolveSubject\x12*.natsrpc.registry.v1.ResolveSubjectRequest\x1a+.natsrpc.registry.v1.ResolveSubjectResponse\"\x03\x90\x02\x01\x12n\n" +
+	"\x0eFindFileDigest\x12*.natsrpc.registry.v1.FindFileDigestRequest\x1a+.natsrpc.registry.v1.FindFileDigestResponse\"\x03\x90\x02\x01\x1a\x0f\xea\xc3*\v*\x051.0.02\x02\b\x1e2w\n" +
 	"\x15RegistryEventsService\x12^\n" +
 	"\x0eVersionCreated\x12*.natsrpc.registry.v1.VersionCreatedRequest\x1a\x16.google.protobuf.Empty\"\b\xf2\xc3*\x04\x10\x02(\x02BAZ?github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1;registryv1b\x06proto3"
 
@@ -2725,7 +2966,7 @@ func file_natsrpc_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_natsrpc_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(PushOutcome)(0),                       // 0: natsrpc.registry.v1.PushOutcome
 	(Direction)(0),                         // 1: natsrpc.registry.v1.Direction
@@ -2756,13 +2997,17 @@ var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(*ResolveFileResponse)(nil),            // 26: natsrpc.registry.v1.ResolveFileResponse
 	(*ResolveSubjectRequest)(nil),          // 27: natsrpc.registry.v1.ResolveSubjectRequest
 	(*ResolveSubjectResponse)(nil),         // 28: natsrpc.registry.v1.ResolveSubjectResponse
-	(*VersionCreatedRequest)(nil),          // 29: natsrpc.registry.v1.VersionCreatedRequest
-	(*descriptorpb.FileDescriptorSet)(nil), // 30: google.protobuf.FileDescriptorSet
-	(*timestamppb.Timestamp)(nil),          // 31: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                  // 32: google.protobuf.Empty
+	(*FindFileDigestRequest)(nil),          // 29: natsrpc.registry.v1.FindFileDigestRequest
+	(*FindFileDigestResponse)(nil),         // 30: natsrpc.registry.v1.FindFileDigestResponse
+	(*FileDigestMatch)(nil),                // 31: natsrpc.registry.v1.FileDigestMatch
+	(*VersionRange)(nil),                   // 32: natsrpc.registry.v1.VersionRange
+	(*VersionCreatedRequest)(nil),          // 33: natsrpc.registry.v1.VersionCreatedRequest
+	(*descriptorpb.FileDescriptorSet)(nil), // 34: google.protobuf.FileDescriptorSet
+	(*timestamppb.Timestamp)(nil),          // 35: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                  // 36: google.protobuf.Empty
 }
 var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
-	30, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	34, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	22, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
 	0,  // 2: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
 	18, // 3: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
@@ -2773,65 +3018,71 @@ var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
 	8,  // 8: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
 	8,  // 9: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
 	15, // 10: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
-	31, // 11: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
+	35, // 11: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
 	18, // 12: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
-	31, // 13: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	35, // 13: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
 	19, // 14: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
 	18, // 15: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	30, // 16: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	34, // 16: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	22, // 17: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	3,  // 18: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
-	30, // 19: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	34, // 19: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	22, // 20: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	30, // 21: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	34, // 21: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	22, // 22: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	4,  // 23: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
-	30, // 24: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	34, // 24: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	22, // 25: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	18, // 26: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	9,  // 27: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	13, // 28: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	16, // 29: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	20, // 30: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	23, // 31: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	25, // 32: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	27, // 33: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	5,  // 34: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	11, // 35: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	5,  // 36: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	9,  // 37: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	11, // 38: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	13, // 39: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	16, // 40: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	20, // 41: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	23, // 42: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	25, // 43: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	27, // 44: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	29, // 45: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
-	10, // 46: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	14, // 47: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	17, // 48: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	21, // 49: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	24, // 50: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	26, // 51: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	28, // 52: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	6,  // 53: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	12, // 54: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	6,  // 55: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	10, // 56: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	12, // 57: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	14, // 58: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	17, // 59: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	21, // 60: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	24, // 61: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	26, // 62: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	28, // 63: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	32, // 64: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
-	46, // [46:65] is the sub-list for method output_type
-	27, // [27:46] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	31, // 26: natsrpc.registry.v1.FindFileDigestResponse.matches:type_name -> natsrpc.registry.v1.FileDigestMatch
+	32, // 27: natsrpc.registry.v1.FileDigestMatch.ranges:type_name -> natsrpc.registry.v1.VersionRange
+	18, // 28: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	9,  // 29: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	13, // 30: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	16, // 31: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	20, // 32: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	23, // 33: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	25, // 34: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	27, // 35: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	29, // 36: natsrpc.registry.v1.RegistryReadService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	5,  // 37: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	11, // 38: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	5,  // 39: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	9,  // 40: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	11, // 41: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	13, // 42: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	16, // 43: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	20, // 44: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	23, // 45: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	25, // 46: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	27, // 47: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	29, // 48: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	33, // 49: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
+	10, // 50: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	14, // 51: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	17, // 52: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	21, // 53: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	24, // 54: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	26, // 55: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	28, // 56: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	30, // 57: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	6,  // 58: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	12, // 59: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	6,  // 60: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	10, // 61: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	12, // 62: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	14, // 63: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	17, // 64: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	21, // 65: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	24, // 66: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	26, // 67: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	28, // 68: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	30, // 69: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	36, // 70: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
+	50, // [50:71] is the sub-list for method output_type
+	29, // [29:50] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_natsrpc_registry_v1_registry_proto_init() }
@@ -2865,7 +3116,7 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_natsrpc_registry_v1_registry_proto_rawDesc), len(file_natsrpc_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -61,6 +61,9 @@ const (
 	// RegistryReadServiceResolveSubjectSubject is the NATS subject of the RegistryReadService's
 	// ResolveSubject RPC.
 	RegistryReadServiceResolveSubjectSubject = "natsrpc.registry.v1.read.ResolveSubject"
+	// RegistryReadServiceFindFileDigestSubject is the NATS subject of the RegistryReadService's
+	// FindFileDigest RPC.
+	RegistryReadServiceFindFileDigestSubject = "natsrpc.registry.v1.read.FindFileDigest"
 	// RegistryPushServiceSubjectWildcard matches the subject of every RegistryPushService method, for
 	// NATS permissions and monitoring.
 	RegistryPushServiceSubjectWildcard = "natsrpc.registry.v1.push.>"
@@ -96,6 +99,9 @@ const (
 	// RegistryServiceResolveSubjectSubject is the NATS subject of the RegistryService's ResolveSubject
 	// RPC.
 	RegistryServiceResolveSubjectSubject = "natsrpc.registry.v1.RegistryService.ResolveSubject"
+	// RegistryServiceFindFileDigestSubject is the NATS subject of the RegistryService's FindFileDigest
+	// RPC.
+	RegistryServiceFindFileDigestSubject = "natsrpc.registry.v1.RegistryService.FindFileDigest"
 	// RegistryEventsServiceSubjectWildcard matches the subject of every RegistryEventsService method,
 	// for NATS permissions and monitoring.
 	RegistryEventsServiceSubjectWildcard = "natsrpc.registry.v1.RegistryEventsService.>"
@@ -128,6 +134,9 @@ const (
 	// RegistryReadServiceResolveSubjectProcedure is the procedure name of the RegistryReadService's
 	// ResolveSubject RPC.
 	RegistryReadServiceResolveSubjectProcedure = "/natsrpc.registry.v1.RegistryReadService/ResolveSubject"
+	// RegistryReadServiceFindFileDigestProcedure is the procedure name of the RegistryReadService's
+	// FindFileDigest RPC.
+	RegistryReadServiceFindFileDigestProcedure = "/natsrpc.registry.v1.RegistryReadService/FindFileDigest"
 	// RegistryPushServicePushProcedure is the procedure name of the RegistryPushService's Push RPC.
 	RegistryPushServicePushProcedure = "/natsrpc.registry.v1.RegistryPushService/Push"
 	// RegistryPolicyServiceSetPolicyProcedure is the procedure name of the RegistryPolicyService's
@@ -157,6 +166,9 @@ const (
 	// RegistryServiceResolveSubjectProcedure is the procedure name of the RegistryService's
 	// ResolveSubject RPC.
 	RegistryServiceResolveSubjectProcedure = "/natsrpc.registry.v1.RegistryService/ResolveSubject"
+	// RegistryServiceFindFileDigestProcedure is the procedure name of the RegistryService's
+	// FindFileDigest RPC.
+	RegistryServiceFindFileDigestProcedure = "/natsrpc.registry.v1.RegistryService/FindFileDigest"
 	// RegistryEventsServiceVersionCreatedProcedure is the procedure name of the RegistryEventsService's
 	// VersionCreated event.
 	RegistryEventsServiceVersionCreatedProcedure = "/natsrpc.registry.v1.RegistryEventsService/VersionCreated"
@@ -186,6 +198,9 @@ type RegistryReadServiceClient interface {
 	ResolveFile(context.Context, *v1.ResolveFileRequest, ...natsrpc.CallOption) (*v1.ResolveFileResponse, error)
 	// ResolveSubject returns the service method a NATS subject belongs to.
 	ResolveSubject(context.Context, *v1.ResolveSubjectRequest, ...natsrpc.CallOption) (*v1.ResolveSubjectResponse, error)
+	// FindFileDigest lists the module versions whose own files include a
+	// file with a given per-file digest, as RegistryService.FindFileDigest.
+	FindFileDigest(context.Context, *v1.FindFileDigestRequest, ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error)
 }
 
 // NewRegistryReadServiceClient constructs a client for the natsrpc.registry.v1.RegistryReadService
@@ -200,6 +215,7 @@ func NewRegistryReadServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) R
 		resolveSymbol:    natsrpc.NewUnaryClient[v1.ResolveSymbolRequest, v1.ResolveSymbolResponse](nc, methods.ByName("ResolveSymbol"), opts...),
 		resolveFile:      natsrpc.NewUnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse](nc, methods.ByName("ResolveFile"), opts...),
 		resolveSubject:   natsrpc.NewUnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse](nc, methods.ByName("ResolveSubject"), opts...),
+		findFileDigest:   natsrpc.NewUnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse](nc, methods.ByName("FindFileDigest"), opts...),
 	}
 }
 
@@ -228,6 +244,9 @@ type RegistryReadServiceHandler interface {
 	ResolveFile(context.Context, *v1.ResolveFileRequest) (*v1.ResolveFileResponse, error)
 	// ResolveSubject returns the service method a NATS subject belongs to.
 	ResolveSubject(context.Context, *v1.ResolveSubjectRequest) (*v1.ResolveSubjectResponse, error)
+	// FindFileDigest lists the module versions whose own files include a
+	// file with a given per-file digest, as RegistryService.FindFileDigest.
+	FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error)
 }
 
 // RegisterRegistryReadServiceHandler serves impl as the natsrpc.registry.v1.RegistryReadService
@@ -244,6 +263,7 @@ func RegisterRegistryReadServiceHandler(nc *nats.Conn, impl RegistryReadServiceH
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveSymbol"), impl.ResolveSymbol),
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveFile"), impl.ResolveFile),
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveSubject"), impl.ResolveSubject),
+		natsrpc.NewUnaryHandler(methods.ByName("FindFileDigest"), impl.FindFileDigest),
 	}, opts...)
 }
 
@@ -280,6 +300,10 @@ func (UnimplementedRegistryReadServiceHandler) ResolveSubject(context.Context, *
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.ResolveSubject is not implemented"))
 }
 
+func (UnimplementedRegistryReadServiceHandler) FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.FindFileDigest is not implemented"))
+}
+
 // registryReadServiceClient implements RegistryReadServiceClient.
 type registryReadServiceClient struct {
 	getPolicy        *natsrpc.UnaryClient[v1.GetPolicyRequest, v1.GetPolicyResponse]
@@ -289,6 +313,7 @@ type registryReadServiceClient struct {
 	resolveSymbol    *natsrpc.UnaryClient[v1.ResolveSymbolRequest, v1.ResolveSymbolResponse]
 	resolveFile      *natsrpc.UnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse]
 	resolveSubject   *natsrpc.UnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse]
+	findFileDigest   *natsrpc.UnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse]
 }
 
 // GetPolicy calls natsrpc.registry.v1.RegistryReadService.GetPolicy.
@@ -324,6 +349,11 @@ func (c *registryReadServiceClient) ResolveFile(ctx context.Context, req *v1.Res
 // ResolveSubject calls natsrpc.registry.v1.RegistryReadService.ResolveSubject.
 func (c *registryReadServiceClient) ResolveSubject(ctx context.Context, req *v1.ResolveSubjectRequest, opts ...natsrpc.CallOption) (*v1.ResolveSubjectResponse, error) {
 	return c.resolveSubject.CallUnary(ctx, req, opts...)
+}
+
+// FindFileDigest calls natsrpc.registry.v1.RegistryReadService.FindFileDigest.
+func (c *registryReadServiceClient) FindFileDigest(ctx context.Context, req *v1.FindFileDigestRequest, opts ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error) {
+	return c.findFileDigest.CallUnary(ctx, req, opts...)
 }
 
 // RegistryPushServiceClient is a client for the natsrpc.registry.v1.RegistryPushService service.
@@ -498,6 +528,13 @@ type RegistryServiceClient interface {
 	// ResolveSubject returns the service method a NATS subject belongs to,
 	// with how it travels and its request and response types.
 	ResolveSubject(context.Context, *v1.ResolveSubjectRequest, ...natsrpc.CallOption) (*v1.ResolveSubjectResponse, error)
+	// FindFileDigest lists the module versions whose own files include a
+	// file with a given per-file digest (Dependency.digest): which registry
+	// versions a running service instance's schema belongs to, from the
+	// digest its discovery metadata carries (proto.file_digest, natsrpc wire
+	// contract 0.3). The registry indexes the digests of every version,
+	// those stored before the index existed included.
+	FindFileDigest(context.Context, *v1.FindFileDigestRequest, ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error)
 }
 
 // NewRegistryServiceClient constructs a client for the natsrpc.registry.v1.RegistryService service
@@ -514,6 +551,7 @@ func NewRegistryServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) Regis
 		resolveSymbol:    natsrpc.NewUnaryClient[v1.ResolveSymbolRequest, v1.ResolveSymbolResponse](nc, methods.ByName("ResolveSymbol"), opts...),
 		resolveFile:      natsrpc.NewUnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse](nc, methods.ByName("ResolveFile"), opts...),
 		resolveSubject:   natsrpc.NewUnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse](nc, methods.ByName("ResolveSubject"), opts...),
+		findFileDigest:   natsrpc.NewUnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse](nc, methods.ByName("FindFileDigest"), opts...),
 	}
 }
 
@@ -558,6 +596,13 @@ type RegistryServiceHandler interface {
 	// ResolveSubject returns the service method a NATS subject belongs to,
 	// with how it travels and its request and response types.
 	ResolveSubject(context.Context, *v1.ResolveSubjectRequest) (*v1.ResolveSubjectResponse, error)
+	// FindFileDigest lists the module versions whose own files include a
+	// file with a given per-file digest (Dependency.digest): which registry
+	// versions a running service instance's schema belongs to, from the
+	// digest its discovery metadata carries (proto.file_digest, natsrpc wire
+	// contract 0.3). The registry indexes the digests of every version,
+	// those stored before the index existed included.
+	FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error)
 }
 
 // RegisterRegistryServiceHandler serves impl as the natsrpc.registry.v1.RegistryService service
@@ -575,6 +620,7 @@ func RegisterRegistryServiceHandler(nc *nats.Conn, impl RegistryServiceHandler, 
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveSymbol"), impl.ResolveSymbol),
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveFile"), impl.ResolveFile),
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveSubject"), impl.ResolveSubject),
+		natsrpc.NewUnaryHandler(methods.ByName("FindFileDigest"), impl.FindFileDigest),
 	}, opts...)
 }
 
@@ -619,6 +665,10 @@ func (UnimplementedRegistryServiceHandler) ResolveSubject(context.Context, *v1.R
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryService.ResolveSubject is not implemented"))
 }
 
+func (UnimplementedRegistryServiceHandler) FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryService.FindFileDigest is not implemented"))
+}
+
 // registryServiceClient implements RegistryServiceClient.
 type registryServiceClient struct {
 	push             *natsrpc.UnaryClient[v1.PushRequest, v1.PushResponse]
@@ -630,6 +680,7 @@ type registryServiceClient struct {
 	resolveSymbol    *natsrpc.UnaryClient[v1.ResolveSymbolRequest, v1.ResolveSymbolResponse]
 	resolveFile      *natsrpc.UnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse]
 	resolveSubject   *natsrpc.UnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse]
+	findFileDigest   *natsrpc.UnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse]
 }
 
 // Push calls natsrpc.registry.v1.RegistryService.Push.
@@ -675,6 +726,11 @@ func (c *registryServiceClient) ResolveFile(ctx context.Context, req *v1.Resolve
 // ResolveSubject calls natsrpc.registry.v1.RegistryService.ResolveSubject.
 func (c *registryServiceClient) ResolveSubject(ctx context.Context, req *v1.ResolveSubjectRequest, opts ...natsrpc.CallOption) (*v1.ResolveSubjectResponse, error) {
 	return c.resolveSubject.CallUnary(ctx, req, opts...)
+}
+
+// FindFileDigest calls natsrpc.registry.v1.RegistryService.FindFileDigest.
+func (c *registryServiceClient) FindFileDigest(ctx context.Context, req *v1.FindFileDigestRequest, opts ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error) {
+	return c.findFileDigest.CallUnary(ctx, req, opts...)
 }
 
 // RegistryEventsServiceClient is a client for the natsrpc.registry.v1.RegistryEventsService

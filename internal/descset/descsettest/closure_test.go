@@ -1,4 +1,4 @@
-package descset_test
+package descsettest
 
 import (
 	"context"

@@ -1,0 +1,4 @@
+package shadow
+
+// ValueAt is valueAt, for tests.
+var ValueAt = valueAt
