@@ -24,6 +24,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/gateway"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/get"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/ls"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/perms"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/policy"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
@@ -63,6 +64,7 @@ func newRoot() *cobra.Command {
 			shadow.NewReportCommand("report", g),
 		),
 		cutover.NewCommand("cutover", g),
+		perms.NewCommand("perms", g),
 		cli.Group("registry", "Run and manage the schema registry",
 			registryserve.NewCommand("serve", g),
 		),

@@ -70,7 +70,7 @@ func TestSecurityTLS(t *testing.T) {
 		o.Authorization = ""
 	})
 	url := srv.ClientURL()
-	secrets := []string{registryPassword, ciPassword, contextToken, string(seed)}
+	secrets := []string{registryPassword, ciPassword, "wrong-" + ciPassword, contextToken, string(seed)}
 	clean := func(what string, r result) {
 		t.Helper()
 		for _, s := range secrets {
@@ -181,6 +181,34 @@ func TestSecurityTLS(t *testing.T) {
 		t.Errorf("the refusal took %s: it should not wait for the timeout", d)
 	}
 	clean("push refused", r)
+
+	// Every other command that connects: whatever it prints (an answer, a
+	// refusal, an error), never a secret; tap and the bridge run until
+	// stopped.
+	ci := append(append([]string(nil), tlsFlags...), "--user", "ci", "--password", ciPassword)
+	for _, args := range [][]string{
+		{"services"},
+		{"services", "acme.common.v1.Nope"},
+		{"status", "--wait", "200ms"},
+		{"template", "acme.common.v1.Nope.Get"},
+		{"call", "acme.common.v1.Nope.Get", "-d", "{}", "--timeout", "1s"},
+		{"shadow", "report", "--wait", "200ms"},
+		{"cutover", "--service", "acme.common.v1.Nope", "--percent", "10"},
+		{"breaking", dir, "--against-registry", "common"},
+		{"tap", "--wait", "100ms"},
+		{"bridge", "--service", "acme.common.v1.Nope", "--http", "http://127.0.0.1:1"},
+	} {
+		cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Second)
+		r := natsrpcContext(cctx, append(append([]string(nil), ci...), args...)...)
+		ccancel()
+		clean(strings.Join(args, " "), r)
+		// With a wrong password, the refusal is explained without it.
+		r = natsrpc(t, append(append(append([]string(nil), tlsFlags...), "--user", "ci", "--password", "wrong-"+ciPassword), args...)...)
+		if r.code == 0 {
+			t.Errorf("%s with a wrong password: exit 0", strings.Join(args, " "))
+		}
+		clean(strings.Join(args, " ")+" with a wrong password", r)
+	}
 
 	// The gateway over TLS to NATS, serving HTTPS with client certificates.
 	gwPair := ca.Server(t, "gateway")

@@ -35,12 +35,12 @@ type PermissionError struct {
 // right it needs.
 func (e *PermissionError) Error() string {
 	if right := client.RightOf(e.Subject); right != "" && e.Op == "publish" {
-		return fmt.Sprintf("permission denied: this NATS user lacks the registry's %s right (NATS refused the publish to %q); ask for it, e.g. `natsrpc perms %s`", right, e.Subject, client.PermsCommandOf(e.Subject))
+		return fmt.Sprintf("this NATS user lacks the registry's %s right (NATS refused the publish to %q); ask for it, e.g. `natsrpc perms %s`", right, e.Subject, client.PermsCommandOf(e.Subject))
 	}
 	if e.Op == "subscribe" {
-		return fmt.Sprintf("permission denied: NATS refused this user the subscription to %q; its permissions must allow subscribing to its reply inbox (give --inbox-prefix, and allow PREFIX.> in its subscribe permissions)", e.Subject)
+		return fmt.Sprintf("NATS refused this user the subscription to %q; its permissions must allow subscribing to its reply inbox (give --inbox-prefix, and allow PREFIX.> in its subscribe permissions)", e.Subject)
 	}
-	return fmt.Sprintf("permission denied: NATS refused this user the publish to %q", e.Subject)
+	return fmt.Sprintf("NATS refused this user the publish to %q; a client of a service needs the permissions `natsrpc perms client --service SERVICE` prints", e.Subject)
 }
 
 var violationRE = regexp.MustCompile(`Permissions Violation for (Publish to|Subscription to|Publish with Reply of) "([^"]*)"`)
