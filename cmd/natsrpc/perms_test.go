@@ -137,7 +137,9 @@ func TestPermsRegistryRoles(t *testing.T) {
 	natsrpc(t, append(as("quest"), "push", dir, "--module", "quest")...).want(t, 0, "quest@1", "")
 	natsrpc(t, append(as("quest"), "push", dir, "--module", "payment")...).want(t, 1, "", "lacks the registry's push:payment right")
 	natsrpc(t, append(as("quest"), "policy", "quest", "--use", "FILE")...).want(t, 1, "", "lacks the registry's set-policy:quest right")
-	natsrpc(t, append(as("quest"), "ls", "quest")...).want(t, 0, "sha256:", "")
+	// The version records the right it came through, and what the CLI
+	// claimed, marked as claimed.
+	natsrpc(t, append(as("quest"), "ls", "quest")...).want(t, 0, "push:quest (claimed: user quest, ", "")
 	// The policy admin of quest.
 	natsrpc(t, append(as("qpolicy"), "policy", "quest", "--use", "FILE")...).want(t, 0, "", "")
 	natsrpc(t, append(as("qpolicy"), "policy", "payment", "--use", "FILE")...).want(t, 1, "", "lacks the registry's set-policy:payment right")

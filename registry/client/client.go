@@ -50,6 +50,7 @@ type Client struct {
 	api    registryv1natsrpc.RegistryServiceClient
 	bucket string
 	prefix string
+	claims *registryv1.PushClaims
 
 	jsOnce sync.Once
 	js     jetstream.JetStream
@@ -62,6 +63,7 @@ type Option interface {
 }
 
 type config struct {
+	claims     *registryv1.PushClaims
 	bucket     string
 	prefix     string
 	clientOpts []natsrpc.ClientOption
@@ -82,6 +84,13 @@ func WithBucket(name string) Option {
 // prefix and a dot come before every subject, the event subject included.
 func WithSubjectPrefix(prefix string) Option {
 	return optionFunc(func(c *config) { c.prefix = prefix })
+}
+
+// WithPushClaims sends claims with every push that carries none: what the
+// client says about itself, which the registry records with the version
+// as claimed (ls shows it), never verified.
+func WithPushClaims(c *registryv1.PushClaims) Option {
+	return optionFunc(func(cfg *config) { cfg.claims = c })
 }
 
 // WithClientOptions passes options to the generated natsrpc client, e.g.
@@ -109,6 +118,7 @@ func New(nc *nats.Conn, opts ...Option) *Client {
 		},
 		bucket: cfg.bucket,
 		prefix: cfg.prefix,
+		claims: cfg.claims,
 	}
 }
 
@@ -147,6 +157,10 @@ func (c *Client) inlineLimit() int {
 // the call). A push refused for a policy reason is not an error: the
 // response's outcome is PUSH_OUTCOME_REFUSED.
 func (c *Client) Push(ctx context.Context, req *registryv1.PushRequest) (*registryv1.PushResponse, error) {
+	if c.claims != nil && req.GetClaims() == nil {
+		req = proto.CloneOf(req)
+		req.Claims = c.claims
+	}
 	set := req.GetFileDescriptorSet()
 	if set == nil || proto.Size(req) <= c.inlineLimit() {
 		return c.api.Push(ctx, req)

@@ -37,7 +37,7 @@ func (a pushAPI) Push(ctx context.Context, req *registryv1.PushRequest) (*regist
 	if req.GetModule() != module {
 		req.Module = module
 	}
-	return a.s.Push(ctx, req)
+	return a.s.push(ctx, req, "push:"+module)
 }
 
 // policyAPI serves RegistryPolicyService: the set-policy right of each

@@ -51,12 +51,27 @@ func TestRightsSubjects(t *testing.T) {
 			return next(ctx2, req)
 		}
 	})
-	spied := client.New(natstest.Connect(t, srv, nats.UserInfo("registry", "pw")), client.WithClientOptions(natsrpc.WithInterceptors(spy)))
+	claims := &registryv1.PushClaims{User: "ci", OsUser: "alice", Host: "build-7", Client: "natsrpc test", Ci: map[string]string{"GITHUB_ACTOR": "alice"}}
+	spied := client.New(natstest.Connect(t, srv, nats.UserInfo("registry", "pw")), client.WithClientOptions(natsrpc.WithInterceptors(spy)), client.WithPushClaims(claims))
 	if _, err := spied.Push(ctx, &registryv1.PushRequest{Module: "common", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: set}}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "natsrpc.registry.v1.push.Push.common"; sent != want {
 		t.Errorf("push sent on %q; want %q", sent, want)
+	}
+	// The version records the right it came through and the claims.
+	vs, err := admin.ListVersions(ctx, "common")
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("versions: %v, %v", vs, err)
+	}
+	if pb := vs[0].GetPushedBy(); pb.GetRight() != "push:common" || !proto.Equal(pb.GetClaimed(), claims) {
+		t.Errorf("pushed_by = %v; want right push:common and the claims %v", pb, claims)
+	}
+	// Claims beyond the limits are refused, and nothing is stored.
+	big := &registryv1.PushClaims{Host: strings.Repeat("h", 300)}
+	_, err = client.New(admin.Conn(), client.WithPushClaims(big)).Push(ctx, &registryv1.PushRequest{Module: "other", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: set}})
+	if natsrpc.CodeOf(err) != natsrpc.CodeInvalidArgument || !strings.Contains(err.Error(), "host") {
+		t.Errorf("push with a 300-byte host claim: %v; want invalid_argument naming the host", err)
 	}
 	if _, err := spied.API().SetPolicy(ctx, &registryv1.SetPolicyRequest{Module: "common", Policy: &registryv1.Policy{Categories: []string{"FILE"}}}); err != nil {
 		t.Fatal(err)
@@ -67,7 +82,7 @@ func TestRightsSubjects(t *testing.T) {
 
 	// A payload naming another module than the subject: permission_denied.
 	pushAPI := registryv1natsrpc.NewRegistryPushServiceClient(admin.Conn())
-	_, err := pushAPI.Push(ctx, &registryv1.PushRequest{Module: "payment", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: set}}, natsrpc.WithSubjectToken("quest"))
+	_, err = pushAPI.Push(ctx, &registryv1.PushRequest{Module: "payment", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: set}}, natsrpc.WithSubjectToken("quest"))
 	if natsrpc.CodeOf(err) != natsrpc.CodePermissionDenied || !strings.Contains(err.Error(), `"payment"`) {
 		t.Errorf("push of payment on quest's subject: %v; want permission_denied naming payment", err)
 	}
@@ -124,5 +139,13 @@ func TestRightsSubjects(t *testing.T) {
 	legacy := registryv1natsrpc.NewRegistryServiceClient(admin.Conn())
 	if _, err := legacy.ListModules(ctx, &registryv1.ListModulesRequest{}); err != nil {
 		t.Errorf("RegistryService.ListModules: %v", err)
+	}
+	// A push through it is recorded as an administrator's.
+	two := testschema.CommonSet(t, testschema.CommonV2)
+	if _, err := legacy.Push(ctx, &registryv1.PushRequest{Module: "common", Source: &registryv1.PushRequest_FileDescriptorSet{FileDescriptorSet: two}}); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := admin.ListVersions(ctx, "common"); len(vs) != 2 || vs[1].GetPushedBy().GetRight() != "admin" {
+		t.Errorf("versions after a push through RegistryService: %v; want the second pushed by admin", vs)
 	}
 }

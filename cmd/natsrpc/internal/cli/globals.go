@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/regctl"
+	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/registry/client"
 )
 
@@ -257,7 +259,7 @@ func (g *Globals) RegistryClient(ctx context.Context) (*client.Client, func(), e
 	if err != nil {
 		return nil, nil, err
 	}
-	c := client.New(nc, client.WithClientOptions(natsrpc.WithInterceptors(RefusalInterceptor(nc))))
+	c := client.New(nc, client.WithClientOptions(natsrpc.WithInterceptors(RefusalInterceptor(nc))), client.WithPushClaims(g.claims()))
 	return c, nc.Close, nil
 }
 
@@ -278,3 +280,41 @@ func GlobalsFrom(cmd *cobra.Command) *Globals {
 
 // connectTimeout bounds the dial and the TLS handshake of one server.
 const connectTimeout = 5 * time.Second
+
+// ciVariables are the CI systems' variables that say which run pushes:
+// names, commits and run ids, never a token.
+var ciVariables = []string{
+	"GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_REF", "GITHUB_ACTOR", "GITHUB_RUN_ID", "GITHUB_WORKFLOW",
+	"CI_PROJECT_PATH", "CI_COMMIT_SHA", "CI_PIPELINE_ID", "GITLAB_USER_LOGIN",
+	"BUILDKITE_PIPELINE_SLUG", "BUILDKITE_BUILD_NUMBER", "BUILDKITE_COMMIT",
+	"JENKINS_URL", "BUILD_TAG", "GIT_COMMIT",
+}
+
+// claims is what the CLI says about itself when it pushes: the registry
+// records it with the version as claimed, unverified.
+func (g *Globals) claims() *registryv1.PushClaims {
+	c := &registryv1.PushClaims{Client: "natsrpc " + natsrpc.Version}
+	if s, err := g.resolve(); err == nil {
+		c.ConnectionName = s.name
+		if s.user.set() {
+			if u, err := literal(s.user); err == nil {
+				c.User = u
+			}
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		c.OsUser = u.Username
+	}
+	if h, err := os.Hostname(); err == nil {
+		c.Host = h
+	}
+	for _, k := range ciVariables {
+		if v := os.Getenv(k); v != "" {
+			if c.Ci == nil {
+				c.Ci = map[string]string{}
+			}
+			c.Ci[k] = v
+		}
+	}
+	return c
+}

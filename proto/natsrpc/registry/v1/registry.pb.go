@@ -437,7 +437,10 @@ type PushRequest struct {
 	OwnFiles []string `protobuf:"bytes,4,rep,name=own_files,json=ownFiles,proto3" json:"own_files,omitempty"`
 	// dry_run runs every check and reports the outcome without storing
 	// anything.
-	DryRun        bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// claims are what the client says about who pushes: recorded with the
+	// version as claimed, never verified.
+	Claims        *PushClaims `protobuf:"bytes,6,opt,name=claims,proto3" json:"claims,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -518,6 +521,13 @@ func (x *PushRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *PushRequest) GetClaims() *PushClaims {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
 type isPushRequest_Source interface {
 	isPushRequest_Source()
 }
@@ -537,6 +547,160 @@ type PushRequest_Upload struct {
 func (*PushRequest_FileDescriptorSet) isPushRequest_Source() {}
 
 func (*PushRequest_Upload) isPushRequest_Source() {}
+
+// PushClaims are what a client says about itself when it pushes. The
+// registry records them with the version, marked as claimed: only the
+// right the push came through (its subject) is known for sure.
+type PushClaims struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// connection_name is the NATS connection's name.
+	ConnectionName string `protobuf:"bytes,1,opt,name=connection_name,json=connectionName,proto3" json:"connection_name,omitempty"`
+	// user is the NATS user the client says it connected as.
+	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	// os_user is the operating system user running the client.
+	OsUser string `protobuf:"bytes,3,opt,name=os_user,json=osUser,proto3" json:"os_user,omitempty"`
+	// host is the client's host name.
+	Host string `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"`
+	// client is the client program and version, e.g. "natsrpc 0.3.0".
+	Client string `protobuf:"bytes,5,opt,name=client,proto3" json:"client,omitempty"`
+	// ci holds the CI system's variables that identify the run, e.g.
+	// GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_ACTOR, GITHUB_RUN_ID (never a
+	// token).
+	Ci            map[string]string `protobuf:"bytes,6,rep,name=ci,proto3" json:"ci,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushClaims) Reset() {
+	*x = PushClaims{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushClaims) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushClaims) ProtoMessage() {}
+
+func (x *PushClaims) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushClaims.ProtoReflect.Descriptor instead.
+func (*PushClaims) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PushClaims) GetConnectionName() string {
+	if x != nil {
+		return x.ConnectionName
+	}
+	return ""
+}
+
+func (x *PushClaims) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PushClaims) GetOsUser() string {
+	if x != nil {
+		return x.OsUser
+	}
+	return ""
+}
+
+func (x *PushClaims) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *PushClaims) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *PushClaims) GetCi() map[string]string {
+	if x != nil {
+		return x.Ci
+	}
+	return nil
+}
+
+// Pusher is what the registry knows about who pushed a version.
+type Pusher struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// right is the registry right the push came through: "push:<module>"
+	// when it arrived on the module's push subject, which the sender's NATS
+	// permissions let it publish; "admin" for RegistryService.Push (the API
+	// before rights); empty for versions stored before this field or
+	// through the Go library.
+	Right string `protobuf:"bytes,1,opt,name=right,proto3" json:"right,omitempty"`
+	// claimed is what the client said about itself, unverified.
+	Claimed       *PushClaims `protobuf:"bytes,2,opt,name=claimed,proto3" json:"claimed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pusher) Reset() {
+	*x = Pusher{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pusher) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pusher) ProtoMessage() {}
+
+func (x *Pusher) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pusher.ProtoReflect.Descriptor instead.
+func (*Pusher) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Pusher) GetRight() string {
+	if x != nil {
+		return x.Right
+	}
+	return ""
+}
+
+func (x *Pusher) GetClaimed() *PushClaims {
+	if x != nil {
+		return x.Claimed
+	}
+	return nil
+}
 
 // PushResponse reports the outcome of a push.
 type PushResponse struct {
@@ -560,7 +724,7 @@ type PushResponse struct {
 
 func (x *PushResponse) Reset() {
 	*x = PushResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[1]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +736,7 @@ func (x *PushResponse) String() string {
 func (*PushResponse) ProtoMessage() {}
 
 func (x *PushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[1]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +749,7 @@ func (x *PushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResponse.ProtoReflect.Descriptor instead.
 func (*PushResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PushResponse) GetOutcome() PushOutcome {
@@ -657,7 +821,7 @@ type Violation struct {
 
 func (x *Violation) Reset() {
 	*x = Violation{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[2]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +833,7 @@ func (x *Violation) String() string {
 func (*Violation) ProtoMessage() {}
 
 func (x *Violation) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[2]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +846,7 @@ func (x *Violation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Violation.ProtoReflect.Descriptor instead.
 func (*Violation) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Violation) GetRule() string {
@@ -761,7 +925,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +937,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +950,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Policy) GetCategories() []string {
@@ -821,7 +985,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[4]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +997,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[4]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +1010,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetPolicyRequest) GetModule() string {
@@ -876,7 +1040,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1052,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1065,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *Policy {
@@ -945,7 +1109,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1121,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1134,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetPolicyRequest) GetModule() string {
@@ -999,7 +1163,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1175,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1188,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetPolicyResponse) GetPolicy() *Policy {
@@ -1048,7 +1212,7 @@ type ListModulesRequest struct {
 
 func (x *ListModulesRequest) Reset() {
 	*x = ListModulesRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1224,7 @@ func (x *ListModulesRequest) String() string {
 func (*ListModulesRequest) ProtoMessage() {}
 
 func (x *ListModulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1237,7 @@ func (x *ListModulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModulesRequest.ProtoReflect.Descriptor instead.
 func (*ListModulesRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListModulesRequest) GetPageSize() int32 {
@@ -1103,7 +1267,7 @@ type ListModulesResponse struct {
 
 func (x *ListModulesResponse) Reset() {
 	*x = ListModulesResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1279,7 @@ func (x *ListModulesResponse) String() string {
 func (*ListModulesResponse) ProtoMessage() {}
 
 func (x *ListModulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1292,7 @@ func (x *ListModulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModulesResponse.ProtoReflect.Descriptor instead.
 func (*ListModulesResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListModulesResponse) GetModules() []*Module {
@@ -1162,7 +1326,7 @@ type Module struct {
 
 func (x *Module) Reset() {
 	*x = Module{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +1338,7 @@ func (x *Module) String() string {
 func (*Module) ProtoMessage() {}
 
 func (x *Module) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +1351,7 @@ func (x *Module) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Module.ProtoReflect.Descriptor instead.
 func (*Module) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Module) GetName() string {
@@ -1234,7 +1398,7 @@ type ListVersionsRequest struct {
 
 func (x *ListVersionsRequest) Reset() {
 	*x = ListVersionsRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1410,7 @@ func (x *ListVersionsRequest) String() string {
 func (*ListVersionsRequest) ProtoMessage() {}
 
 func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1423,7 @@ func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListVersionsRequest) GetModule() string {
@@ -1296,7 +1460,7 @@ type ListVersionsResponse struct {
 
 func (x *ListVersionsResponse) Reset() {
 	*x = ListVersionsResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1472,7 @@ func (x *ListVersionsResponse) String() string {
 func (*ListVersionsResponse) ProtoMessage() {}
 
 func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1485,7 @@ func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{12}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListVersionsResponse) GetVersions() []*ModuleVersion {
@@ -1356,14 +1520,16 @@ type ModuleVersion struct {
 	Dependencies []*Dependency `protobuf:"bytes,6,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
 	// revert_of lists earlier versions with the same digest, when this
 	// version reverts the module to one of them.
-	RevertOf      []uint64 `protobuf:"varint,7,rep,packed,name=revert_of,json=revertOf,proto3" json:"revert_of,omitempty"`
+	RevertOf []uint64 `protobuf:"varint,7,rep,packed,name=revert_of,json=revertOf,proto3" json:"revert_of,omitempty"`
+	// pushed_by is what is known about who pushed the version.
+	PushedBy      *Pusher `protobuf:"bytes,8,opt,name=pushed_by,json=pushedBy,proto3" json:"pushed_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModuleVersion) Reset() {
 	*x = ModuleVersion{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1541,7 @@ func (x *ModuleVersion) String() string {
 func (*ModuleVersion) ProtoMessage() {}
 
 func (x *ModuleVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1554,7 @@ func (x *ModuleVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModuleVersion.ProtoReflect.Descriptor instead.
 func (*ModuleVersion) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{13}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ModuleVersion) GetModule() string {
@@ -1440,6 +1606,13 @@ func (x *ModuleVersion) GetRevertOf() []uint64 {
 	return nil
 }
 
+func (x *ModuleVersion) GetPushedBy() *Pusher {
+	if x != nil {
+		return x.PushedBy
+	}
+	return nil
+}
+
 // Dependency identifies one imported file.
 type Dependency struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1463,7 +1636,7 @@ type Dependency struct {
 
 func (x *Dependency) Reset() {
 	*x = Dependency{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +1648,7 @@ func (x *Dependency) String() string {
 func (*Dependency) ProtoMessage() {}
 
 func (x *Dependency) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +1661,7 @@ func (x *Dependency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dependency.ProtoReflect.Descriptor instead.
 func (*Dependency) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{14}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Dependency) GetFile() string {
@@ -1553,7 +1726,7 @@ type GetModuleVersionRequest struct {
 
 func (x *GetModuleVersionRequest) Reset() {
 	*x = GetModuleVersionRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1738,7 @@ func (x *GetModuleVersionRequest) String() string {
 func (*GetModuleVersionRequest) ProtoMessage() {}
 
 func (x *GetModuleVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1751,7 @@ func (x *GetModuleVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModuleVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetModuleVersionRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{15}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetModuleVersionRequest) GetModule() string {
@@ -1634,7 +1807,7 @@ type GetModuleVersionResponse struct {
 
 func (x *GetModuleVersionResponse) Reset() {
 	*x = GetModuleVersionResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1646,7 +1819,7 @@ func (x *GetModuleVersionResponse) String() string {
 func (*GetModuleVersionResponse) ProtoMessage() {}
 
 func (x *GetModuleVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1659,7 +1832,7 @@ func (x *GetModuleVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModuleVersionResponse.ProtoReflect.Descriptor instead.
 func (*GetModuleVersionResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{16}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetModuleVersionResponse) GetVersion() *ModuleVersion {
@@ -1730,7 +1903,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +1915,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +1928,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{17}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ObjectRef) GetBucket() string {
@@ -1808,7 +1981,7 @@ type ResolveSymbolRequest struct {
 
 func (x *ResolveSymbolRequest) Reset() {
 	*x = ResolveSymbolRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1993,7 @@ func (x *ResolveSymbolRequest) String() string {
 func (*ResolveSymbolRequest) ProtoMessage() {}
 
 func (x *ResolveSymbolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +2006,7 @@ func (x *ResolveSymbolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveSymbolRequest.ProtoReflect.Descriptor instead.
 func (*ResolveSymbolRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{18}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResolveSymbolRequest) GetSymbol() string {
@@ -1897,7 +2070,7 @@ type ResolveSymbolResponse struct {
 
 func (x *ResolveSymbolResponse) Reset() {
 	*x = ResolveSymbolResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2082,7 @@ func (x *ResolveSymbolResponse) String() string {
 func (*ResolveSymbolResponse) ProtoMessage() {}
 
 func (x *ResolveSymbolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2095,7 @@ func (x *ResolveSymbolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveSymbolResponse.ProtoReflect.Descriptor instead.
 func (*ResolveSymbolResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{19}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResolveSymbolResponse) GetModule() string {
@@ -2016,7 +2189,7 @@ type ResolveFileRequest struct {
 
 func (x *ResolveFileRequest) Reset() {
 	*x = ResolveFileRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2201,7 @@ func (x *ResolveFileRequest) String() string {
 func (*ResolveFileRequest) ProtoMessage() {}
 
 func (x *ResolveFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2214,7 @@ func (x *ResolveFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveFileRequest.ProtoReflect.Descriptor instead.
 func (*ResolveFileRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{20}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResolveFileRequest) GetFile() string {
@@ -2100,7 +2273,7 @@ type ResolveFileResponse struct {
 
 func (x *ResolveFileResponse) Reset() {
 	*x = ResolveFileResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2112,7 +2285,7 @@ func (x *ResolveFileResponse) String() string {
 func (*ResolveFileResponse) ProtoMessage() {}
 
 func (x *ResolveFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2125,7 +2298,7 @@ func (x *ResolveFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveFileResponse.ProtoReflect.Descriptor instead.
 func (*ResolveFileResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{21}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResolveFileResponse) GetModule() string {
@@ -2206,7 +2379,7 @@ type ResolveSubjectRequest struct {
 
 func (x *ResolveSubjectRequest) Reset() {
 	*x = ResolveSubjectRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2391,7 @@ func (x *ResolveSubjectRequest) String() string {
 func (*ResolveSubjectRequest) ProtoMessage() {}
 
 func (x *ResolveSubjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2404,7 @@ func (x *ResolveSubjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveSubjectRequest.ProtoReflect.Descriptor instead.
 func (*ResolveSubjectRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{22}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResolveSubjectRequest) GetSubject() string {
@@ -2303,7 +2476,7 @@ type ResolveSubjectResponse struct {
 
 func (x *ResolveSubjectResponse) Reset() {
 	*x = ResolveSubjectResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2488,7 @@ func (x *ResolveSubjectResponse) String() string {
 func (*ResolveSubjectResponse) ProtoMessage() {}
 
 func (x *ResolveSubjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2501,7 @@ func (x *ResolveSubjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveSubjectResponse.ProtoReflect.Descriptor instead.
 func (*ResolveSubjectResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{23}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ResolveSubjectResponse) GetModule() string {
@@ -2464,7 +2637,7 @@ type FindFileDigestRequest struct {
 
 func (x *FindFileDigestRequest) Reset() {
 	*x = FindFileDigestRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2649,7 @@ func (x *FindFileDigestRequest) String() string {
 func (*FindFileDigestRequest) ProtoMessage() {}
 
 func (x *FindFileDigestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2662,7 @@ func (x *FindFileDigestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindFileDigestRequest.ProtoReflect.Descriptor instead.
 func (*FindFileDigestRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FindFileDigestRequest) GetDigest() string {
@@ -2511,7 +2684,7 @@ type FindFileDigestResponse struct {
 
 func (x *FindFileDigestResponse) Reset() {
 	*x = FindFileDigestResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2696,7 @@ func (x *FindFileDigestResponse) String() string {
 func (*FindFileDigestResponse) ProtoMessage() {}
 
 func (x *FindFileDigestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2709,7 @@ func (x *FindFileDigestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindFileDigestResponse.ProtoReflect.Descriptor instead.
 func (*FindFileDigestResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{25}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FindFileDigestResponse) GetMatches() []*FileDigestMatch {
@@ -2567,7 +2740,7 @@ type FileDigestMatch struct {
 
 func (x *FileDigestMatch) Reset() {
 	*x = FileDigestMatch{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2579,7 +2752,7 @@ func (x *FileDigestMatch) String() string {
 func (*FileDigestMatch) ProtoMessage() {}
 
 func (x *FileDigestMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2592,7 +2765,7 @@ func (x *FileDigestMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDigestMatch.ProtoReflect.Descriptor instead.
 func (*FileDigestMatch) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{26}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FileDigestMatch) GetModule() string {
@@ -2636,7 +2809,7 @@ type VersionRange struct {
 
 func (x *VersionRange) Reset() {
 	*x = VersionRange{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2821,7 @@ func (x *VersionRange) String() string {
 func (*VersionRange) ProtoMessage() {}
 
 func (x *VersionRange) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2834,7 @@ func (x *VersionRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionRange.ProtoReflect.Descriptor instead.
 func (*VersionRange) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{27}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *VersionRange) GetFirst() uint64 {
@@ -2689,7 +2862,7 @@ type VersionCreatedRequest struct {
 
 func (x *VersionCreatedRequest) Reset() {
 	*x = VersionCreatedRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2701,7 +2874,7 @@ func (x *VersionCreatedRequest) String() string {
 func (*VersionCreatedRequest) ProtoMessage() {}
 
 func (x *VersionCreatedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2714,7 +2887,7 @@ func (x *VersionCreatedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreatedRequest.ProtoReflect.Descriptor instead.
 func (*VersionCreatedRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{28}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *VersionCreatedRequest) GetVersion() *ModuleVersion {
@@ -2728,14 +2901,29 @@ var File_natsrpc_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\"natsrpc/registry/v1/registry.proto\x12\x13natsrpc.registry.v1\x1a google/protobuf/descriptor.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18natsrpc/v1/options.proto\"\xf5\x01\n" +
+	"\"natsrpc/registry/v1/registry.proto\x12\x13natsrpc.registry.v1\x1a google/protobuf/descriptor.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18natsrpc/v1/options.proto\"\xae\x02\n" +
 	"\vPushRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12T\n" +
 	"\x13file_descriptor_set\x18\x02 \x01(\v2\".google.protobuf.FileDescriptorSetH\x00R\x11fileDescriptorSet\x128\n" +
 	"\x06upload\x18\x03 \x01(\v2\x1e.natsrpc.registry.v1.ObjectRefH\x00R\x06upload\x12\x1b\n" +
 	"\town_files\x18\x04 \x03(\tR\bownFiles\x12\x17\n" +
-	"\adry_run\x18\x05 \x01(\bR\x06dryRunB\b\n" +
-	"\x06source\"\xfb\x01\n" +
+	"\adry_run\x18\x05 \x01(\bR\x06dryRun\x127\n" +
+	"\x06claims\x18\x06 \x01(\v2\x1f.natsrpc.registry.v1.PushClaimsR\x06claimsB\b\n" +
+	"\x06source\"\xfe\x01\n" +
+	"\n" +
+	"PushClaims\x12'\n" +
+	"\x0fconnection_name\x18\x01 \x01(\tR\x0econnectionName\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x17\n" +
+	"\aos_user\x18\x03 \x01(\tR\x06osUser\x12\x12\n" +
+	"\x04host\x18\x04 \x01(\tR\x04host\x12\x16\n" +
+	"\x06client\x18\x05 \x01(\tR\x06client\x127\n" +
+	"\x02ci\x18\x06 \x03(\v2'.natsrpc.registry.v1.PushClaims.CiEntryR\x02ci\x1a5\n" +
+	"\aCiEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Y\n" +
+	"\x06Pusher\x12\x14\n" +
+	"\x05right\x18\x01 \x01(\tR\x05right\x129\n" +
+	"\aclaimed\x18\x02 \x01(\v2\x1f.natsrpc.registry.v1.PushClaimsR\aclaimed\"\xfb\x01\n" +
 	"\fPushResponse\x12:\n" +
 	"\aoutcome\x18\x01 \x01(\x0e2 .natsrpc.registry.v1.PushOutcomeR\aoutcome\x12<\n" +
 	"\aversion\x18\x02 \x01(\v2\".natsrpc.registry.v1.ModuleVersionR\aversion\x12\x18\n" +
@@ -2796,7 +2984,7 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"~\n" +
 	"\x14ListVersionsResponse\x12>\n" +
 	"\bversions\x18\x01 \x03(\v2\".natsrpc.registry.v1.ModuleVersionR\bversions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc8\x02\n" +
 	"\rModuleVersion\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x16\n" +
@@ -2805,7 +2993,8 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"createTime\x12\x14\n" +
 	"\x05files\x18\x05 \x03(\tR\x05files\x12C\n" +
 	"\fdependencies\x18\x06 \x03(\v2\x1f.natsrpc.registry.v1.DependencyR\fdependencies\x12\x1b\n" +
-	"\trevert_of\x18\a \x03(\x04R\brevertOf\"\x84\x01\n" +
+	"\trevert_of\x18\a \x03(\x04R\brevertOf\x128\n" +
+	"\tpushed_by\x18\b \x01(\v2\x1b.natsrpc.registry.v1.PusherR\bpushedBy\"\x84\x01\n" +
 	"\n" +
 	"Dependency\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
@@ -2966,7 +3155,7 @@ func file_natsrpc_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_natsrpc_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(PushOutcome)(0),                       // 0: natsrpc.registry.v1.PushOutcome
 	(Direction)(0),                         // 1: natsrpc.registry.v1.Direction
@@ -2974,115 +3163,122 @@ var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(SymbolKind)(0),                        // 3: natsrpc.registry.v1.SymbolKind
 	(MethodKind)(0),                        // 4: natsrpc.registry.v1.MethodKind
 	(*PushRequest)(nil),                    // 5: natsrpc.registry.v1.PushRequest
-	(*PushResponse)(nil),                   // 6: natsrpc.registry.v1.PushResponse
-	(*Violation)(nil),                      // 7: natsrpc.registry.v1.Violation
-	(*Policy)(nil),                         // 8: natsrpc.registry.v1.Policy
-	(*GetPolicyRequest)(nil),               // 9: natsrpc.registry.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),              // 10: natsrpc.registry.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),               // 11: natsrpc.registry.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),              // 12: natsrpc.registry.v1.SetPolicyResponse
-	(*ListModulesRequest)(nil),             // 13: natsrpc.registry.v1.ListModulesRequest
-	(*ListModulesResponse)(nil),            // 14: natsrpc.registry.v1.ListModulesResponse
-	(*Module)(nil),                         // 15: natsrpc.registry.v1.Module
-	(*ListVersionsRequest)(nil),            // 16: natsrpc.registry.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),           // 17: natsrpc.registry.v1.ListVersionsResponse
-	(*ModuleVersion)(nil),                  // 18: natsrpc.registry.v1.ModuleVersion
-	(*Dependency)(nil),                     // 19: natsrpc.registry.v1.Dependency
-	(*GetModuleVersionRequest)(nil),        // 20: natsrpc.registry.v1.GetModuleVersionRequest
-	(*GetModuleVersionResponse)(nil),       // 21: natsrpc.registry.v1.GetModuleVersionResponse
-	(*ObjectRef)(nil),                      // 22: natsrpc.registry.v1.ObjectRef
-	(*ResolveSymbolRequest)(nil),           // 23: natsrpc.registry.v1.ResolveSymbolRequest
-	(*ResolveSymbolResponse)(nil),          // 24: natsrpc.registry.v1.ResolveSymbolResponse
-	(*ResolveFileRequest)(nil),             // 25: natsrpc.registry.v1.ResolveFileRequest
-	(*ResolveFileResponse)(nil),            // 26: natsrpc.registry.v1.ResolveFileResponse
-	(*ResolveSubjectRequest)(nil),          // 27: natsrpc.registry.v1.ResolveSubjectRequest
-	(*ResolveSubjectResponse)(nil),         // 28: natsrpc.registry.v1.ResolveSubjectResponse
-	(*FindFileDigestRequest)(nil),          // 29: natsrpc.registry.v1.FindFileDigestRequest
-	(*FindFileDigestResponse)(nil),         // 30: natsrpc.registry.v1.FindFileDigestResponse
-	(*FileDigestMatch)(nil),                // 31: natsrpc.registry.v1.FileDigestMatch
-	(*VersionRange)(nil),                   // 32: natsrpc.registry.v1.VersionRange
-	(*VersionCreatedRequest)(nil),          // 33: natsrpc.registry.v1.VersionCreatedRequest
-	(*descriptorpb.FileDescriptorSet)(nil), // 34: google.protobuf.FileDescriptorSet
-	(*timestamppb.Timestamp)(nil),          // 35: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                  // 36: google.protobuf.Empty
+	(*PushClaims)(nil),                     // 6: natsrpc.registry.v1.PushClaims
+	(*Pusher)(nil),                         // 7: natsrpc.registry.v1.Pusher
+	(*PushResponse)(nil),                   // 8: natsrpc.registry.v1.PushResponse
+	(*Violation)(nil),                      // 9: natsrpc.registry.v1.Violation
+	(*Policy)(nil),                         // 10: natsrpc.registry.v1.Policy
+	(*GetPolicyRequest)(nil),               // 11: natsrpc.registry.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),              // 12: natsrpc.registry.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),               // 13: natsrpc.registry.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),              // 14: natsrpc.registry.v1.SetPolicyResponse
+	(*ListModulesRequest)(nil),             // 15: natsrpc.registry.v1.ListModulesRequest
+	(*ListModulesResponse)(nil),            // 16: natsrpc.registry.v1.ListModulesResponse
+	(*Module)(nil),                         // 17: natsrpc.registry.v1.Module
+	(*ListVersionsRequest)(nil),            // 18: natsrpc.registry.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),           // 19: natsrpc.registry.v1.ListVersionsResponse
+	(*ModuleVersion)(nil),                  // 20: natsrpc.registry.v1.ModuleVersion
+	(*Dependency)(nil),                     // 21: natsrpc.registry.v1.Dependency
+	(*GetModuleVersionRequest)(nil),        // 22: natsrpc.registry.v1.GetModuleVersionRequest
+	(*GetModuleVersionResponse)(nil),       // 23: natsrpc.registry.v1.GetModuleVersionResponse
+	(*ObjectRef)(nil),                      // 24: natsrpc.registry.v1.ObjectRef
+	(*ResolveSymbolRequest)(nil),           // 25: natsrpc.registry.v1.ResolveSymbolRequest
+	(*ResolveSymbolResponse)(nil),          // 26: natsrpc.registry.v1.ResolveSymbolResponse
+	(*ResolveFileRequest)(nil),             // 27: natsrpc.registry.v1.ResolveFileRequest
+	(*ResolveFileResponse)(nil),            // 28: natsrpc.registry.v1.ResolveFileResponse
+	(*ResolveSubjectRequest)(nil),          // 29: natsrpc.registry.v1.ResolveSubjectRequest
+	(*ResolveSubjectResponse)(nil),         // 30: natsrpc.registry.v1.ResolveSubjectResponse
+	(*FindFileDigestRequest)(nil),          // 31: natsrpc.registry.v1.FindFileDigestRequest
+	(*FindFileDigestResponse)(nil),         // 32: natsrpc.registry.v1.FindFileDigestResponse
+	(*FileDigestMatch)(nil),                // 33: natsrpc.registry.v1.FileDigestMatch
+	(*VersionRange)(nil),                   // 34: natsrpc.registry.v1.VersionRange
+	(*VersionCreatedRequest)(nil),          // 35: natsrpc.registry.v1.VersionCreatedRequest
+	nil,                                    // 36: natsrpc.registry.v1.PushClaims.CiEntry
+	(*descriptorpb.FileDescriptorSet)(nil), // 37: google.protobuf.FileDescriptorSet
+	(*timestamppb.Timestamp)(nil),          // 38: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                  // 39: google.protobuf.Empty
 }
 var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
-	34, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
-	0,  // 2: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
-	18, // 3: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	7,  // 4: natsrpc.registry.v1.PushResponse.violations:type_name -> natsrpc.registry.v1.Violation
-	1,  // 5: natsrpc.registry.v1.Policy.direction:type_name -> natsrpc.registry.v1.Direction
-	8,  // 6: natsrpc.registry.v1.GetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
-	2,  // 7: natsrpc.registry.v1.GetPolicyResponse.module_status:type_name -> natsrpc.registry.v1.ModuleStatus
-	8,  // 8: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
-	8,  // 9: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
-	15, // 10: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
-	35, // 11: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
-	18, // 12: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
-	35, // 13: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
-	19, // 14: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
-	18, // 15: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	34, // 16: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 17: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	3,  // 18: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
-	34, // 19: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 20: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	34, // 21: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 22: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	4,  // 23: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
-	34, // 24: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 25: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	31, // 26: natsrpc.registry.v1.FindFileDigestResponse.matches:type_name -> natsrpc.registry.v1.FileDigestMatch
-	32, // 27: natsrpc.registry.v1.FileDigestMatch.ranges:type_name -> natsrpc.registry.v1.VersionRange
-	18, // 28: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	9,  // 29: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	13, // 30: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	16, // 31: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	20, // 32: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	23, // 33: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	25, // 34: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	27, // 35: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	29, // 36: natsrpc.registry.v1.RegistryReadService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
-	5,  // 37: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	11, // 38: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	5,  // 39: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	9,  // 40: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	11, // 41: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	13, // 42: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	16, // 43: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	20, // 44: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	23, // 45: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	25, // 46: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	27, // 47: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	29, // 48: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
-	33, // 49: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
-	10, // 50: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	14, // 51: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	17, // 52: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	21, // 53: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	24, // 54: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	26, // 55: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	28, // 56: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	30, // 57: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	6,  // 58: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	12, // 59: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	6,  // 60: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	10, // 61: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	12, // 62: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	14, // 63: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	17, // 64: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	21, // 65: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	24, // 66: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	26, // 67: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	28, // 68: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	30, // 69: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	36, // 70: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
-	50, // [50:71] is the sub-list for method output_type
-	29, // [29:50] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	37, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
+	6,  // 2: natsrpc.registry.v1.PushRequest.claims:type_name -> natsrpc.registry.v1.PushClaims
+	36, // 3: natsrpc.registry.v1.PushClaims.ci:type_name -> natsrpc.registry.v1.PushClaims.CiEntry
+	6,  // 4: natsrpc.registry.v1.Pusher.claimed:type_name -> natsrpc.registry.v1.PushClaims
+	0,  // 5: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
+	20, // 6: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	9,  // 7: natsrpc.registry.v1.PushResponse.violations:type_name -> natsrpc.registry.v1.Violation
+	1,  // 8: natsrpc.registry.v1.Policy.direction:type_name -> natsrpc.registry.v1.Direction
+	10, // 9: natsrpc.registry.v1.GetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
+	2,  // 10: natsrpc.registry.v1.GetPolicyResponse.module_status:type_name -> natsrpc.registry.v1.ModuleStatus
+	10, // 11: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
+	10, // 12: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
+	17, // 13: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
+	38, // 14: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
+	20, // 15: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
+	38, // 16: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	21, // 17: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
+	7,  // 18: natsrpc.registry.v1.ModuleVersion.pushed_by:type_name -> natsrpc.registry.v1.Pusher
+	20, // 19: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	37, // 20: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 21: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	3,  // 22: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
+	37, // 23: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 24: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	37, // 25: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 26: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	4,  // 27: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
+	37, // 28: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 29: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	33, // 30: natsrpc.registry.v1.FindFileDigestResponse.matches:type_name -> natsrpc.registry.v1.FileDigestMatch
+	34, // 31: natsrpc.registry.v1.FileDigestMatch.ranges:type_name -> natsrpc.registry.v1.VersionRange
+	20, // 32: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	11, // 33: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	15, // 34: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 35: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 36: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 37: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 38: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 39: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 40: natsrpc.registry.v1.RegistryReadService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	5,  // 41: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	13, // 42: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	5,  // 43: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	11, // 44: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	13, // 45: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	15, // 46: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 47: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 48: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 49: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 50: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 51: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 52: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	35, // 53: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
+	12, // 54: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	16, // 55: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 56: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 57: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 58: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 59: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 60: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 61: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	8,  // 62: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	14, // 63: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	8,  // 64: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	12, // 65: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	14, // 66: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	16, // 67: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 68: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 69: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 70: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 71: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 72: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 73: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	39, // 74: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
+	54, // [54:75] is the sub-list for method output_type
+	33, // [33:54] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_natsrpc_registry_v1_registry_proto_init() }
@@ -3094,19 +3290,19 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 		(*PushRequest_FileDescriptorSet)(nil),
 		(*PushRequest_Upload)(nil),
 	}
-	file_natsrpc_registry_v1_registry_proto_msgTypes[16].OneofWrappers = []any{
+	file_natsrpc_registry_v1_registry_proto_msgTypes[18].OneofWrappers = []any{
 		(*GetModuleVersionResponse_FileDescriptorSet)(nil),
 		(*GetModuleVersionResponse_Object)(nil),
 	}
-	file_natsrpc_registry_v1_registry_proto_msgTypes[19].OneofWrappers = []any{
+	file_natsrpc_registry_v1_registry_proto_msgTypes[21].OneofWrappers = []any{
 		(*ResolveSymbolResponse_FileDescriptorSet)(nil),
 		(*ResolveSymbolResponse_Object)(nil),
 	}
-	file_natsrpc_registry_v1_registry_proto_msgTypes[21].OneofWrappers = []any{
+	file_natsrpc_registry_v1_registry_proto_msgTypes[23].OneofWrappers = []any{
 		(*ResolveFileResponse_FileDescriptorSet)(nil),
 		(*ResolveFileResponse_Object)(nil),
 	}
-	file_natsrpc_registry_v1_registry_proto_msgTypes[23].OneofWrappers = []any{
+	file_natsrpc_registry_v1_registry_proto_msgTypes[25].OneofWrappers = []any{
 		(*ResolveSubjectResponse_FileDescriptorSet)(nil),
 		(*ResolveSubjectResponse_Object)(nil),
 	}
@@ -3116,7 +3312,7 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_natsrpc_registry_v1_registry_proto_rawDesc), len(file_natsrpc_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

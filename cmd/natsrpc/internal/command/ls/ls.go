@@ -96,9 +96,9 @@ func versionsTable(w io.Writer, versions []*registryv1.ModuleVersion) error {
 			}
 			note = "revert to " + strings.Join(s, ", ")
 		}
-		rows = append(rows, []string{fmt.Sprint(v.GetVersion()), v.GetDigest(), when(v.GetCreateTime()), fmt.Sprint(len(v.GetFiles())), note})
+		rows = append(rows, []string{fmt.Sprint(v.GetVersion()), v.GetDigest(), when(v.GetCreateTime()), fmt.Sprint(len(v.GetFiles())), regctl.PusherText(v.GetPushedBy()), note})
 	}
-	return cli.WriteTable(w, []string{"VERSION", "DIGEST", "CREATED", "FILES", "NOTE"}, rows)
+	return cli.WriteTable(w, []string{"VERSION", "DIGEST", "CREATED", "FILES", "PUSHED BY", "NOTE"}, rows)
 }
 
 func when(ts *timestamppb.Timestamp) string {

@@ -74,7 +74,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file natsrpc/registry/v1/registry.proto.
  */
 export const file_natsrpc_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiJuYXRzcnBjL3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNuYXRzcnBjLnJlZ2lzdHJ5LnYxIsABCgtQdXNoUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSQQoTZmlsZV9kZXNjcmlwdG9yX3NldBgCIAEoCzIiLmdvb2dsZS5wcm90b2J1Zi5GaWxlRGVzY3JpcHRvclNldEgAEjAKBnVwbG9hZBgDIAEoCzIeLm5hdHNycGMucmVnaXN0cnkudjEuT2JqZWN0UmVmSAASEQoJb3duX2ZpbGVzGAQgAygJEg8KB2RyeV9ydW4YBSABKAhCCAoGc291cmNlIswBCgxQdXNoUmVzcG9uc2USMQoHb3V0Y29tZRgBIAEoDjIgLm5hdHNycGMucmVnaXN0cnkudjEuUHVzaE91dGNvbWUSMwoHdmVyc2lvbhgCIAEoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbhIPCgdjcmVhdGVkGAMgASgIEjIKCnZpb2xhdGlvbnMYBCADKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlZpb2xhdGlvbhIPCgdkcnlfcnVuGAUgASgIIqEBCglWaW9sYXRpb24SDAoEcnVsZRgBIAEoCRIMCgRmaWxlGAIgASgJEhIKCnN0YXJ0X2xpbmUYAyABKAUSFAoMc3RhcnRfY29sdW1uGAQgASgFEhAKCGVuZF9saW5lGAUgASgFEhIKCmVuZF9jb2x1bW4YBiABKAUSDwoHbWVzc2FnZRgHIAEoCRIXCg9hZ2FpbnN0X3ZlcnNpb24YCCABKAQiYwoGUG9saWN5EhIKCmNhdGVnb3JpZXMYASADKAkSMQoJZGlyZWN0aW9uGAIgASgOMh4ubmF0c3JwYy5yZWdpc3RyeS52MS5EaXJlY3Rpb24SEgoKdHJhbnNpdGl2ZRgDIAEoCCIiChBHZXRQb2xpY3lSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCSKnAQoRR2V0UG9saWN5UmVzcG9uc2USKwoGcG9saWN5GAEgASgLMhsubmF0c3JwYy5yZWdpc3RyeS52MS5Qb2xpY3kSEgoKaXNfZGVmYXVsdBgCIAEoCBI4Cg1tb2R1bGVfc3RhdHVzGAMgASgOMiEubmF0c3JwYy5yZWdpc3RyeS52MS5Nb2R1bGVTdGF0dXMSFwoPc2ltaWxhcl9tb2R1bGVzGAQgAygJIk8KEFNldFBvbGljeVJlcXVlc3QSDgoGbW9kdWxlGAEgASgJEisKBnBvbGljeRgCIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUG9saWN5IkAKEVNldFBvbGljeVJlc3BvbnNlEisKBnBvbGljeRgBIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUG9saWN5IjsKEkxpc3RNb2R1bGVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJcChNMaXN0TW9kdWxlc1Jlc3BvbnNlEiwKB21vZHVsZXMYASADKAsyGy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgoGTW9kdWxlEgwKBG5hbWUYASABKAkSFgoObGF0ZXN0X3ZlcnNpb24YAiABKAQSFQoNbGF0ZXN0X2RpZ2VzdBgDIAEoCRIvCgt1cGRhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoTTGlzdFZlcnNpb25zUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiZQoUTGlzdFZlcnNpb25zUmVzcG9uc2USNAoIdmVyc2lvbnMYASADKAsyIi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZVZlcnNpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsoBCg1Nb2R1bGVWZXJzaW9uEg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEg4KBmRpZ2VzdBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZmlsZXMYBSADKAkSNQoMZGVwZW5kZW5jaWVzGAYgAygLMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5EZXBlbmRlbmN5EhEKCXJldmVydF9vZhgHIAMoBCJcCgpEZXBlbmRlbmN5EgwKBGZpbGUYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSDgoGZGlnZXN0GAQgASgJEg8KB2J1aWx0aW4YBSABKAgiggEKF0dldE1vZHVsZVZlcnNpb25SZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEg8KB3N5bWJvbHMYAyADKAkSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIs8BChhHZXRNb2R1bGVWZXJzaW9uUmVzcG9uc2USMwoHdmVyc2lvbhgBIAEoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbhJBChNmaWxlX2Rlc2NyaXB0b3Jfc2V0GAIgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0SAASMAoGb2JqZWN0GAMgASgLMh4ubmF0c3JwYy5yZWdpc3RyeS52MS5PYmplY3RSZWZIAEIJCgdjb250ZW50IkcKCU9iamVjdFJlZhIOCgZidWNrZXQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgEEg4KBmRpZ2VzdBgEIAEoCSJ+ChRSZXNvbHZlU3ltYm9sUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIvUBChVSZXNvbHZlU3ltYm9sUmVzcG9uc2USDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSDAoEZmlsZRgDIAEoCRItCgRraW5kGAQgASgOMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5TeW1ib2xLaW5kEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYBSABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYBiABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQiegoSUmVzb2x2ZUZpbGVSZXF1ZXN0EgwKBGZpbGUYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIrYBChNSZXNvbHZlRmlsZVJlc3BvbnNlEg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYAyABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYBCABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQidgoVUmVzb2x2ZVN1YmplY3RSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFQoNaW5jbHVkZV9maWxlcxgCIAEoCBIbChNleGNsdWRlX3NvdXJjZV9pbmZvGAMgASgIEhgKEG1heF9pbmxpbmVfYnl0ZXMYBCABKAMi+gIKFlJlc29sdmVTdWJqZWN0UmVzcG9uc2USDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSDwoHc2VydmljZRgDIAEoCRIOCgZtZXRob2QYBCABKAkSLQoEa2luZBgFIAEoDjIfLm5hdHNycGMucmVnaXN0cnkudjEuTWV0aG9kS2luZBIUCgxyZXF1ZXN0X3R5cGUYBiABKAkSFQoNcmVzcG9uc2VfdHlwZRgHIAEoCRIPCgdzdWJqZWN0GAggASgJEg4KBnByZWZpeBgJIAEoCRITCgtxdWV1ZV9ncm91cBgKIAEoCRIMCgRmaWxlGAsgASgJEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYDCABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYDSABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQiJwoVRmluZEZpbGVEaWdlc3RSZXF1ZXN0Eg4KBmRpZ2VzdBgBIAEoCSJPChZGaW5kRmlsZURpZ2VzdFJlc3BvbnNlEjUKB21hdGNoZXMYASADKAsyJC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkZpbGVEaWdlc3RNYXRjaCJ6Cg9GaWxlRGlnZXN0TWF0Y2gSDgoGbW9kdWxlGAEgASgJEgwKBGZpbGUYAiABKAkSMQoGcmFuZ2VzGAMgAygLMiEubmF0c3JwYy5yZWdpc3RyeS52MS5WZXJzaW9uUmFuZ2USFgoObGF0ZXN0X3ZlcnNpb24YBCABKAQiKwoMVmVyc2lvblJhbmdlEg0KBWZpcnN0GAEgASgEEgwKBGxhc3QYAiABKAQiTAoVVmVyc2lvbkNyZWF0ZWRSZXF1ZXN0EjMKB3ZlcnNpb24YASABKAsyIi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZVZlcnNpb24qewoLUHVzaE91dGNvbWUSHAoYUFVTSF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUUFVTSF9PVVRDT01FX0NSRUFURUQQARIaChZQVVNIX09VVENPTUVfVU5DSEFOR0VEEAISGAoUUFVTSF9PVVRDT01FX1JFRlVTRUQQAyppCglEaXJlY3Rpb24SGQoVRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASFgoSRElSRUNUSU9OX0JBQ0tXQVJEEAESFQoRRElSRUNUSU9OX0ZPUldBUkQQAhISCg5ESVJFQ1RJT05fRlVMTBADKn8KDE1vZHVsZVN0YXR1cxIdChlNT0RVTEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVTU9EVUxFX1NUQVRVU19VTktOT1dOEAESGwoXTU9EVUxFX1NUQVRVU19BTk5PVU5DRUQQAhIYChRNT0RVTEVfU1RBVFVTX1BVU0hFRBADKocCCgpTeW1ib2xLaW5kEhsKF1NZTUJPTF9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTU1lNQk9MX0tJTkRfUEFDS0FHRRABEhcKE1NZTUJPTF9LSU5EX01FU1NBR0UQAhIVChFTWU1CT0xfS0lORF9GSUVMRBADEhUKEVNZTUJPTF9LSU5EX09ORU9GEAQSFAoQU1lNQk9MX0tJTkRfRU5VTRAFEhoKFlNZTUJPTF9LSU5EX0VOVU1fVkFMVUUQBhIXChNTWU1CT0xfS0lORF9TRVJWSUNFEAcSFgoSU1lNQk9MX0tJTkRfTUVUSE9EEAgSGQoVU1lNQk9MX0tJTkRfRVhURU5TSU9OEAkqsgEKCk1ldGhvZEtpbmQSGwoXTUVUSE9EX0tJTkRfVU5TUEVDSUZJRUQQABIVChFNRVRIT0RfS0lORF9VTkFSWRABEh0KGU1FVEhPRF9LSU5EX1NFUlZFUl9TVFJFQU0QAhIdChlNRVRIT0RfS0lORF9DTElFTlRfU1RSRUFNEAMSGwoXTUVUSE9EX0tJTkRfQklESV9TVFJFQU0QBBIVChFNRVRIT0RfS0lORF9FVkVOVBAFMpwHChNSZWdpc3RyeVJlYWRTZXJ2aWNlEl8KCUdldFBvbGljeRIlLm5hdHNycGMucmVnaXN0cnkudjEuR2V0UG9saWN5UmVxdWVzdBomLm5hdHNycGMucmVnaXN0cnkudjEuR2V0UG9saWN5UmVzcG9uc2UiA5ACARJlCgtMaXN0TW9kdWxlcxInLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdE1vZHVsZXNSZXF1ZXN0GigubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0TW9kdWxlc1Jlc3BvbnNlIgOQAgESaAoMTGlzdFZlcnNpb25zEigubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0GikubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSIDkAIBEnQKEEdldE1vZHVsZVZlcnNpb24SLC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkdldE1vZHVsZVZlcnNpb25SZXF1ZXN0Gi0ubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRNb2R1bGVWZXJzaW9uUmVzcG9uc2UiA5ACARJrCg1SZXNvbHZlU3ltYm9sEikubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ltYm9sUmVxdWVzdBoqLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN5bWJvbFJlc3BvbnNlIgOQAgESZQoLUmVzb2x2ZUZpbGUSJy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVGaWxlUmVxdWVzdBooLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZUZpbGVSZXNwb25zZSIDkAIBEm4KDlJlc29sdmVTdWJqZWN0EioubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ViamVjdFJlcXVlc3QaKy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVTdWJqZWN0UmVzcG9uc2UiA5ACARJuCg5GaW5kRmlsZURpZ2VzdBIqLm5hdHNycGMucmVnaXN0cnkudjEuRmluZEZpbGVEaWdlc3RSZXF1ZXN0GisubmF0c3JwYy5yZWdpc3RyeS52MS5GaW5kRmlsZURpZ2VzdFJlc3BvbnNlIgOQAgEaKerDKiUSGG5hdHNycGMucmVnaXN0cnkudjEucmVhZCoFMS4wLjAyAggeMpcBChNSZWdpc3RyeVB1c2hTZXJ2aWNlElUKBFB1c2gSIC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlB1c2hSZXF1ZXN0GiEubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoUmVzcG9uc2UiCPLDKgQaAgh4GinqwyolEhhuYXRzcnBjLnJlZ2lzdHJ5LnYxLnB1c2gqBTEuMC4wMgIIHjKlAQoVUmVnaXN0cnlQb2xpY3lTZXJ2aWNlEl8KCVNldFBvbGljeRIlLm5hdHNycGMucmVnaXN0cnkudjEuU2V0UG9saWN5UmVxdWVzdBomLm5hdHNycGMucmVnaXN0cnkudjEuU2V0UG9saWN5UmVzcG9uc2UiA5ACAhor6sMqJxIabmF0c3JwYy5yZWdpc3RyeS52MS5wb2xpY3kqBTEuMC4wMgIIHjK2CAoPUmVnaXN0cnlTZXJ2aWNlElUKBFB1c2gSIC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlB1c2hSZXF1ZXN0GiEubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoUmVzcG9uc2UiCPLDKgQaAgh4El8KCUdldFBvbGljeRIlLm5hdHNycGMucmVnaXN0cnkudjEuR2V0UG9saWN5UmVxdWVzdBomLm5hdHNycGMucmVnaXN0cnkudjEuR2V0UG9saWN5UmVzcG9uc2UiA5ACARJfCglTZXRQb2xpY3kSJS5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlNldFBvbGljeVJlcXVlc3QaJi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlNldFBvbGljeVJlc3BvbnNlIgOQAgISZQoLTGlzdE1vZHVsZXMSJy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkxpc3RNb2R1bGVzUmVxdWVzdBooLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdE1vZHVsZXNSZXNwb25zZSIDkAIBEmgKDExpc3RWZXJzaW9ucxIoLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdFZlcnNpb25zUmVxdWVzdBopLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdFZlcnNpb25zUmVzcG9uc2UiA5ACARJ0ChBHZXRNb2R1bGVWZXJzaW9uEiwubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRNb2R1bGVWZXJzaW9uUmVxdWVzdBotLm5hdHNycGMucmVnaXN0cnkudjEuR2V0TW9kdWxlVmVyc2lvblJlc3BvbnNlIgOQAgESawoNUmVzb2x2ZVN5bWJvbBIpLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN5bWJvbFJlcXVlc3QaKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVTeW1ib2xSZXNwb25zZSIDkAIBEmUKC1Jlc29sdmVGaWxlEicubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlRmlsZVJlcXVlc3QaKC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVGaWxlUmVzcG9uc2UiA5ACARJuCg5SZXNvbHZlU3ViamVjdBIqLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN1YmplY3RSZXF1ZXN0GisubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ViamVjdFJlc3BvbnNlIgOQAgESbgoORmluZEZpbGVEaWdlc3QSKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkZpbmRGaWxlRGlnZXN0UmVxdWVzdBorLm5hdHNycGMucmVnaXN0cnkudjEuRmluZEZpbGVEaWdlc3RSZXNwb25zZSIDkAIBGg/qwyoLKgUxLjAuMDICCB4ydwoVUmVnaXN0cnlFdmVudHNTZXJ2aWNlEl4KDlZlcnNpb25DcmVhdGVkEioubmF0c3JwYy5yZWdpc3RyeS52MS5WZXJzaW9uQ3JlYXRlZFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiCPLDKgQQAigCQkFaP2dpdGh1Yi5jb20vbmF0c3JwYy9uYXRzcnBjL3Byb3RvL25hdHNycGMvcmVnaXN0cnkvdjE7cmVnaXN0cnl2MWIGcHJvdG8z", [file_google_protobuf_descriptor, file_google_protobuf_empty, file_google_protobuf_timestamp, file_natsrpc_v1_options]);
+  fileDesc("CiJuYXRzcnBjL3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNuYXRzcnBjLnJlZ2lzdHJ5LnYxIvEBCgtQdXNoUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSQQoTZmlsZV9kZXNjcmlwdG9yX3NldBgCIAEoCzIiLmdvb2dsZS5wcm90b2J1Zi5GaWxlRGVzY3JpcHRvclNldEgAEjAKBnVwbG9hZBgDIAEoCzIeLm5hdHNycGMucmVnaXN0cnkudjEuT2JqZWN0UmVmSAASEQoJb3duX2ZpbGVzGAQgAygJEg8KB2RyeV9ydW4YBSABKAgSLwoGY2xhaW1zGAYgASgLMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoQ2xhaW1zQggKBnNvdXJjZSLCAQoKUHVzaENsYWltcxIXCg9jb25uZWN0aW9uX25hbWUYASABKAkSDAoEdXNlchgCIAEoCRIPCgdvc191c2VyGAMgASgJEgwKBGhvc3QYBCABKAkSDgoGY2xpZW50GAUgASgJEjMKAmNpGAYgAygLMicubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoQ2xhaW1zLkNpRW50cnkaKQoHQ2lFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkkKBlB1c2hlchINCgVyaWdodBgBIAEoCRIwCgdjbGFpbWVkGAIgASgLMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoQ2xhaW1zIswBCgxQdXNoUmVzcG9uc2USMQoHb3V0Y29tZRgBIAEoDjIgLm5hdHNycGMucmVnaXN0cnkudjEuUHVzaE91dGNvbWUSMwoHdmVyc2lvbhgCIAEoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbhIPCgdjcmVhdGVkGAMgASgIEjIKCnZpb2xhdGlvbnMYBCADKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlZpb2xhdGlvbhIPCgdkcnlfcnVuGAUgASgIIqEBCglWaW9sYXRpb24SDAoEcnVsZRgBIAEoCRIMCgRmaWxlGAIgASgJEhIKCnN0YXJ0X2xpbmUYAyABKAUSFAoMc3RhcnRfY29sdW1uGAQgASgFEhAKCGVuZF9saW5lGAUgASgFEhIKCmVuZF9jb2x1bW4YBiABKAUSDwoHbWVzc2FnZRgHIAEoCRIXCg9hZ2FpbnN0X3ZlcnNpb24YCCABKAQiYwoGUG9saWN5EhIKCmNhdGVnb3JpZXMYASADKAkSMQoJZGlyZWN0aW9uGAIgASgOMh4ubmF0c3JwYy5yZWdpc3RyeS52MS5EaXJlY3Rpb24SEgoKdHJhbnNpdGl2ZRgDIAEoCCIiChBHZXRQb2xpY3lSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCSKnAQoRR2V0UG9saWN5UmVzcG9uc2USKwoGcG9saWN5GAEgASgLMhsubmF0c3JwYy5yZWdpc3RyeS52MS5Qb2xpY3kSEgoKaXNfZGVmYXVsdBgCIAEoCBI4Cg1tb2R1bGVfc3RhdHVzGAMgASgOMiEubmF0c3JwYy5yZWdpc3RyeS52MS5Nb2R1bGVTdGF0dXMSFwoPc2ltaWxhcl9tb2R1bGVzGAQgAygJIk8KEFNldFBvbGljeVJlcXVlc3QSDgoGbW9kdWxlGAEgASgJEisKBnBvbGljeRgCIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUG9saWN5IkAKEVNldFBvbGljeVJlc3BvbnNlEisKBnBvbGljeRgBIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUG9saWN5IjsKEkxpc3RNb2R1bGVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJcChNMaXN0TW9kdWxlc1Jlc3BvbnNlEiwKB21vZHVsZXMYASADKAsyGy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgoGTW9kdWxlEgwKBG5hbWUYASABKAkSFgoObGF0ZXN0X3ZlcnNpb24YAiABKAQSFQoNbGF0ZXN0X2RpZ2VzdBgDIAEoCRIvCgt1cGRhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoTTGlzdFZlcnNpb25zUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiZQoUTGlzdFZlcnNpb25zUmVzcG9uc2USNAoIdmVyc2lvbnMYASADKAsyIi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZVZlcnNpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIvoBCg1Nb2R1bGVWZXJzaW9uEg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEg4KBmRpZ2VzdBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZmlsZXMYBSADKAkSNQoMZGVwZW5kZW5jaWVzGAYgAygLMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5EZXBlbmRlbmN5EhEKCXJldmVydF9vZhgHIAMoBBIuCglwdXNoZWRfYnkYCCABKAsyGy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlB1c2hlciJcCgpEZXBlbmRlbmN5EgwKBGZpbGUYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSDgoGZGlnZXN0GAQgASgJEg8KB2J1aWx0aW4YBSABKAgiggEKF0dldE1vZHVsZVZlcnNpb25SZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEg8KB3N5bWJvbHMYAyADKAkSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIs8BChhHZXRNb2R1bGVWZXJzaW9uUmVzcG9uc2USMwoHdmVyc2lvbhgBIAEoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbhJBChNmaWxlX2Rlc2NyaXB0b3Jfc2V0GAIgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0SAASMAoGb2JqZWN0GAMgASgLMh4ubmF0c3JwYy5yZWdpc3RyeS52MS5PYmplY3RSZWZIAEIJCgdjb250ZW50IkcKCU9iamVjdFJlZhIOCgZidWNrZXQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgEEg4KBmRpZ2VzdBgEIAEoCSJ+ChRSZXNvbHZlU3ltYm9sUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIvUBChVSZXNvbHZlU3ltYm9sUmVzcG9uc2USDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSDAoEZmlsZRgDIAEoCRItCgRraW5kGAQgASgOMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5TeW1ib2xLaW5kEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYBSABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYBiABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQiegoSUmVzb2x2ZUZpbGVSZXF1ZXN0EgwKBGZpbGUYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIrYBChNSZXNvbHZlRmlsZVJlc3BvbnNlEg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYAyABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYBCABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQidgoVUmVzb2x2ZVN1YmplY3RSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFQoNaW5jbHVkZV9maWxlcxgCIAEoCBIbChNleGNsdWRlX3NvdXJjZV9pbmZvGAMgASgIEhgKEG1heF9pbmxpbmVfYnl0ZXMYBCABKAMi+gIKFlJlc29sdmVTdWJqZWN0UmVzcG9uc2USDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSDwoHc2VydmljZRgDIAEoCRIOCgZtZXRob2QYBCABKAkSLQoEa2luZBgFIAEoDjIfLm5hdHNycGMucmVnaXN0cnkudjEuTWV0aG9kS2luZBIUCgxyZXF1ZXN0X3R5cGUYBiABKAkSFQoNcmVzcG9uc2VfdHlwZRgHIAEoCRIPCgdzdWJqZWN0GAggASgJEg4KBnByZWZpeBgJIAEoCRITCgtxdWV1ZV9ncm91cBgKIAEoCRIMCgRmaWxlGAsgASgJEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYDCABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYDSABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQiJwoVRmluZEZpbGVEaWdlc3RSZXF1ZXN0Eg4KBmRpZ2VzdBgBIAEoCSJPChZGaW5kRmlsZURpZ2VzdFJlc3BvbnNlEjUKB21hdGNoZXMYASADKAsyJC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkZpbGVEaWdlc3RNYXRjaCJ6Cg9GaWxlRGlnZXN0TWF0Y2gSDgoGbW9kdWxlGAEgASgJEgwKBGZpbGUYAiABKAkSMQoGcmFuZ2VzGAMgAygLMiEubmF0c3JwYy5yZWdpc3RyeS52MS5WZXJzaW9uUmFuZ2USFgoObGF0ZXN0X3ZlcnNpb24YBCABKAQiKwoMVmVyc2lvblJhbmdlEg0KBWZpcnN0GAEgASgEEgwKBGxhc3QYAiABKAQiTAoVVmVyc2lvbkNyZWF0ZWRSZXF1ZXN0EjMKB3ZlcnNpb24YASABKAsyIi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZVZlcnNpb24qewoLUHVzaE91dGNvbWUSHAoYUFVTSF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUUFVTSF9PVVRDT01FX0NSRUFURUQQARIaChZQVVNIX09VVENPTUVfVU5DSEFOR0VEEAISGAoUUFVTSF9PVVRDT01FX1JFRlVTRUQQAyppCglEaXJlY3Rpb24SGQoVRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASFgoSRElSRUNUSU9OX0JBQ0tXQVJEEAESFQoRRElSRUNUSU9OX0ZPUldBUkQQAhISCg5ESVJFQ1RJT05fRlVMTBADKn8KDE1vZHVsZVN0YXR1cxIdChlNT0RVTEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVTU9EVUxFX1NUQVRVU19VTktOT1dOEAESGwoXTU9EVUxFX1NUQVRVU19BTk5PVU5DRUQQAhIYChRNT0RVTEVfU1RBVFVTX1BVU0hFRBADKocCCgpTeW1ib2xLaW5kEhsKF1NZTUJPTF9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTU1lNQk9MX0tJTkRfUEFDS0FHRRABEhcKE1NZTUJPTF9LSU5EX01FU1NBR0UQAhIVChFTWU1CT0xfS0lORF9GSUVMRBADEhUKEVNZTUJPTF9LSU5EX09ORU9GEAQSFAoQU1lNQk9MX0tJTkRfRU5VTRAFEhoKFlNZTUJPTF9LSU5EX0VOVU1fVkFMVUUQBhIXChNTWU1CT0xfS0lORF9TRVJWSUNFEAcSFgoSU1lNQk9MX0tJTkRfTUVUSE9EEAgSGQoVU1lNQk9MX0tJTkRfRVhURU5TSU9OEAkqsgEKCk1ldGhvZEtpbmQSGwoXTUVUSE9EX0tJTkRfVU5TUEVDSUZJRUQQABIVChFNRVRIT0RfS0lORF9VTkFSWRABEh0KGU1FVEhPRF9LSU5EX1NFUlZFUl9TVFJFQU0QAhIdChlNRVRIT0RfS0lORF9DTElFTlRfU1RSRUFNEAMSGwoXTUVUSE9EX0tJTkRfQklESV9TVFJFQU0QBBIVChFNRVRIT0RfS0lORF9FVkVOVBAFMpwHChNSZWdpc3RyeVJlYWRTZXJ2aWNlEl8KCUdldFBvbGljeRIlLm5hdHNycGMucmVnaXN0cnkudjEuR2V0UG9saWN5UmVxdWVzdBomLm5hdHNycGMucmVnaXN0cnkudjEuR2V0UG9saWN5UmVzcG9uc2UiA5ACARJlCgtMaXN0TW9kdWxlcxInLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdE1vZHVsZXNSZXF1ZXN0GigubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0TW9kdWxlc1Jlc3BvbnNlIgOQAgESaAoMTGlzdFZlcnNpb25zEigubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0GikubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSIDkAIBEnQKEEdldE1vZHVsZVZlcnNpb24SLC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkdldE1vZHVsZVZlcnNpb25SZXF1ZXN0Gi0ubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRNb2R1bGVWZXJzaW9uUmVzcG9uc2UiA5ACARJrCg1SZXNvbHZlU3ltYm9sEikubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ltYm9sUmVxdWVzdBoqLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN5bWJvbFJlc3BvbnNlIgOQAgESZQoLUmVzb2x2ZUZpbGUSJy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVGaWxlUmVxdWVzdBooLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZUZpbGVSZXNwb25zZSIDkAIBEm4KDlJlc29sdmVTdWJqZWN0EioubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ViamVjdFJlcXVlc3QaKy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVTdWJqZWN0UmVzcG9uc2UiA5ACARJuCg5GaW5kRmlsZURpZ2VzdBIqLm5hdHNycGMucmVnaXN0cnkudjEuRmluZEZpbGVEaWdlc3RSZXF1ZXN0GisubmF0c3JwYy5yZWdpc3RyeS52MS5GaW5kRmlsZURpZ2VzdFJlc3BvbnNlIgOQAgEaKerDKiUSGG5hdHNycGMucmVnaXN0cnkudjEucmVhZCoFMS4wLjAyAggeMpcBChNSZWdpc3RyeVB1c2hTZXJ2aWNlElUKBFB1c2gSIC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlB1c2hSZXF1ZXN0GiEubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoUmVzcG9uc2UiCPLDKgQaAgh4GinqwyolEhhuYXRzcnBjLnJlZ2lzdHJ5LnYxLnB1c2gqBTEuMC4wMgIIHjKlAQoVUmVnaXN0cnlQb2xpY3lTZXJ2aWNlEl8KCVNldFBvbGljeRIlLm5hdHNycGMucmVnaXN0cnkudjEuU2V0UG9saWN5UmVxdWVzdBomLm5hdHNycGMucmVnaXN0cnkudjEuU2V0UG9saWN5UmVzcG9uc2UiA5ACAhor6sMqJxIabmF0c3JwYy5yZWdpc3RyeS52MS5wb2xpY3kqBTEuMC4wMgIIHjK2CAoPUmVnaXN0cnlTZXJ2aWNlElUKBFB1c2gSIC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlB1c2hSZXF1ZXN0GiEubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoUmVzcG9uc2UiCPLDKgQaAgh4El8KCUdldFBvbGljeRIlLm5hdHNycGMucmVnaXN0cnkudjEuR2V0UG9saWN5UmVxdWVzdBomLm5hdHNycGMucmVnaXN0cnkudjEuR2V0UG9saWN5UmVzcG9uc2UiA5ACARJfCglTZXRQb2xpY3kSJS5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlNldFBvbGljeVJlcXVlc3QaJi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlNldFBvbGljeVJlc3BvbnNlIgOQAgISZQoLTGlzdE1vZHVsZXMSJy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkxpc3RNb2R1bGVzUmVxdWVzdBooLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdE1vZHVsZXNSZXNwb25zZSIDkAIBEmgKDExpc3RWZXJzaW9ucxIoLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdFZlcnNpb25zUmVxdWVzdBopLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdFZlcnNpb25zUmVzcG9uc2UiA5ACARJ0ChBHZXRNb2R1bGVWZXJzaW9uEiwubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRNb2R1bGVWZXJzaW9uUmVxdWVzdBotLm5hdHNycGMucmVnaXN0cnkudjEuR2V0TW9kdWxlVmVyc2lvblJlc3BvbnNlIgOQAgESawoNUmVzb2x2ZVN5bWJvbBIpLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN5bWJvbFJlcXVlc3QaKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVTeW1ib2xSZXNwb25zZSIDkAIBEmUKC1Jlc29sdmVGaWxlEicubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlRmlsZVJlcXVlc3QaKC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVGaWxlUmVzcG9uc2UiA5ACARJuCg5SZXNvbHZlU3ViamVjdBIqLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN1YmplY3RSZXF1ZXN0GisubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ViamVjdFJlc3BvbnNlIgOQAgESbgoORmluZEZpbGVEaWdlc3QSKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkZpbmRGaWxlRGlnZXN0UmVxdWVzdBorLm5hdHNycGMucmVnaXN0cnkudjEuRmluZEZpbGVEaWdlc3RSZXNwb25zZSIDkAIBGg/qwyoLKgUxLjAuMDICCB4ydwoVUmVnaXN0cnlFdmVudHNTZXJ2aWNlEl4KDlZlcnNpb25DcmVhdGVkEioubmF0c3JwYy5yZWdpc3RyeS52MS5WZXJzaW9uQ3JlYXRlZFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiCPLDKgQQAigCQkFaP2dpdGh1Yi5jb20vbmF0c3JwYy9uYXRzcnBjL3Byb3RvL25hdHNycGMvcmVnaXN0cnkvdjE7cmVnaXN0cnl2MWIGcHJvdG8z", [file_google_protobuf_descriptor, file_google_protobuf_empty, file_google_protobuf_timestamp, file_natsrpc_v1_options]);
 
 /**
  * PushRequest carries a module's files.
@@ -134,6 +134,14 @@ export type PushRequest = Message<"natsrpc.registry.v1.PushRequest"> & {
    * @generated from field: bool dry_run = 5;
    */
   dryRun: boolean;
+
+  /**
+   * claims are what the client says about who pushes: recorded with the
+   * version as claimed, never verified.
+   *
+   * @generated from field: natsrpc.registry.v1.PushClaims claims = 6;
+   */
+  claims?: PushClaims | undefined;
 };
 
 /**
@@ -142,6 +150,98 @@ export type PushRequest = Message<"natsrpc.registry.v1.PushRequest"> & {
  */
 export const PushRequestSchema: GenMessage<PushRequest> = /*@__PURE__*/
   messageDesc(file_natsrpc_registry_v1_registry, 0);
+
+/**
+ * PushClaims are what a client says about itself when it pushes. The
+ * registry records them with the version, marked as claimed: only the
+ * right the push came through (its subject) is known for sure.
+ *
+ * @generated from message natsrpc.registry.v1.PushClaims
+ */
+export type PushClaims = Message<"natsrpc.registry.v1.PushClaims"> & {
+  /**
+   * connection_name is the NATS connection's name.
+   *
+   * @generated from field: string connection_name = 1;
+   */
+  connectionName: string;
+
+  /**
+   * user is the NATS user the client says it connected as.
+   *
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * os_user is the operating system user running the client.
+   *
+   * @generated from field: string os_user = 3;
+   */
+  osUser: string;
+
+  /**
+   * host is the client's host name.
+   *
+   * @generated from field: string host = 4;
+   */
+  host: string;
+
+  /**
+   * client is the client program and version, e.g. "natsrpc 0.3.0".
+   *
+   * @generated from field: string client = 5;
+   */
+  client: string;
+
+  /**
+   * ci holds the CI system's variables that identify the run, e.g.
+   * GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_ACTOR, GITHUB_RUN_ID (never a
+   * token).
+   *
+   * @generated from field: map<string, string> ci = 6;
+   */
+  ci: { [key: string]: string };
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.PushClaims.
+ * Use `create(PushClaimsSchema)` to create a new message.
+ */
+export const PushClaimsSchema: GenMessage<PushClaims> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 1);
+
+/**
+ * Pusher is what the registry knows about who pushed a version.
+ *
+ * @generated from message natsrpc.registry.v1.Pusher
+ */
+export type Pusher = Message<"natsrpc.registry.v1.Pusher"> & {
+  /**
+   * right is the registry right the push came through: "push:<module>"
+   * when it arrived on the module's push subject, which the sender's NATS
+   * permissions let it publish; "admin" for RegistryService.Push (the API
+   * before rights); empty for versions stored before this field or
+   * through the Go library.
+   *
+   * @generated from field: string right = 1;
+   */
+  right: string;
+
+  /**
+   * claimed is what the client said about itself, unverified.
+   *
+   * @generated from field: natsrpc.registry.v1.PushClaims claimed = 2;
+   */
+  claimed?: PushClaims | undefined;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.Pusher.
+ * Use `create(PusherSchema)` to create a new message.
+ */
+export const PusherSchema: GenMessage<Pusher> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 2);
 
 /**
  * PushResponse reports the outcome of a push.
@@ -193,7 +293,7 @@ export type PushResponse = Message<"natsrpc.registry.v1.PushResponse"> & {
  * Use `create(PushResponseSchema)` to create a new message.
  */
 export const PushResponseSchema: GenMessage<PushResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 1);
+  messageDesc(file_natsrpc_registry_v1_registry, 3);
 
 /**
  * Violation is one reason a push is refused: a breaking change, or a broken
@@ -272,7 +372,7 @@ export type Violation = Message<"natsrpc.registry.v1.Violation"> & {
  * Use `create(ViolationSchema)` to create a new message.
  */
 export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 2);
+  messageDesc(file_natsrpc_registry_v1_registry, 4);
 
 /**
  * Policy is a module's compatibility policy, applied by the registry on
@@ -312,7 +412,7 @@ export type Policy = Message<"natsrpc.registry.v1.Policy"> & {
  * Use `create(PolicySchema)` to create a new message.
  */
 export const PolicySchema: GenMessage<Policy> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 3);
+  messageDesc(file_natsrpc_registry_v1_registry, 5);
 
 /**
  * GetPolicyRequest names a module.
@@ -333,7 +433,7 @@ export type GetPolicyRequest = Message<"natsrpc.registry.v1.GetPolicyRequest"> &
  * Use `create(GetPolicyRequestSchema)` to create a new message.
  */
 export const GetPolicyRequestSchema: GenMessage<GetPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 4);
+  messageDesc(file_natsrpc_registry_v1_registry, 6);
 
 /**
  * GetPolicyResponse carries a module's policy.
@@ -378,7 +478,7 @@ export type GetPolicyResponse = Message<"natsrpc.registry.v1.GetPolicyResponse">
  * Use `create(GetPolicyResponseSchema)` to create a new message.
  */
 export const GetPolicyResponseSchema: GenMessage<GetPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 5);
+  messageDesc(file_natsrpc_registry_v1_registry, 7);
 
 /**
  * SetPolicyRequest replaces a module's policy.
@@ -406,7 +506,7 @@ export type SetPolicyRequest = Message<"natsrpc.registry.v1.SetPolicyRequest"> &
  * Use `create(SetPolicyRequestSchema)` to create a new message.
  */
 export const SetPolicyRequestSchema: GenMessage<SetPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 6);
+  messageDesc(file_natsrpc_registry_v1_registry, 8);
 
 /**
  * SetPolicyResponse carries the stored policy.
@@ -428,7 +528,7 @@ export type SetPolicyResponse = Message<"natsrpc.registry.v1.SetPolicyResponse">
  * Use `create(SetPolicyResponseSchema)` to create a new message.
  */
 export const SetPolicyResponseSchema: GenMessage<SetPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 7);
+  messageDesc(file_natsrpc_registry_v1_registry, 9);
 
 /**
  * ListModulesRequest asks for one page of modules.
@@ -457,7 +557,7 @@ export type ListModulesRequest = Message<"natsrpc.registry.v1.ListModulesRequest
  * Use `create(ListModulesRequestSchema)` to create a new message.
  */
 export const ListModulesRequestSchema: GenMessage<ListModulesRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 8);
+  messageDesc(file_natsrpc_registry_v1_registry, 10);
 
 /**
  * ListModulesResponse carries one page of modules, sorted by name.
@@ -485,7 +585,7 @@ export type ListModulesResponse = Message<"natsrpc.registry.v1.ListModulesRespon
  * Use `create(ListModulesResponseSchema)` to create a new message.
  */
 export const ListModulesResponseSchema: GenMessage<ListModulesResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 9);
+  messageDesc(file_natsrpc_registry_v1_registry, 11);
 
 /**
  * Module summarizes a module and its latest version.
@@ -527,7 +627,7 @@ export type Module = Message<"natsrpc.registry.v1.Module"> & {
  * Use `create(ModuleSchema)` to create a new message.
  */
 export const ModuleSchema: GenMessage<Module> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 10);
+  messageDesc(file_natsrpc_registry_v1_registry, 12);
 
 /**
  * ListVersionsRequest asks for one page of a module's versions.
@@ -563,7 +663,7 @@ export type ListVersionsRequest = Message<"natsrpc.registry.v1.ListVersionsReque
  * Use `create(ListVersionsRequestSchema)` to create a new message.
  */
 export const ListVersionsRequestSchema: GenMessage<ListVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 11);
+  messageDesc(file_natsrpc_registry_v1_registry, 13);
 
 /**
  * ListVersionsResponse carries one page of versions, oldest first.
@@ -591,7 +691,7 @@ export type ListVersionsResponse = Message<"natsrpc.registry.v1.ListVersionsResp
  * Use `create(ListVersionsResponseSchema)` to create a new message.
  */
 export const ListVersionsResponseSchema: GenMessage<ListVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 12);
+  messageDesc(file_natsrpc_registry_v1_registry, 14);
 
 /**
  * ModuleVersion describes one immutable version of a module.
@@ -649,6 +749,13 @@ export type ModuleVersion = Message<"natsrpc.registry.v1.ModuleVersion"> & {
    * @generated from field: repeated uint64 revert_of = 7;
    */
   revertOf: bigint[];
+
+  /**
+   * pushed_by is what is known about who pushed the version.
+   *
+   * @generated from field: natsrpc.registry.v1.Pusher pushed_by = 8;
+   */
+  pushedBy?: Pusher | undefined;
 };
 
 /**
@@ -656,7 +763,7 @@ export type ModuleVersion = Message<"natsrpc.registry.v1.ModuleVersion"> & {
  * Use `create(ModuleVersionSchema)` to create a new message.
  */
 export const ModuleVersionSchema: GenMessage<ModuleVersion> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 13);
+  messageDesc(file_natsrpc_registry_v1_registry, 15);
 
 /**
  * Dependency identifies one imported file.
@@ -709,7 +816,7 @@ export type Dependency = Message<"natsrpc.registry.v1.Dependency"> & {
  * Use `create(DependencySchema)` to create a new message.
  */
 export const DependencySchema: GenMessage<Dependency> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 14);
+  messageDesc(file_natsrpc_registry_v1_registry, 16);
 
 /**
  * GetModuleVersionRequest asks for the files of one version.
@@ -766,7 +873,7 @@ export type GetModuleVersionRequest = Message<"natsrpc.registry.v1.GetModuleVers
  * Use `create(GetModuleVersionRequestSchema)` to create a new message.
  */
 export const GetModuleVersionRequestSchema: GenMessage<GetModuleVersionRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 15);
+  messageDesc(file_natsrpc_registry_v1_registry, 17);
 
 /**
  * GetModuleVersionResponse carries the files of one version.
@@ -811,7 +918,7 @@ export type GetModuleVersionResponse = Message<"natsrpc.registry.v1.GetModuleVer
  * Use `create(GetModuleVersionResponseSchema)` to create a new message.
  */
 export const GetModuleVersionResponseSchema: GenMessage<GetModuleVersionResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 16);
+  messageDesc(file_natsrpc_registry_v1_registry, 18);
 
 /**
  * ObjectRef names an object in a JetStream Object Store bucket.
@@ -853,7 +960,7 @@ export type ObjectRef = Message<"natsrpc.registry.v1.ObjectRef"> & {
  * Use `create(ObjectRefSchema)` to create a new message.
  */
 export const ObjectRefSchema: GenMessage<ObjectRef> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 17);
+  messageDesc(file_natsrpc_registry_v1_registry, 19);
 
 /**
  * ResolveSymbolRequest names a symbol.
@@ -905,7 +1012,7 @@ export type ResolveSymbolRequest = Message<"natsrpc.registry.v1.ResolveSymbolReq
  * Use `create(ResolveSymbolRequestSchema)` to create a new message.
  */
 export const ResolveSymbolRequestSchema: GenMessage<ResolveSymbolRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 18);
+  messageDesc(file_natsrpc_registry_v1_registry, 20);
 
 /**
  * ResolveSymbolResponse carries the file that defines a symbol.
@@ -972,7 +1079,7 @@ export type ResolveSymbolResponse = Message<"natsrpc.registry.v1.ResolveSymbolRe
  * Use `create(ResolveSymbolResponseSchema)` to create a new message.
  */
 export const ResolveSymbolResponseSchema: GenMessage<ResolveSymbolResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 19);
+  messageDesc(file_natsrpc_registry_v1_registry, 21);
 
 /**
  * ResolveFileRequest names a file.
@@ -1022,7 +1129,7 @@ export type ResolveFileRequest = Message<"natsrpc.registry.v1.ResolveFileRequest
  * Use `create(ResolveFileRequestSchema)` to create a new message.
  */
 export const ResolveFileRequestSchema: GenMessage<ResolveFileRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 20);
+  messageDesc(file_natsrpc_registry_v1_registry, 22);
 
 /**
  * ResolveFileResponse carries a file and its dependencies.
@@ -1074,7 +1181,7 @@ export type ResolveFileResponse = Message<"natsrpc.registry.v1.ResolveFileRespon
  * Use `create(ResolveFileResponseSchema)` to create a new message.
  */
 export const ResolveFileResponseSchema: GenMessage<ResolveFileResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 21);
+  messageDesc(file_natsrpc_registry_v1_registry, 23);
 
 /**
  * ResolveSubjectRequest names a NATS subject.
@@ -1120,7 +1227,7 @@ export type ResolveSubjectRequest = Message<"natsrpc.registry.v1.ResolveSubjectR
  * Use `create(ResolveSubjectRequestSchema)` to create a new message.
  */
 export const ResolveSubjectRequestSchema: GenMessage<ResolveSubjectRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 22);
+  messageDesc(file_natsrpc_registry_v1_registry, 24);
 
 /**
  * ResolveSubjectResponse says which method a subject belongs to.
@@ -1237,7 +1344,7 @@ export type ResolveSubjectResponse = Message<"natsrpc.registry.v1.ResolveSubject
  * Use `create(ResolveSubjectResponseSchema)` to create a new message.
  */
 export const ResolveSubjectResponseSchema: GenMessage<ResolveSubjectResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 23);
+  messageDesc(file_natsrpc_registry_v1_registry, 25);
 
 /**
  * FindFileDigestRequest names a per-file digest.
@@ -1260,7 +1367,7 @@ export type FindFileDigestRequest = Message<"natsrpc.registry.v1.FindFileDigestR
  * Use `create(FindFileDigestRequestSchema)` to create a new message.
  */
 export const FindFileDigestRequestSchema: GenMessage<FindFileDigestRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 24);
+  messageDesc(file_natsrpc_registry_v1_registry, 26);
 
 /**
  * FindFileDigestResponse says where a per-file digest occurs.
@@ -1282,7 +1389,7 @@ export type FindFileDigestResponse = Message<"natsrpc.registry.v1.FindFileDigest
  * Use `create(FindFileDigestResponseSchema)` to create a new message.
  */
 export const FindFileDigestResponseSchema: GenMessage<FindFileDigestResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 25);
+  messageDesc(file_natsrpc_registry_v1_registry, 27);
 
 /**
  * FileDigestMatch is one own file of one module whose content has the
@@ -1328,7 +1435,7 @@ export type FileDigestMatch = Message<"natsrpc.registry.v1.FileDigestMatch"> & {
  * Use `create(FileDigestMatchSchema)` to create a new message.
  */
 export const FileDigestMatchSchema: GenMessage<FileDigestMatch> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 26);
+  messageDesc(file_natsrpc_registry_v1_registry, 28);
 
 /**
  * VersionRange is a run of consecutive versions of a module.
@@ -1356,7 +1463,7 @@ export type VersionRange = Message<"natsrpc.registry.v1.VersionRange"> & {
  * Use `create(VersionRangeSchema)` to create a new message.
  */
 export const VersionRangeSchema: GenMessage<VersionRange> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 27);
+  messageDesc(file_natsrpc_registry_v1_registry, 29);
 
 /**
  * VersionCreatedRequest announces a new version.
@@ -1377,7 +1484,7 @@ export type VersionCreatedRequest = Message<"natsrpc.registry.v1.VersionCreatedR
  * Use `create(VersionCreatedRequestSchema)` to create a new message.
  */
 export const VersionCreatedRequestSchema: GenMessage<VersionCreatedRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 28);
+  messageDesc(file_natsrpc_registry_v1_registry, 30);
 
 /**
  * PushOutcome says what a push did, or for a dry run what it would do.
