@@ -44,8 +44,8 @@ type Request struct {
 	Role string
 	// Module is the module of pusher and policy-admin.
 	Module string
-	// Services are the services of service, client and bridge (one), and
-	// every service for gateway and tap.
+	// Services are the service of service and bridge (one), the services
+	// a client calls, and every service for gateway and tap.
 	Services []*spec.Service
 	// InboxPrefix is the role's own reply inbox prefix; empty for the
 	// role's default (_INBOX; a service's _INBOX_<micro name>).
@@ -173,10 +173,12 @@ func Derive(r Request) (*Permissions, error) {
 			denyEvents()
 		}
 	case "client":
-		if err := needService(); err != nil {
-			return nil, err
+		if len(r.Services) == 0 {
+			return nil, fmt.Errorf("role client needs --service: the full name of each service it calls")
 		}
-		client(p, r.Services[0], r.SubjectPrefix, r.ServiceInboxPrefix)
+		for _, s := range r.Services {
+			client(p, s, r.SubjectPrefix, r.ServiceInboxPrefix)
+		}
 		ownInbox()
 		denyEvents()
 	case "gateway":

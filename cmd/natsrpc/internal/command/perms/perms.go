@@ -19,7 +19,7 @@ import (
 
 type flags struct {
 	Module             string
-	Service            string
+	Services           []string
 	InboxPrefix        string
 	ServiceInboxPrefix string
 	SubjectPrefix      string
@@ -47,7 +47,7 @@ for its job, and nothing more. ROLE is one of:
   admin         every registry subject
   service       an instance of --service S: its subjects in its queue group,
                 $SRV discovery, its inbox, responses, durable events' streams
-  client        a caller of --service S: its subjects, its own inbox
+  client        a caller of --service S (repeatable): their subjects, its own inbox
   gateway       a caller of every service, and read
   tap           watch every service's traffic and ask for schemas, and read
   bridge        serve --service S (as service) and read
@@ -64,7 +64,7 @@ Service roles take the schemas from the registry's latest versions, or from
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.Module, "module", "", "The module of pusher and policy-admin")
-	fs.StringVar(&f.Service, "service", "", "The service of service, client and bridge, by full name")
+	fs.StringArrayVar(&f.Services, "service", nil, "The service of service and bridge, by full name; for client, each service it calls (repeatable)")
 	fs.StringVar(&f.InboxPrefix, "inbox-prefix", "", "The role's reply inbox prefix, as its connection sets it (nats.go CustomInboxPrefix, natsrpc --inbox-prefix); default _INBOX, for a service _INBOX_<micro name>")
 	fs.StringVar(&f.ServiceInboxPrefix, "service-inbox-prefix", "", "For client and gateway: the inbox prefix of the services they stream with (default _INBOX_<micro name>)")
 	fs.StringVar(&f.SubjectPrefix, "subject-prefix", "", "The runtime subject prefix of the services and the registry (natsrpc.WithSubjectPrefix)")
@@ -83,8 +83,11 @@ func run(ctx context.Context, cmd *cobra.Command, g *cli.Globals, f *flags, role
 		SubjectPrefix: f.SubjectPrefix, Bucket: f.Bucket, MaxStream: f.MaxStream}
 	switch role {
 	case "service", "client", "bridge", "gateway", "tap":
-		if f.Service == "" && (role == "service" || role == "client" || role == "bridge") {
+		if len(f.Services) == 0 && (role == "service" || role == "client" || role == "bridge") {
 			return fmt.Errorf("role %s needs --service: the full name of the service, e.g. gaming.quest_system.v1.QuestSystemService", role)
+		}
+		if len(f.Services) > 1 && role != "client" {
+			return fmt.Errorf("role %s is for one service: give --service once", role)
 		}
 		services, err := loadServices(ctx, g, f)
 		if err != nil {
@@ -92,7 +95,7 @@ func run(ctx context.Context, cmd *cobra.Command, g *cli.Globals, f *flags, role
 		}
 		req.Services = services
 	default:
-		if f.Service != "" {
+		if len(f.Services) > 0 {
 			return fmt.Errorf("role %s takes no --service", role)
 		}
 	}
@@ -129,12 +132,16 @@ func loadServices(ctx context.Context, g *cli.Globals, f *flags) ([]*spec.Servic
 		defer closeConn()
 		src = schema.Registry(c, regctl.ModuleRef{}, g.ServerRedacted())
 	}
-	if f.Service != "" {
-		s, err := src.Service(ctx, f.Service)
-		if err != nil {
-			return nil, err
+	if len(f.Services) > 0 {
+		var out []*spec.Service
+		for _, name := range f.Services {
+			s, err := src.Service(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s.Service)
 		}
-		return []*spec.Service{s.Service}, nil
+		return out, nil
 	}
 	all, err := src.Services(ctx)
 	if err != nil {
