@@ -28,6 +28,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/policy"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/reservations"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/services"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/shadow"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/status"
@@ -67,6 +68,9 @@ func newRoot() *cobra.Command {
 		perms.NewCommand("perms", g),
 		cli.Group("registry", "Run and manage the schema registry",
 			registryserve.NewCommand("serve", g),
+			reservations.NewReserveCommand("reserve", g),
+			reservations.NewReleaseCommand("release", g),
+			reservations.NewListCommand("reservations", g),
 		),
 	)
 	g.Bind(root.PersistentFlags())

@@ -152,6 +152,28 @@ func TestPermsRegistryRoles(t *testing.T) {
 	// The admin may do anything through the API.
 	natsrpc(t, append(as("admin"), "policy", "payment", "--use", "FILE")...).want(t, 0, "", "")
 
+	// Package reservations: only an admin reserves; a reserved package
+	// cannot be claimed by another module's push (squatting), and anyone
+	// who reads sees the reservations.
+	shopDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(shopDir, "acme", "shop", "v1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shopDir, "acme", "shop", "v1", "shop.proto"), []byte("syntax = \"proto3\";\npackage acme.shop.v1;\nmessage Cart { string id = 1; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shopDir, "buf.yaml"), []byte("version: v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	natsrpc(t, append(as("quest"), "registry", "reserve", "acme.shop", "--module", "shop")...).want(t, 1, "", "lacks the registry's admin right")
+	natsrpc(t, append(as("admin"), "registry", "reserve", "acme.shop", "--module", "shop")...).want(t, 0, "package prefix acme.shop reserved for module shop", "")
+	natsrpc(t, append(as("reader"), "registry", "reservations")...).want(t, 0, "acme.shop", "")
+	natsrpc(t, append(as("quest"), "push", shopDir, "--module", "quest")...).want(t, 100, "", "")
+	if r := natsrpc(t, append(as("quest"), "push", shopDir, "--module", "quest", "--dry-run")...); !strings.Contains(r.stdout+r.stderr, `package "acme.shop.v1" is reserved for module "shop"`) {
+		t.Errorf("the refused push does not name the reservation:\n%s\n%s", r.stdout, r.stderr)
+	}
+	natsrpc(t, append(as("admin"), "registry", "release", "acme.shop")...).want(t, 0, "released", "")
+
 	// Nobody but the registry announces versions or writes its buckets.
 	for _, user := range []string{"reader", "quest", "qpolicy", "admin"} {
 		var v violations

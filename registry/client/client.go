@@ -48,6 +48,8 @@ const headroom = 64 << 10
 type Client struct {
 	nc     *nats.Conn
 	api    registryv1natsrpc.RegistryServiceClient
+	read   registryv1natsrpc.RegistryReadServiceClient
+	admin  registryv1natsrpc.RegistryAdminServiceClient
 	bucket string
 	prefix string
 	claims *registryv1.PushClaims
@@ -109,13 +111,16 @@ func New(nc *nats.Conn, opts ...Option) *Client {
 	if cfg.prefix != "" {
 		copts = append([]natsrpc.ClientOption{natsrpc.WithSubjectPrefix(cfg.prefix)}, copts...)
 	}
+	read := registryv1natsrpc.NewRegistryReadServiceClient(nc, copts...)
 	return &Client{
 		nc: nc,
 		api: rightsAPI{
-			read:   registryv1natsrpc.NewRegistryReadServiceClient(nc, copts...),
+			read:   read,
 			push:   registryv1natsrpc.NewRegistryPushServiceClient(nc, copts...),
 			policy: registryv1natsrpc.NewRegistryPolicyServiceClient(nc, copts...),
 		},
+		read:   read,
+		admin:  registryv1natsrpc.NewRegistryAdminServiceClient(nc, copts...),
 		bucket: cfg.bucket,
 		prefix: cfg.prefix,
 		claims: cfg.claims,
@@ -126,6 +131,20 @@ func New(nc *nats.Conn, opts ...Option) *Client {
 // go to RegistryReadService, a push or a policy change to the subject of
 // its module's right (RegistryPushService, RegistryPolicyService).
 func (c *Client) API() registryv1natsrpc.RegistryServiceClient { return c.api }
+
+// Admin returns the registry's admin API (RegistryAdminService: package
+// reservations), which needs the admin right.
+func (c *Client) Admin() registryv1natsrpc.RegistryAdminServiceClient { return c.admin }
+
+// ListReservations returns the package reservations, by prefix (the read
+// right).
+func (c *Client) ListReservations(ctx context.Context) ([]*registryv1.Reservation, error) {
+	res, err := c.read.ListReservations(ctx, &registryv1.ListReservationsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return res.GetReservations(), nil
+}
 
 // Conn returns the client's NATS connection.
 func (c *Client) Conn() *nats.Conn { return c.nc }

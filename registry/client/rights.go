@@ -23,6 +23,7 @@ const (
 	pushStem   = "natsrpc.registry.v1.push"
 	policyStem = "natsrpc.registry.v1.policy"
 	legacyStem = "natsrpc.registry.v1.RegistryService"
+	adminStem  = "natsrpc.registry.v1.admin"
 )
 
 type rightsAPI struct {
@@ -99,7 +100,7 @@ func (a rightsAPI) FindFileDigest(ctx context.Context, req *registryv1.FindFileD
 // API before rights; "" for other subjects. A subject prefix given with
 // WithSubjectPrefix may come before it.
 func RightOf(subject string) string {
-	for _, stem := range []string{readStem, pushStem, policyStem, legacyStem} {
+	for _, stem := range []string{readStem, pushStem, policyStem, legacyStem, adminStem} {
 		i := strings.Index(subject, stem+".")
 		if i < 0 || (i > 0 && subject[i-1] != '.') {
 			continue
@@ -108,7 +109,7 @@ func RightOf(subject string) string {
 		switch stem {
 		case readStem:
 			return "read"
-		case legacyStem:
+		case legacyStem, adminStem:
 			return "admin"
 		}
 		_, module, ok := strings.Cut(rest, ".")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/natsrpc/natsrpc"
 	registryv1 "github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1"
 	"github.com/natsrpc/natsrpc/proto/natsrpc/registry/v1/registryv1natsrpc"
@@ -72,4 +74,48 @@ func subjectModule(ctx context.Context, payload, right string) (string, error) {
 		return "", natsrpc.NewError(natsrpc.CodePermissionDenied, fmt.Errorf("the request names module %q but came on the %s subject of module %q: send it on %q's subject, which needs the %s right of %q", payload, right, module, payload, right, payload))
 	}
 	return module, nil
+}
+
+// adminAPI serves RegistryAdminService: the admin right.
+type adminAPI struct{ s *Server }
+
+var _ registryv1natsrpc.RegistryAdminServiceHandler = adminAPI{}
+
+// ReservePackage implements RegistryAdminService.ReservePackage.
+func (a adminAPI) ReservePackage(ctx context.Context, req *registryv1.ReservePackageRequest) (*registryv1.ReservePackageResponse, error) {
+	res, err := a.s.reg.ReservePackage(ctx, req.GetPrefix(), req.GetModule())
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return &registryv1.ReservePackageResponse{Reservation: reservation(res)}, nil
+}
+
+// ReleasePackage implements RegistryAdminService.ReleasePackage.
+func (a adminAPI) ReleasePackage(ctx context.Context, req *registryv1.ReleasePackageRequest) (*registryv1.ReleasePackageResponse, error) {
+	res, err := a.s.reg.ReleasePackage(ctx, req.GetPrefix())
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return &registryv1.ReleasePackageResponse{Reservation: reservation(res)}, nil
+}
+
+// ListReservations implements RegistryReadService.ListReservations.
+func (s *Server) ListReservations(ctx context.Context, _ *registryv1.ListReservationsRequest) (*registryv1.ListReservationsResponse, error) {
+	list, err := s.reg.ListReservations(ctx)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	out := &registryv1.ListReservationsResponse{Reservations: make([]*registryv1.Reservation, 0, len(list))}
+	for _, r := range list {
+		out.Reservations = append(out.Reservations, reservation(r))
+	}
+	return out, nil
+}
+
+func reservation(r store.Reservation) *registryv1.Reservation {
+	out := &registryv1.Reservation{Prefix: r.Prefix, Module: r.Module}
+	if !r.CreateTime.IsZero() {
+		out.CreateTime = timestamppb.New(r.CreateTime)
+	}
+	return out
 }

@@ -7,7 +7,8 @@
 // RegistryPushService on natsrpc.registry.v1.push.Push.<module> and
 // RegistryPolicyService on natsrpc.registry.v1.policy.SetPolicy.<module>
 // (a payload naming another module than the subject is refused with
-// permission_denied). RegistryService, the API before rights, is served
+// permission_denied), RegistryAdminService (package reservations) on
+// natsrpc.registry.v1.admin.<Method>. RegistryService, the API before rights, is served
 // too, for clients built against it; grant its subjects to administrators
 // only (docs/registry.md).
 //
@@ -167,6 +168,9 @@ func New(nc *nats.Conn, reg *store.Registry, opts ...Option) (*Server, error) {
 		},
 		func() (*natsrpc.Service, error) {
 			return registryv1natsrpc.RegisterRegistryPolicyServiceHandler(nc, policyAPI{s}, with(natsrpc.WithSubjectWildcard("SetPolicy"))...)
+		},
+		func() (*natsrpc.Service, error) {
+			return registryv1natsrpc.RegisterRegistryAdminServiceHandler(nc, adminAPI{s}, with()...)
 		},
 		func() (*natsrpc.Service, error) {
 			return registryv1natsrpc.RegisterRegistryServiceHandler(nc, s, with()...)

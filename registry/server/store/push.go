@@ -569,6 +569,15 @@ func (r *Registry) claims(ctx context.Context, module string, prev, c *content) 
 		if _, ok := slices.BinarySearch(prevPkgs, pkg); ok {
 			continue
 		}
+		res, err := r.reservedFor(ctx, pkg)
+		if err != nil {
+			return nil, nil, err
+		}
+		if res != nil && res.Module != module {
+			violations = append(violations, violationAt(RulePackageReserved, fd, []int32{2},
+				"package %q is reserved for module %q (prefix %q); rename the package, or push these files as part of module %q", pkg, res.Module, res.Prefix, res.Module))
+			continue
+		}
 		o, rev, err := r.readOwner(ctx, pkgKey(pkg))
 		if err != nil {
 			return nil, nil, err

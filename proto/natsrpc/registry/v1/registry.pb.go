@@ -43,6 +43,9 @@
 //                               subject's last token)
 //   - set the policy of M:      natsrpc.registry.v1.policy.*.M
 //                               (RegistryPolicyService)
+//   - admin:                    natsrpc.registry.v1.>
+//                               (RegistryAdminService: package
+//                               reservations; and RegistryService)
 //
 // A request on a push or policy subject whose payload names another module
 // than the subject's token is refused with PERMISSION_DENIED. Only the
@@ -2897,6 +2900,347 @@ func (x *VersionCreatedRequest) GetVersion() *ModuleVersion {
 	return nil
 }
 
+// Reservation reserves a package prefix for a module.
+type Reservation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// prefix is a package name; it covers the package and every package
+	// under it ("gaming.payment" covers "gaming.payment.v1").
+	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// module is the module the prefix is reserved for.
+	Module string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
+	// create_time is when the reservation was made.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reservation) Reset() {
+	*x = Reservation{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reservation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reservation) ProtoMessage() {}
+
+func (x *Reservation) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
+func (*Reservation) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *Reservation) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *Reservation) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *Reservation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// ListReservationsRequest asks for every reservation.
+type ListReservationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReservationsRequest) Reset() {
+	*x = ListReservationsRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReservationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReservationsRequest) ProtoMessage() {}
+
+func (x *ListReservationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReservationsRequest.ProtoReflect.Descriptor instead.
+func (*ListReservationsRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{32}
+}
+
+// ListReservationsResponse carries the reservations, by prefix.
+type ListReservationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reservations are sorted by prefix.
+	Reservations  []*Reservation `protobuf:"bytes,1,rep,name=reservations,proto3" json:"reservations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReservationsResponse) Reset() {
+	*x = ListReservationsResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReservationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReservationsResponse) ProtoMessage() {}
+
+func (x *ListReservationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReservationsResponse.ProtoReflect.Descriptor instead.
+func (*ListReservationsResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListReservationsResponse) GetReservations() []*Reservation {
+	if x != nil {
+		return x.Reservations
+	}
+	return nil
+}
+
+// ReservePackageRequest reserves a prefix.
+type ReservePackageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// prefix is a package name, e.g. "gaming.payment".
+	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// module is the module to reserve it for.
+	Module        string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReservePackageRequest) Reset() {
+	*x = ReservePackageRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReservePackageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReservePackageRequest) ProtoMessage() {}
+
+func (x *ReservePackageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReservePackageRequest.ProtoReflect.Descriptor instead.
+func (*ReservePackageRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ReservePackageRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ReservePackageRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+// ReservePackageResponse carries the reservation.
+type ReservePackageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reservation is the stored reservation.
+	Reservation   *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReservePackageResponse) Reset() {
+	*x = ReservePackageResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReservePackageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReservePackageResponse) ProtoMessage() {}
+
+func (x *ReservePackageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReservePackageResponse.ProtoReflect.Descriptor instead.
+func (*ReservePackageResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ReservePackageResponse) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+// ReleasePackageRequest removes a reservation.
+type ReleasePackageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// prefix is the reserved prefix.
+	Prefix        string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasePackageRequest) Reset() {
+	*x = ReleasePackageRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasePackageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasePackageRequest) ProtoMessage() {}
+
+func (x *ReleasePackageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasePackageRequest.ProtoReflect.Descriptor instead.
+func (*ReleasePackageRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ReleasePackageRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// ReleasePackageResponse says what was released.
+type ReleasePackageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reservation is the removed reservation.
+	Reservation   *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasePackageResponse) Reset() {
+	*x = ReleasePackageResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasePackageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasePackageResponse) ProtoMessage() {}
+
+func (x *ReleasePackageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasePackageResponse.ProtoReflect.Descriptor instead.
+func (*ReleasePackageResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReleasePackageResponse) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
 var File_natsrpc_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
@@ -3079,7 +3423,24 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x12\n" +
 	"\x04last\x18\x02 \x01(\x04R\x04last\"U\n" +
 	"\x15VersionCreatedRequest\x12<\n" +
-	"\aversion\x18\x01 \x01(\v2\".natsrpc.registry.v1.ModuleVersionR\aversion*{\n" +
+	"\aversion\x18\x01 \x01(\v2\".natsrpc.registry.v1.ModuleVersionR\aversion\"z\n" +
+	"\vReservation\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x16\n" +
+	"\x06module\x18\x02 \x01(\tR\x06module\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\x19\n" +
+	"\x17ListReservationsRequest\"`\n" +
+	"\x18ListReservationsResponse\x12D\n" +
+	"\freservations\x18\x01 \x03(\v2 .natsrpc.registry.v1.ReservationR\freservations\"G\n" +
+	"\x15ReservePackageRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x16\n" +
+	"\x06module\x18\x02 \x01(\tR\x06module\"\\\n" +
+	"\x16ReservePackageResponse\x12B\n" +
+	"\vreservation\x18\x01 \x01(\v2 .natsrpc.registry.v1.ReservationR\vreservation\"/\n" +
+	"\x15ReleasePackageRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"\\\n" +
+	"\x16ReleasePackageResponse\x12B\n" +
+	"\vreservation\x18\x01 \x01(\v2 .natsrpc.registry.v1.ReservationR\vreservation*{\n" +
 	"\vPushOutcome\x12\x1c\n" +
 	"\x18PUSH_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PUSH_OUTCOME_CREATED\x10\x01\x12\x1a\n" +
@@ -3114,7 +3475,7 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x19METHOD_KIND_SERVER_STREAM\x10\x02\x12\x1d\n" +
 	"\x19METHOD_KIND_CLIENT_STREAM\x10\x03\x12\x1b\n" +
 	"\x17METHOD_KIND_BIDI_STREAM\x10\x04\x12\x15\n" +
-	"\x11METHOD_KIND_EVENT\x10\x052\x9c\a\n" +
+	"\x11METHOD_KIND_EVENT\x10\x052\x92\b\n" +
 	"\x13RegistryReadService\x12_\n" +
 	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12e\n" +
 	"\vListModules\x12'.natsrpc.registry.v1.ListModulesRequest\x1a(.natsrpc.registry.v1.ListModulesResponse\"\x03\x90\x02\x01\x12h\n" +
@@ -3123,11 +3484,15 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\rResolveSymbol\x12).natsrpc.registry.v1.ResolveSymbolRequest\x1a*.natsrpc.registry.v1.ResolveSymbolResponse\"\x03\x90\x02\x01\x12e\n" +
 	"\vResolveFile\x12'.natsrpc.registry.v1.ResolveFileRequest\x1a(.natsrpc.registry.v1.ResolveFileResponse\"\x03\x90\x02\x01\x12n\n" +
 	"\x0eResolveSubject\x12*.natsrpc.registry.v1.ResolveSubjectRequest\x1a+.natsrpc.registry.v1.ResolveSubjectResponse\"\x03\x90\x02\x01\x12n\n" +
-	"\x0eFindFileDigest\x12*.natsrpc.registry.v1.FindFileDigestRequest\x1a+.natsrpc.registry.v1.FindFileDigestResponse\"\x03\x90\x02\x01\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.read*\x051.0.02\x02\b\x1e2\x97\x01\n" +
+	"\x0eFindFileDigest\x12*.natsrpc.registry.v1.FindFileDigestRequest\x1a+.natsrpc.registry.v1.FindFileDigestResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\x10ListReservations\x12,.natsrpc.registry.v1.ListReservationsRequest\x1a-.natsrpc.registry.v1.ListReservationsResponse\"\x03\x90\x02\x01\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.read*\x051.0.02\x02\b\x1e2\x97\x01\n" +
 	"\x13RegistryPushService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.push*\x051.0.02\x02\b\x1e2\xa5\x01\n" +
 	"\x15RegistryPolicyService\x12_\n" +
-	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\xb6\b\n" +
+	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\xa2\x02\n" +
+	"\x14RegistryAdminService\x12n\n" +
+	"\x0eReservePackage\x12*.natsrpc.registry.v1.ReservePackageRequest\x1a+.natsrpc.registry.v1.ReservePackageResponse\"\x03\x90\x02\x02\x12n\n" +
+	"\x0eReleasePackage\x12*.natsrpc.registry.v1.ReleasePackageRequest\x1a+.natsrpc.registry.v1.ReleasePackageResponse\"\x03\x90\x02\x02\x1a*\xea\xc3*&\x12\x19natsrpc.registry.v1.admin*\x051.0.02\x02\b\x1e2\xb6\b\n" +
 	"\x0fRegistryService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x12_\n" +
 	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -3155,7 +3520,7 @@ func file_natsrpc_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_natsrpc_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(PushOutcome)(0),                       // 0: natsrpc.registry.v1.PushOutcome
 	(Direction)(0),                         // 1: natsrpc.registry.v1.Direction
@@ -3193,16 +3558,23 @@ var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(*FileDigestMatch)(nil),                // 33: natsrpc.registry.v1.FileDigestMatch
 	(*VersionRange)(nil),                   // 34: natsrpc.registry.v1.VersionRange
 	(*VersionCreatedRequest)(nil),          // 35: natsrpc.registry.v1.VersionCreatedRequest
-	nil,                                    // 36: natsrpc.registry.v1.PushClaims.CiEntry
-	(*descriptorpb.FileDescriptorSet)(nil), // 37: google.protobuf.FileDescriptorSet
-	(*timestamppb.Timestamp)(nil),          // 38: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                  // 39: google.protobuf.Empty
+	(*Reservation)(nil),                    // 36: natsrpc.registry.v1.Reservation
+	(*ListReservationsRequest)(nil),        // 37: natsrpc.registry.v1.ListReservationsRequest
+	(*ListReservationsResponse)(nil),       // 38: natsrpc.registry.v1.ListReservationsResponse
+	(*ReservePackageRequest)(nil),          // 39: natsrpc.registry.v1.ReservePackageRequest
+	(*ReservePackageResponse)(nil),         // 40: natsrpc.registry.v1.ReservePackageResponse
+	(*ReleasePackageRequest)(nil),          // 41: natsrpc.registry.v1.ReleasePackageRequest
+	(*ReleasePackageResponse)(nil),         // 42: natsrpc.registry.v1.ReleasePackageResponse
+	nil,                                    // 43: natsrpc.registry.v1.PushClaims.CiEntry
+	(*descriptorpb.FileDescriptorSet)(nil), // 44: google.protobuf.FileDescriptorSet
+	(*timestamppb.Timestamp)(nil),          // 45: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                  // 46: google.protobuf.Empty
 }
 var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
-	37, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	44, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
 	6,  // 2: natsrpc.registry.v1.PushRequest.claims:type_name -> natsrpc.registry.v1.PushClaims
-	36, // 3: natsrpc.registry.v1.PushClaims.ci:type_name -> natsrpc.registry.v1.PushClaims.CiEntry
+	43, // 3: natsrpc.registry.v1.PushClaims.ci:type_name -> natsrpc.registry.v1.PushClaims.CiEntry
 	6,  // 4: natsrpc.registry.v1.Pusher.claimed:type_name -> natsrpc.registry.v1.PushClaims
 	0,  // 5: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
 	20, // 6: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
@@ -3213,72 +3585,82 @@ var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
 	10, // 11: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
 	10, // 12: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
 	17, // 13: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
-	38, // 14: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
+	45, // 14: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
 	20, // 15: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
-	38, // 16: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	45, // 16: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
 	21, // 17: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
 	7,  // 18: natsrpc.registry.v1.ModuleVersion.pushed_by:type_name -> natsrpc.registry.v1.Pusher
 	20, // 19: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	37, // 20: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	44, // 20: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 21: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	3,  // 22: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
-	37, // 23: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	44, // 23: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 24: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	37, // 25: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	44, // 25: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 26: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	4,  // 27: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
-	37, // 28: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	44, // 28: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 29: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	33, // 30: natsrpc.registry.v1.FindFileDigestResponse.matches:type_name -> natsrpc.registry.v1.FileDigestMatch
 	34, // 31: natsrpc.registry.v1.FileDigestMatch.ranges:type_name -> natsrpc.registry.v1.VersionRange
 	20, // 32: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	11, // 33: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	15, // 34: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	18, // 35: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	22, // 36: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	25, // 37: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	27, // 38: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	29, // 39: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	31, // 40: natsrpc.registry.v1.RegistryReadService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
-	5,  // 41: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	13, // 42: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	5,  // 43: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	11, // 44: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	13, // 45: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	15, // 46: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	18, // 47: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	22, // 48: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	25, // 49: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	27, // 50: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	29, // 51: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	31, // 52: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
-	35, // 53: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
-	12, // 54: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	16, // 55: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	19, // 56: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	23, // 57: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	26, // 58: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	28, // 59: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	30, // 60: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	32, // 61: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	8,  // 62: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	14, // 63: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	8,  // 64: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	12, // 65: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	14, // 66: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	16, // 67: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	19, // 68: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	23, // 69: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	26, // 70: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	28, // 71: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	30, // 72: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	32, // 73: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	39, // 74: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
-	54, // [54:75] is the sub-list for method output_type
-	33, // [33:54] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	45, // 33: natsrpc.registry.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
+	36, // 34: natsrpc.registry.v1.ListReservationsResponse.reservations:type_name -> natsrpc.registry.v1.Reservation
+	36, // 35: natsrpc.registry.v1.ReservePackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
+	36, // 36: natsrpc.registry.v1.ReleasePackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
+	11, // 37: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	15, // 38: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 39: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 40: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 41: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 42: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 43: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 44: natsrpc.registry.v1.RegistryReadService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	37, // 45: natsrpc.registry.v1.RegistryReadService.ListReservations:input_type -> natsrpc.registry.v1.ListReservationsRequest
+	5,  // 46: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	13, // 47: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	39, // 48: natsrpc.registry.v1.RegistryAdminService.ReservePackage:input_type -> natsrpc.registry.v1.ReservePackageRequest
+	41, // 49: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:input_type -> natsrpc.registry.v1.ReleasePackageRequest
+	5,  // 50: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	11, // 51: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	13, // 52: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	15, // 53: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 54: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 55: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 56: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 57: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 58: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 59: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	35, // 60: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
+	12, // 61: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	16, // 62: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 63: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 64: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 65: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 66: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 67: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 68: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	38, // 69: natsrpc.registry.v1.RegistryReadService.ListReservations:output_type -> natsrpc.registry.v1.ListReservationsResponse
+	8,  // 70: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	14, // 71: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	40, // 72: natsrpc.registry.v1.RegistryAdminService.ReservePackage:output_type -> natsrpc.registry.v1.ReservePackageResponse
+	42, // 73: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:output_type -> natsrpc.registry.v1.ReleasePackageResponse
+	8,  // 74: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	12, // 75: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	14, // 76: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	16, // 77: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 78: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 79: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 80: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 81: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 82: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 83: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	46, // 84: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
+	61, // [61:85] is the sub-list for method output_type
+	37, // [37:61] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_natsrpc_registry_v1_registry_proto_init() }
@@ -3312,9 +3694,9 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_natsrpc_registry_v1_registry_proto_rawDesc), len(file_natsrpc_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   32,
+			NumMessages:   39,
 			NumExtensions: 0,
-			NumServices:   5,
+			NumServices:   6,
 		},
 		GoTypes:           file_natsrpc_registry_v1_registry_proto_goTypes,
 		DependencyIndexes: file_natsrpc_registry_v1_registry_proto_depIdxs,

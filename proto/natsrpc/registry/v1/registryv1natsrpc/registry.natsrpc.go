@@ -27,6 +27,8 @@ const (
 	RegistryPushServiceName = "natsrpc.registry.v1.RegistryPushService"
 	// RegistryPolicyServiceName is the fully-qualified name of the RegistryPolicyService service.
 	RegistryPolicyServiceName = "natsrpc.registry.v1.RegistryPolicyService"
+	// RegistryAdminServiceName is the fully-qualified name of the RegistryAdminService service.
+	RegistryAdminServiceName = "natsrpc.registry.v1.RegistryAdminService"
 	// RegistryServiceName is the fully-qualified name of the RegistryService service.
 	RegistryServiceName = "natsrpc.registry.v1.RegistryService"
 	// RegistryEventsServiceName is the fully-qualified name of the RegistryEventsService service.
@@ -64,6 +66,9 @@ const (
 	// RegistryReadServiceFindFileDigestSubject is the NATS subject of the RegistryReadService's
 	// FindFileDigest RPC.
 	RegistryReadServiceFindFileDigestSubject = "natsrpc.registry.v1.read.FindFileDigest"
+	// RegistryReadServiceListReservationsSubject is the NATS subject of the RegistryReadService's
+	// ListReservations RPC.
+	RegistryReadServiceListReservationsSubject = "natsrpc.registry.v1.read.ListReservations"
 	// RegistryPushServiceSubjectWildcard matches the subject of every RegistryPushService method, for
 	// NATS permissions and monitoring.
 	RegistryPushServiceSubjectWildcard = "natsrpc.registry.v1.push.>"
@@ -75,6 +80,15 @@ const (
 	// RegistryPolicyServiceSetPolicySubject is the NATS subject of the RegistryPolicyService's
 	// SetPolicy RPC.
 	RegistryPolicyServiceSetPolicySubject = "natsrpc.registry.v1.policy.SetPolicy"
+	// RegistryAdminServiceSubjectWildcard matches the subject of every RegistryAdminService method, for
+	// NATS permissions and monitoring.
+	RegistryAdminServiceSubjectWildcard = "natsrpc.registry.v1.admin.>"
+	// RegistryAdminServiceReservePackageSubject is the NATS subject of the RegistryAdminService's
+	// ReservePackage RPC.
+	RegistryAdminServiceReservePackageSubject = "natsrpc.registry.v1.admin.ReservePackage"
+	// RegistryAdminServiceReleasePackageSubject is the NATS subject of the RegistryAdminService's
+	// ReleasePackage RPC.
+	RegistryAdminServiceReleasePackageSubject = "natsrpc.registry.v1.admin.ReleasePackage"
 	// RegistryServiceSubjectWildcard matches the subject of every RegistryService method, for NATS
 	// permissions and monitoring.
 	RegistryServiceSubjectWildcard = "natsrpc.registry.v1.RegistryService.>"
@@ -137,11 +151,20 @@ const (
 	// RegistryReadServiceFindFileDigestProcedure is the procedure name of the RegistryReadService's
 	// FindFileDigest RPC.
 	RegistryReadServiceFindFileDigestProcedure = "/natsrpc.registry.v1.RegistryReadService/FindFileDigest"
+	// RegistryReadServiceListReservationsProcedure is the procedure name of the RegistryReadService's
+	// ListReservations RPC.
+	RegistryReadServiceListReservationsProcedure = "/natsrpc.registry.v1.RegistryReadService/ListReservations"
 	// RegistryPushServicePushProcedure is the procedure name of the RegistryPushService's Push RPC.
 	RegistryPushServicePushProcedure = "/natsrpc.registry.v1.RegistryPushService/Push"
 	// RegistryPolicyServiceSetPolicyProcedure is the procedure name of the RegistryPolicyService's
 	// SetPolicy RPC.
 	RegistryPolicyServiceSetPolicyProcedure = "/natsrpc.registry.v1.RegistryPolicyService/SetPolicy"
+	// RegistryAdminServiceReservePackageProcedure is the procedure name of the RegistryAdminService's
+	// ReservePackage RPC.
+	RegistryAdminServiceReservePackageProcedure = "/natsrpc.registry.v1.RegistryAdminService/ReservePackage"
+	// RegistryAdminServiceReleasePackageProcedure is the procedure name of the RegistryAdminService's
+	// ReleasePackage RPC.
+	RegistryAdminServiceReleasePackageProcedure = "/natsrpc.registry.v1.RegistryAdminService/ReleasePackage"
 	// RegistryServicePushProcedure is the procedure name of the RegistryService's Push RPC.
 	RegistryServicePushProcedure = "/natsrpc.registry.v1.RegistryService/Push"
 	// RegistryServiceGetPolicyProcedure is the procedure name of the RegistryService's GetPolicy RPC.
@@ -201,6 +224,8 @@ type RegistryReadServiceClient interface {
 	// FindFileDigest lists the module versions whose own files include a
 	// file with a given per-file digest, as RegistryService.FindFileDigest.
 	FindFileDigest(context.Context, *v1.FindFileDigestRequest, ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error)
+	// ListReservations lists the package reservations, by prefix.
+	ListReservations(context.Context, *v1.ListReservationsRequest, ...natsrpc.CallOption) (*v1.ListReservationsResponse, error)
 }
 
 // NewRegistryReadServiceClient constructs a client for the natsrpc.registry.v1.RegistryReadService
@@ -216,6 +241,7 @@ func NewRegistryReadServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) R
 		resolveFile:      natsrpc.NewUnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse](nc, methods.ByName("ResolveFile"), opts...),
 		resolveSubject:   natsrpc.NewUnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse](nc, methods.ByName("ResolveSubject"), opts...),
 		findFileDigest:   natsrpc.NewUnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse](nc, methods.ByName("FindFileDigest"), opts...),
+		listReservations: natsrpc.NewUnaryClient[v1.ListReservationsRequest, v1.ListReservationsResponse](nc, methods.ByName("ListReservations"), opts...),
 	}
 }
 
@@ -247,6 +273,8 @@ type RegistryReadServiceHandler interface {
 	// FindFileDigest lists the module versions whose own files include a
 	// file with a given per-file digest, as RegistryService.FindFileDigest.
 	FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error)
+	// ListReservations lists the package reservations, by prefix.
+	ListReservations(context.Context, *v1.ListReservationsRequest) (*v1.ListReservationsResponse, error)
 }
 
 // RegisterRegistryReadServiceHandler serves impl as the natsrpc.registry.v1.RegistryReadService
@@ -264,6 +292,7 @@ func RegisterRegistryReadServiceHandler(nc *nats.Conn, impl RegistryReadServiceH
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveFile"), impl.ResolveFile),
 		natsrpc.NewUnaryHandler(methods.ByName("ResolveSubject"), impl.ResolveSubject),
 		natsrpc.NewUnaryHandler(methods.ByName("FindFileDigest"), impl.FindFileDigest),
+		natsrpc.NewUnaryHandler(methods.ByName("ListReservations"), impl.ListReservations),
 	}, opts...)
 }
 
@@ -304,6 +333,10 @@ func (UnimplementedRegistryReadServiceHandler) FindFileDigest(context.Context, *
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.FindFileDigest is not implemented"))
 }
 
+func (UnimplementedRegistryReadServiceHandler) ListReservations(context.Context, *v1.ListReservationsRequest) (*v1.ListReservationsResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.ListReservations is not implemented"))
+}
+
 // registryReadServiceClient implements RegistryReadServiceClient.
 type registryReadServiceClient struct {
 	getPolicy        *natsrpc.UnaryClient[v1.GetPolicyRequest, v1.GetPolicyResponse]
@@ -314,6 +347,7 @@ type registryReadServiceClient struct {
 	resolveFile      *natsrpc.UnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse]
 	resolveSubject   *natsrpc.UnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse]
 	findFileDigest   *natsrpc.UnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse]
+	listReservations *natsrpc.UnaryClient[v1.ListReservationsRequest, v1.ListReservationsResponse]
 }
 
 // GetPolicy calls natsrpc.registry.v1.RegistryReadService.GetPolicy.
@@ -354,6 +388,11 @@ func (c *registryReadServiceClient) ResolveSubject(ctx context.Context, req *v1.
 // FindFileDigest calls natsrpc.registry.v1.RegistryReadService.FindFileDigest.
 func (c *registryReadServiceClient) FindFileDigest(ctx context.Context, req *v1.FindFileDigestRequest, opts ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error) {
 	return c.findFileDigest.CallUnary(ctx, req, opts...)
+}
+
+// ListReservations calls natsrpc.registry.v1.RegistryReadService.ListReservations.
+func (c *registryReadServiceClient) ListReservations(ctx context.Context, req *v1.ListReservationsRequest, opts ...natsrpc.CallOption) (*v1.ListReservationsResponse, error) {
+	return c.listReservations.CallUnary(ctx, req, opts...)
 }
 
 // RegistryPushServiceClient is a client for the natsrpc.registry.v1.RegistryPushService service.
@@ -485,6 +524,91 @@ type registryPolicyServiceClient struct {
 // SetPolicy calls natsrpc.registry.v1.RegistryPolicyService.SetPolicy.
 func (c *registryPolicyServiceClient) SetPolicy(ctx context.Context, req *v1.SetPolicyRequest, opts ...natsrpc.CallOption) (*v1.SetPolicyResponse, error) {
 	return c.setPolicy.CallUnary(ctx, req, opts...)
+}
+
+// RegistryAdminServiceClient is a client for the natsrpc.registry.v1.RegistryAdminService service.
+//
+// RegistryAdminService is the admin right, on
+// natsrpc.registry.v1.admin.<Method>: package reservations.
+type RegistryAdminServiceClient interface {
+	// ReservePackage reserves a package prefix for a module: pushes of other
+	// modules whose own files declare a package equal to the prefix or under
+	// it ("<prefix>.x") are refused (REGISTRY_PACKAGE_RESERVED). It fails
+	// with FAILED_PRECONDITION when another module holds the prefix or owns
+	// such a package; reserving again for the same module changes nothing.
+	ReservePackage(context.Context, *v1.ReservePackageRequest, ...natsrpc.CallOption) (*v1.ReservePackageResponse, error)
+	// ReleasePackage removes a reservation. Packages already pushed stay
+	// with the modules that declare them.
+	ReleasePackage(context.Context, *v1.ReleasePackageRequest, ...natsrpc.CallOption) (*v1.ReleasePackageResponse, error)
+}
+
+// NewRegistryAdminServiceClient constructs a client for the
+// natsrpc.registry.v1.RegistryAdminService service that calls it over nc. The options apply to
+// every method.
+func NewRegistryAdminServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) RegistryAdminServiceClient {
+	methods := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryAdminService").Methods()
+	return &registryAdminServiceClient{
+		reservePackage: natsrpc.NewUnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse](nc, methods.ByName("ReservePackage"), opts...),
+		releasePackage: natsrpc.NewUnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse](nc, methods.ByName("ReleasePackage"), opts...),
+	}
+}
+
+// RegistryAdminServiceHandler is an implementation of the natsrpc.registry.v1.RegistryAdminService
+// service.
+//
+// RegistryAdminService is the admin right, on
+// natsrpc.registry.v1.admin.<Method>: package reservations.
+type RegistryAdminServiceHandler interface {
+	// ReservePackage reserves a package prefix for a module: pushes of other
+	// modules whose own files declare a package equal to the prefix or under
+	// it ("<prefix>.x") are refused (REGISTRY_PACKAGE_RESERVED). It fails
+	// with FAILED_PRECONDITION when another module holds the prefix or owns
+	// such a package; reserving again for the same module changes nothing.
+	ReservePackage(context.Context, *v1.ReservePackageRequest) (*v1.ReservePackageResponse, error)
+	// ReleasePackage removes a reservation. Packages already pushed stay
+	// with the modules that declare them.
+	ReleasePackage(context.Context, *v1.ReleasePackageRequest) (*v1.ReleasePackageResponse, error)
+}
+
+// RegisterRegistryAdminServiceHandler serves impl as the natsrpc.registry.v1.RegistryAdminService
+// service over nc, one NATS endpoint per method on the subjects above, and returns the running
+// service.
+func RegisterRegistryAdminServiceHandler(nc *nats.Conn, impl RegistryAdminServiceHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error) {
+	service := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryAdminService")
+	methods := service.Methods()
+	return natsrpc.NewService(nc, service, []natsrpc.Handler{
+		natsrpc.NewUnaryHandler(methods.ByName("ReservePackage"), impl.ReservePackage),
+		natsrpc.NewUnaryHandler(methods.ByName("ReleasePackage"), impl.ReleasePackage),
+	}, opts...)
+}
+
+// UnimplementedRegistryAdminServiceHandler returns natsrpc.CodeUnimplemented from all methods.
+// Embed it by value in an implementation of RegistryAdminServiceHandler to answer CodeUnimplemented
+// from the methods it does not implement, including methods added to the service later.
+type UnimplementedRegistryAdminServiceHandler struct{}
+
+func (UnimplementedRegistryAdminServiceHandler) ReservePackage(context.Context, *v1.ReservePackageRequest) (*v1.ReservePackageResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.ReservePackage is not implemented"))
+}
+
+func (UnimplementedRegistryAdminServiceHandler) ReleasePackage(context.Context, *v1.ReleasePackageRequest) (*v1.ReleasePackageResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.ReleasePackage is not implemented"))
+}
+
+// registryAdminServiceClient implements RegistryAdminServiceClient.
+type registryAdminServiceClient struct {
+	reservePackage *natsrpc.UnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse]
+	releasePackage *natsrpc.UnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse]
+}
+
+// ReservePackage calls natsrpc.registry.v1.RegistryAdminService.ReservePackage.
+func (c *registryAdminServiceClient) ReservePackage(ctx context.Context, req *v1.ReservePackageRequest, opts ...natsrpc.CallOption) (*v1.ReservePackageResponse, error) {
+	return c.reservePackage.CallUnary(ctx, req, opts...)
+}
+
+// ReleasePackage calls natsrpc.registry.v1.RegistryAdminService.ReleasePackage.
+func (c *registryAdminServiceClient) ReleasePackage(ctx context.Context, req *v1.ReleasePackageRequest, opts ...natsrpc.CallOption) (*v1.ReleasePackageResponse, error) {
+	return c.releasePackage.CallUnary(ctx, req, opts...)
 }
 
 // RegistryServiceClient is a client for the natsrpc.registry.v1.RegistryService service.
