@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -431,4 +434,77 @@ func TestPermsServiceRoles(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the refused call took %s; it should end at once", d)
 	}
+}
+
+// TestPermsGatewayAndTap: the gateway, with its generated permissions,
+// serves a service over HTTP; tap, with its own, watches the service's
+// traffic; neither may call or serve anything else.
+func TestPermsGatewayAndTap(t *testing.T) {
+	t.Parallel()
+	set := descriptorSetFile(t)
+	const test = "natsrpctest.v1.TestService"
+	srv := permsServer(t, map[string]string{
+		"svc": permsOf(t, "service", "--service", test, "--descriptor-set", set),
+		"gw":  permsOf(t, "gateway", "--descriptor-set", set),
+		"tap": permsOf(t, "tap", "--descriptor-set", set),
+	})
+	var sv violations
+	snc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("svc", "pw-svc"), nats.CustomInboxPrefix("_INBOX_natsrpctest_v1_TestService"), nats.ErrorHandler(sv.handler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snc.Close()
+	svc, err := natsrpctestv1natsrpc.RegisterTestServiceHandler(snc, testHandler{notified: make(chan string, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(context.Background())
+	as := func(user string) []string {
+		return []string{"-s", srv.ClientURL(), "--user", user, "--password", "pw-" + user}
+	}
+	tp := startLive(append(as("tap"), "tap", "--descriptor-set", set, "--refresh", "100ms", "--wait", "50ms")...)
+	defer tp.stop()
+	eventually(t, "tap to watch TestService", func() bool {
+		return strings.Contains(tp.errOut.String(), "watching natsrpctest.v1.TestService")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gw := startNatsrpc(ctx, append(as("gw"), "gateway", "--listen", "127.0.0.1:0", "--descriptor-set", set)...)
+	var addr string
+	deadline := time.Now().Add(time.Minute)
+	for addr == "" {
+		if m := regexp.MustCompile(`serving on http://(127\.0\.0\.1:\d+)`).FindStringSubmatch(gw.stdout.String()); m != nil {
+			addr = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner:\n%s\n%s", gw.stdout, gw.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Post("http://"+addr+"/natsrpctest.v1.TestService/Get", "application/json", strings.NewReader(`{"id":"g-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"g-1"`) {
+		t.Errorf("the gateway under its generated permissions: %d %s\n%s", resp.StatusCode, body, gw.stderr)
+	}
+	eventually(t, "tap to show the call", func() bool {
+		return strings.Contains(tp.out.String(), `natsrpctest.v1.TestService/Get request - - {"id":"g-1"}`)
+	})
+	sv.none(t)
+	// Neither announces registry versions.
+	for _, user := range []string{"gw", "tap"} {
+		var v violations
+		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(user, "pw-"+user), nats.ErrorHandler(v.handler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.Publish("natsrpc.registry.v1.RegistryEventsService.VersionCreated", []byte("x"))
+		v.wait(t, "natsrpc.registry.v1.RegistryEventsService.VersionCreated")
+		nc.Close()
+	}
+	cancel()
+	<-gw.done
 }
