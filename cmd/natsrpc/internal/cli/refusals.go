@@ -66,7 +66,6 @@ func parseViolation(err error) *PermissionError {
 type refusals struct {
 	mu    sync.Mutex
 	calls map[*call]struct{}
-	last  *PermissionError
 }
 
 type call struct {
@@ -118,7 +117,6 @@ func (r *refusals) attach(nc *nats.Conn) {
 func (r *refusals) refused(pe *PermissionError) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.last = pe
 	for c := range r.calls {
 		if pe.Op == "subscribe" || c.subject == pe.Subject {
 			c.cancel(pe)
@@ -138,20 +136,6 @@ func (r *refusals) start(ctx context.Context, subject string) (context.Context, 
 		r.mu.Unlock()
 		cancel(nil)
 	}
-}
-
-// LastRefusal returns the latest permission violation NATS reported on a
-// connection made by [Globals.Connect], or nil.
-func LastRefusal(nc *nats.Conn) *PermissionError {
-	watchersMu.Lock()
-	r := watchers[nc]
-	watchersMu.Unlock()
-	if r == nil {
-		return nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last
 }
 
 // RefusalInterceptor returns a client interceptor that ends a call at once
