@@ -27,6 +27,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/perms"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/policy"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/deprecate"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/reservations"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/services"
@@ -71,6 +72,7 @@ func newRoot() *cobra.Command {
 			reservations.NewReserveCommand("reserve", g),
 			reservations.NewReleaseCommand("release", g),
 			reservations.NewListCommand("reservations", g),
+			deprecate.NewCommand("deprecate", g),
 		),
 	)
 	g.Bind(root.PersistentFlags())

@@ -176,6 +176,11 @@ func TestPermsRegistryRoles(t *testing.T) {
 		t.Errorf("the refused push does not name the reservation:\n%s\n%s", r.stdout, r.stderr)
 	}
 	natsrpc(t, append(as("admin"), "registry", "release", "acme.shop")...).want(t, 0, "released", "")
+	// Deprecation: an admin's, shown to readers.
+	natsrpc(t, append(as("quest"), "registry", "deprecate", "quest", "--message", "use quest2")...).want(t, 1, "", "lacks the registry's admin right")
+	natsrpc(t, append(as("admin"), "registry", "deprecate", "quest", "--message", "use quest2")...).want(t, 0, "module quest is deprecated", "")
+	natsrpc(t, append(as("reader"), "ls")...).want(t, 0, "deprecated: use quest2", "")
+	natsrpc(t, append(as("admin"), "registry", "deprecate", "quest", "--undo")...).want(t, 0, "module quest is not deprecated", "")
 
 	// Nobody but the registry announces versions or writes its buckets.
 	for _, user := range []string{"reader", "quest", "qpolicy", "admin"} {

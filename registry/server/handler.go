@@ -115,7 +115,7 @@ func (s *Server) ListModules(ctx context.Context, req *registryv1.ListModulesReq
 	}
 	out := &registryv1.ListModulesResponse{NextPageToken: next}
 	for _, m := range mods {
-		pm := &registryv1.Module{Name: m.Name, LatestVersion: m.LatestVersion, LatestDigest: m.LatestDigest}
+		pm := &registryv1.Module{Name: m.Name, LatestVersion: m.LatestVersion, LatestDigest: m.LatestDigest, Deprecated: m.Deprecated, DeprecationMessage: m.DeprecationMessage}
 		if !m.UpdateTime.IsZero() {
 			pm.UpdateTime = timestamppb.New(m.UpdateTime)
 		}

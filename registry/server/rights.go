@@ -99,6 +99,15 @@ func (a adminAPI) ReleasePackage(ctx context.Context, req *registryv1.ReleasePac
 	return &registryv1.ReleasePackageResponse{Reservation: reservation(res)}, nil
 }
 
+// DeprecateModule implements RegistryAdminService.DeprecateModule.
+func (a adminAPI) DeprecateModule(ctx context.Context, req *registryv1.DeprecateModuleRequest) (*registryv1.DeprecateModuleResponse, error) {
+	deprecated, err := a.s.reg.DeprecateModule(ctx, req.GetModule(), req.GetMessage(), req.GetUndo())
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return &registryv1.DeprecateModuleResponse{Deprecated: deprecated}, nil
+}
+
 // ListReservations implements RegistryReadService.ListReservations.
 func (s *Server) ListReservations(ctx context.Context, _ *registryv1.ListReservationsRequest) (*registryv1.ListReservationsResponse, error) {
 	list, err := s.reg.ListReservations(ctx)

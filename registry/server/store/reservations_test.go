@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +67,38 @@ func TestPackageReservations(t *testing.T) {
 	// declaring it... common still declares it: refused.
 	_, err = r.ReservePackage(ctx, "acme.common", "other")
 	wantKind(t, err, store.KindFailedPrecondition, "owns package")
+}
+
+// TestDeprecateModule: a deprecated module shows so in listings, with its
+// message, until the deprecation is undone; an unknown module and an
+// oversized message are refused.
+func TestDeprecateModule(t *testing.T) {
+	t.Parallel()
+	_, js := startJS(t)
+	r := newRegistry(t, js)
+	ctx := registrytest.Ctx(t, time.Minute)
+	mustPush(t, r, store.PushRequest{Module: "common", Files: testschema.CommonSet(t, testschema.CommonV1)})
+	_, err := r.DeprecateModule(ctx, "nope", "gone", false)
+	wantKind(t, err, store.KindNotFound, "nothing to deprecate")
+	_, err = r.DeprecateModule(ctx, "common", strings.Repeat("x", 513), false)
+	wantKind(t, err, store.KindInvalidArgument, "at most 512")
+	listed := func() store.ModuleSummary {
+		mods, _, err := r.ListModules(ctx, store.ListOptions{})
+		if err != nil || len(mods) != 1 {
+			t.Fatalf("modules %+v, %v", mods, err)
+		}
+		return mods[0]
+	}
+	if now, err := r.DeprecateModule(ctx, "common", "use shared instead", false); err != nil || !now {
+		t.Fatalf("deprecate: %v, %v", now, err)
+	}
+	if m := listed(); !m.Deprecated || m.DeprecationMessage != "use shared instead" {
+		t.Errorf("listed %+v; want deprecated with its message", m)
+	}
+	if now, err := r.DeprecateModule(ctx, "common", "", true); err != nil || now {
+		t.Fatalf("undo: %v, %v", now, err)
+	}
+	if m := listed(); m.Deprecated || m.DeprecationMessage != "" {
+		t.Errorf("listed %+v after undo", m)
+	}
 }

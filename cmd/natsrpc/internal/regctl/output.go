@@ -27,6 +27,10 @@ type ModuleDoc struct {
 	LatestDigest  string `json:"latest_digest"`
 	// UpdateTime is RFC 3339 in UTC; empty when unknown.
 	UpdateTime string `json:"update_time"`
+	// Deprecated is set when an administrator deprecated the module;
+	// DeprecationMessage says why.
+	Deprecated         bool   `json:"deprecated,omitempty"`
+	DeprecationMessage string `json:"deprecation_message,omitempty"`
 }
 
 // VersionsDoc is `natsrpc ls MODULE --format json`.
@@ -172,10 +176,12 @@ func ModulesDocument(mods []*registryv1.Module) ModulesDoc {
 	doc := ModulesDoc{Modules: []ModuleDoc{}}
 	for _, m := range mods {
 		doc.Modules = append(doc.Modules, ModuleDoc{
-			Name:          m.GetName(),
-			LatestVersion: m.GetLatestVersion(),
-			LatestDigest:  m.GetLatestDigest(),
-			UpdateTime:    timeString(m.GetUpdateTime()),
+			Name:               m.GetName(),
+			LatestVersion:      m.GetLatestVersion(),
+			LatestDigest:       m.GetLatestDigest(),
+			UpdateTime:         timeString(m.GetUpdateTime()),
+			Deprecated:         m.GetDeprecated(),
+			DeprecationMessage: m.GetDeprecationMessage(),
 		})
 	}
 	return doc

@@ -1322,9 +1322,13 @@ type Module struct {
 	// latest_digest is the digest of the latest version.
 	LatestDigest string `protobuf:"bytes,3,opt,name=latest_digest,json=latestDigest,proto3" json:"latest_digest,omitempty"`
 	// update_time is when the latest version was created.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// deprecated is set when an administrator deprecated the module.
+	Deprecated bool `protobuf:"varint,5,opt,name=deprecated,proto3" json:"deprecated,omitempty"`
+	// deprecation_message says why, and what to use instead.
+	DeprecationMessage string `protobuf:"bytes,6,opt,name=deprecation_message,json=deprecationMessage,proto3" json:"deprecation_message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Module) Reset() {
@@ -1383,6 +1387,20 @@ func (x *Module) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Module) GetDeprecated() bool {
+	if x != nil {
+		return x.Deprecated
+	}
+	return false
+}
+
+func (x *Module) GetDeprecationMessage() string {
+	if x != nil {
+		return x.DeprecationMessage
+	}
+	return ""
 }
 
 // ListVersionsRequest asks for one page of a module's versions.
@@ -3241,6 +3259,116 @@ func (x *ReleasePackageResponse) GetReservation() *Reservation {
 	return nil
 }
 
+// DeprecateModuleRequest deprecates a module.
+type DeprecateModuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// module is the module name.
+	Module string `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	// message says why, and what to use instead; at most 512 bytes.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// undo removes the deprecation.
+	Undo          bool `protobuf:"varint,3,opt,name=undo,proto3" json:"undo,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeprecateModuleRequest) Reset() {
+	*x = DeprecateModuleRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeprecateModuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeprecateModuleRequest) ProtoMessage() {}
+
+func (x *DeprecateModuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeprecateModuleRequest.ProtoReflect.Descriptor instead.
+func (*DeprecateModuleRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DeprecateModuleRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *DeprecateModuleRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *DeprecateModuleRequest) GetUndo() bool {
+	if x != nil {
+		return x.Undo
+	}
+	return false
+}
+
+// DeprecateModuleResponse confirms the change.
+type DeprecateModuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// deprecated is the module's state now.
+	Deprecated    bool `protobuf:"varint,1,opt,name=deprecated,proto3" json:"deprecated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeprecateModuleResponse) Reset() {
+	*x = DeprecateModuleResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeprecateModuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeprecateModuleResponse) ProtoMessage() {}
+
+func (x *DeprecateModuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeprecateModuleResponse.ProtoReflect.Descriptor instead.
+func (*DeprecateModuleResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *DeprecateModuleResponse) GetDeprecated() bool {
+	if x != nil {
+		return x.Deprecated
+	}
+	return false
+}
+
 var File_natsrpc_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
@@ -3314,13 +3442,17 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"t\n" +
 	"\x13ListModulesResponse\x125\n" +
 	"\amodules\x18\x01 \x03(\v2\x1b.natsrpc.registry.v1.ModuleR\amodules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf6\x01\n" +
 	"\x06Module\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0elatest_version\x18\x02 \x01(\x04R\rlatestVersion\x12#\n" +
 	"\rlatest_digest\x18\x03 \x01(\tR\flatestDigest\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"i\n" +
+	"updateTime\x12\x1e\n" +
+	"\n" +
+	"deprecated\x18\x05 \x01(\bR\n" +
+	"deprecated\x12/\n" +
+	"\x13deprecation_message\x18\x06 \x01(\tR\x12deprecationMessage\"i\n" +
 	"\x13ListVersionsRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -3440,7 +3572,15 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x15ReleasePackageRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"\\\n" +
 	"\x16ReleasePackageResponse\x12B\n" +
-	"\vreservation\x18\x01 \x01(\v2 .natsrpc.registry.v1.ReservationR\vreservation*{\n" +
+	"\vreservation\x18\x01 \x01(\v2 .natsrpc.registry.v1.ReservationR\vreservation\"^\n" +
+	"\x16DeprecateModuleRequest\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
+	"\x04undo\x18\x03 \x01(\bR\x04undo\"9\n" +
+	"\x17DeprecateModuleResponse\x12\x1e\n" +
+	"\n" +
+	"deprecated\x18\x01 \x01(\bR\n" +
+	"deprecated*{\n" +
 	"\vPushOutcome\x12\x1c\n" +
 	"\x18PUSH_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PUSH_OUTCOME_CREATED\x10\x01\x12\x1a\n" +
@@ -3489,10 +3629,11 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x13RegistryPushService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.push*\x051.0.02\x02\b\x1e2\xa5\x01\n" +
 	"\x15RegistryPolicyService\x12_\n" +
-	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\xa2\x02\n" +
+	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\x95\x03\n" +
 	"\x14RegistryAdminService\x12n\n" +
 	"\x0eReservePackage\x12*.natsrpc.registry.v1.ReservePackageRequest\x1a+.natsrpc.registry.v1.ReservePackageResponse\"\x03\x90\x02\x02\x12n\n" +
-	"\x0eReleasePackage\x12*.natsrpc.registry.v1.ReleasePackageRequest\x1a+.natsrpc.registry.v1.ReleasePackageResponse\"\x03\x90\x02\x02\x1a*\xea\xc3*&\x12\x19natsrpc.registry.v1.admin*\x051.0.02\x02\b\x1e2\xb6\b\n" +
+	"\x0eReleasePackage\x12*.natsrpc.registry.v1.ReleasePackageRequest\x1a+.natsrpc.registry.v1.ReleasePackageResponse\"\x03\x90\x02\x02\x12q\n" +
+	"\x0fDeprecateModule\x12+.natsrpc.registry.v1.DeprecateModuleRequest\x1a,.natsrpc.registry.v1.DeprecateModuleResponse\"\x03\x90\x02\x02\x1a*\xea\xc3*&\x12\x19natsrpc.registry.v1.admin*\x051.0.02\x02\b\x1e2\xb6\b\n" +
 	"\x0fRegistryService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x12_\n" +
 	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -3520,7 +3661,7 @@ func file_natsrpc_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_natsrpc_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(PushOutcome)(0),                       // 0: natsrpc.registry.v1.PushOutcome
 	(Direction)(0),                         // 1: natsrpc.registry.v1.Direction
@@ -3565,16 +3706,18 @@ var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(*ReservePackageResponse)(nil),         // 40: natsrpc.registry.v1.ReservePackageResponse
 	(*ReleasePackageRequest)(nil),          // 41: natsrpc.registry.v1.ReleasePackageRequest
 	(*ReleasePackageResponse)(nil),         // 42: natsrpc.registry.v1.ReleasePackageResponse
-	nil,                                    // 43: natsrpc.registry.v1.PushClaims.CiEntry
-	(*descriptorpb.FileDescriptorSet)(nil), // 44: google.protobuf.FileDescriptorSet
-	(*timestamppb.Timestamp)(nil),          // 45: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                  // 46: google.protobuf.Empty
+	(*DeprecateModuleRequest)(nil),         // 43: natsrpc.registry.v1.DeprecateModuleRequest
+	(*DeprecateModuleResponse)(nil),        // 44: natsrpc.registry.v1.DeprecateModuleResponse
+	nil,                                    // 45: natsrpc.registry.v1.PushClaims.CiEntry
+	(*descriptorpb.FileDescriptorSet)(nil), // 46: google.protobuf.FileDescriptorSet
+	(*timestamppb.Timestamp)(nil),          // 47: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                  // 48: google.protobuf.Empty
 }
 var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
-	44, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	46, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
 	6,  // 2: natsrpc.registry.v1.PushRequest.claims:type_name -> natsrpc.registry.v1.PushClaims
-	43, // 3: natsrpc.registry.v1.PushClaims.ci:type_name -> natsrpc.registry.v1.PushClaims.CiEntry
+	45, // 3: natsrpc.registry.v1.PushClaims.ci:type_name -> natsrpc.registry.v1.PushClaims.CiEntry
 	6,  // 4: natsrpc.registry.v1.Pusher.claimed:type_name -> natsrpc.registry.v1.PushClaims
 	0,  // 5: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
 	20, // 6: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
@@ -3585,26 +3728,26 @@ var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
 	10, // 11: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
 	10, // 12: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
 	17, // 13: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
-	45, // 14: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
+	47, // 14: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
 	20, // 15: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
-	45, // 16: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	47, // 16: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
 	21, // 17: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
 	7,  // 18: natsrpc.registry.v1.ModuleVersion.pushed_by:type_name -> natsrpc.registry.v1.Pusher
 	20, // 19: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	44, // 20: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	46, // 20: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 21: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	3,  // 22: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
-	44, // 23: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	46, // 23: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 24: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	44, // 25: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	46, // 25: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 26: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	4,  // 27: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
-	44, // 28: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	46, // 28: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 29: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	33, // 30: natsrpc.registry.v1.FindFileDigestResponse.matches:type_name -> natsrpc.registry.v1.FileDigestMatch
 	34, // 31: natsrpc.registry.v1.FileDigestMatch.ranges:type_name -> natsrpc.registry.v1.VersionRange
 	20, // 32: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	45, // 33: natsrpc.registry.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
+	47, // 33: natsrpc.registry.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
 	36, // 34: natsrpc.registry.v1.ListReservationsResponse.reservations:type_name -> natsrpc.registry.v1.Reservation
 	36, // 35: natsrpc.registry.v1.ReservePackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
 	36, // 36: natsrpc.registry.v1.ReleasePackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
@@ -3621,43 +3764,45 @@ var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
 	13, // 47: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
 	39, // 48: natsrpc.registry.v1.RegistryAdminService.ReservePackage:input_type -> natsrpc.registry.v1.ReservePackageRequest
 	41, // 49: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:input_type -> natsrpc.registry.v1.ReleasePackageRequest
-	5,  // 50: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	11, // 51: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	13, // 52: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	15, // 53: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	18, // 54: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	22, // 55: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	25, // 56: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	27, // 57: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	29, // 58: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	31, // 59: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
-	35, // 60: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
-	12, // 61: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	16, // 62: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	19, // 63: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	23, // 64: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	26, // 65: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	28, // 66: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	30, // 67: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	32, // 68: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	38, // 69: natsrpc.registry.v1.RegistryReadService.ListReservations:output_type -> natsrpc.registry.v1.ListReservationsResponse
-	8,  // 70: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	14, // 71: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	40, // 72: natsrpc.registry.v1.RegistryAdminService.ReservePackage:output_type -> natsrpc.registry.v1.ReservePackageResponse
-	42, // 73: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:output_type -> natsrpc.registry.v1.ReleasePackageResponse
-	8,  // 74: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	12, // 75: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	14, // 76: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	16, // 77: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	19, // 78: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	23, // 79: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	26, // 80: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	28, // 81: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	30, // 82: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	32, // 83: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	46, // 84: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
-	61, // [61:85] is the sub-list for method output_type
-	37, // [37:61] is the sub-list for method input_type
+	43, // 50: natsrpc.registry.v1.RegistryAdminService.DeprecateModule:input_type -> natsrpc.registry.v1.DeprecateModuleRequest
+	5,  // 51: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	11, // 52: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	13, // 53: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	15, // 54: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 55: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 56: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 57: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 58: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 59: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 60: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	35, // 61: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
+	12, // 62: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	16, // 63: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 64: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 65: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 66: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 67: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 68: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 69: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	38, // 70: natsrpc.registry.v1.RegistryReadService.ListReservations:output_type -> natsrpc.registry.v1.ListReservationsResponse
+	8,  // 71: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	14, // 72: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	40, // 73: natsrpc.registry.v1.RegistryAdminService.ReservePackage:output_type -> natsrpc.registry.v1.ReservePackageResponse
+	42, // 74: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:output_type -> natsrpc.registry.v1.ReleasePackageResponse
+	44, // 75: natsrpc.registry.v1.RegistryAdminService.DeprecateModule:output_type -> natsrpc.registry.v1.DeprecateModuleResponse
+	8,  // 76: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	12, // 77: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	14, // 78: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	16, // 79: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 80: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 81: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 82: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 83: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 84: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 85: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	48, // 86: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
+	62, // [62:87] is the sub-list for method output_type
+	37, // [37:62] is the sub-list for method input_type
 	37, // [37:37] is the sub-list for extension type_name
 	37, // [37:37] is the sub-list for extension extendee
 	0,  // [0:37] is the sub-list for field type_name
@@ -3694,7 +3839,7 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_natsrpc_registry_v1_registry_proto_rawDesc), len(file_natsrpc_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   6,
 		},

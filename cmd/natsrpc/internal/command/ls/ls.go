@@ -80,9 +80,16 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, g *cli.Globals,
 func modulesTable(w io.Writer, mods []*registryv1.Module) error {
 	rows := make([][]string, 0, len(mods))
 	for _, m := range mods {
-		rows = append(rows, []string{m.GetName(), fmt.Sprint(m.GetLatestVersion()), m.GetLatestDigest(), when(m.GetUpdateTime())})
+		note := ""
+		if m.GetDeprecated() {
+			note = "deprecated"
+			if msg := m.GetDeprecationMessage(); msg != "" {
+				note += ": " + msg
+			}
+		}
+		rows = append(rows, []string{m.GetName(), fmt.Sprint(m.GetLatestVersion()), m.GetLatestDigest(), when(m.GetUpdateTime()), note})
 	}
-	return cli.WriteTable(w, []string{"MODULE", "LATEST", "DIGEST", "UPDATED"}, rows)
+	return cli.WriteTable(w, []string{"MODULE", "LATEST", "DIGEST", "UPDATED", "NOTE"}, rows)
 }
 
 func versionsTable(w io.Writer, versions []*registryv1.ModuleVersion) error {

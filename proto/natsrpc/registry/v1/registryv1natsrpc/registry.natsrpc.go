@@ -89,6 +89,9 @@ const (
 	// RegistryAdminServiceReleasePackageSubject is the NATS subject of the RegistryAdminService's
 	// ReleasePackage RPC.
 	RegistryAdminServiceReleasePackageSubject = "natsrpc.registry.v1.admin.ReleasePackage"
+	// RegistryAdminServiceDeprecateModuleSubject is the NATS subject of the RegistryAdminService's
+	// DeprecateModule RPC.
+	RegistryAdminServiceDeprecateModuleSubject = "natsrpc.registry.v1.admin.DeprecateModule"
 	// RegistryServiceSubjectWildcard matches the subject of every RegistryService method, for NATS
 	// permissions and monitoring.
 	RegistryServiceSubjectWildcard = "natsrpc.registry.v1.RegistryService.>"
@@ -165,6 +168,9 @@ const (
 	// RegistryAdminServiceReleasePackageProcedure is the procedure name of the RegistryAdminService's
 	// ReleasePackage RPC.
 	RegistryAdminServiceReleasePackageProcedure = "/natsrpc.registry.v1.RegistryAdminService/ReleasePackage"
+	// RegistryAdminServiceDeprecateModuleProcedure is the procedure name of the RegistryAdminService's
+	// DeprecateModule RPC.
+	RegistryAdminServiceDeprecateModuleProcedure = "/natsrpc.registry.v1.RegistryAdminService/DeprecateModule"
 	// RegistryServicePushProcedure is the procedure name of the RegistryService's Push RPC.
 	RegistryServicePushProcedure = "/natsrpc.registry.v1.RegistryService/Push"
 	// RegistryServiceGetPolicyProcedure is the procedure name of the RegistryService's GetPolicy RPC.
@@ -529,7 +535,8 @@ func (c *registryPolicyServiceClient) SetPolicy(ctx context.Context, req *v1.Set
 // RegistryAdminServiceClient is a client for the natsrpc.registry.v1.RegistryAdminService service.
 //
 // RegistryAdminService is the admin right, on
-// natsrpc.registry.v1.admin.<Method>: package reservations.
+// natsrpc.registry.v1.admin.<Method>: package reservations and module
+// deprecation.
 type RegistryAdminServiceClient interface {
 	// ReservePackage reserves a package prefix for a module: pushes of other
 	// modules whose own files declare a package equal to the prefix or under
@@ -540,6 +547,11 @@ type RegistryAdminServiceClient interface {
 	// ReleasePackage removes a reservation. Packages already pushed stay
 	// with the modules that declare them.
 	ReleasePackage(context.Context, *v1.ReleasePackageRequest, ...natsrpc.CallOption) (*v1.ReleasePackageResponse, error)
+	// DeprecateModule marks a module deprecated, with a message saying why
+	// and what to use instead (or, with undo, no longer deprecated):
+	// listings show it. NOT_FOUND for a module with no version and no
+	// policy.
+	DeprecateModule(context.Context, *v1.DeprecateModuleRequest, ...natsrpc.CallOption) (*v1.DeprecateModuleResponse, error)
 }
 
 // NewRegistryAdminServiceClient constructs a client for the
@@ -548,8 +560,9 @@ type RegistryAdminServiceClient interface {
 func NewRegistryAdminServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) RegistryAdminServiceClient {
 	methods := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryAdminService").Methods()
 	return &registryAdminServiceClient{
-		reservePackage: natsrpc.NewUnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse](nc, methods.ByName("ReservePackage"), opts...),
-		releasePackage: natsrpc.NewUnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse](nc, methods.ByName("ReleasePackage"), opts...),
+		reservePackage:  natsrpc.NewUnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse](nc, methods.ByName("ReservePackage"), opts...),
+		releasePackage:  natsrpc.NewUnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse](nc, methods.ByName("ReleasePackage"), opts...),
+		deprecateModule: natsrpc.NewUnaryClient[v1.DeprecateModuleRequest, v1.DeprecateModuleResponse](nc, methods.ByName("DeprecateModule"), opts...),
 	}
 }
 
@@ -557,7 +570,8 @@ func NewRegistryAdminServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) 
 // service.
 //
 // RegistryAdminService is the admin right, on
-// natsrpc.registry.v1.admin.<Method>: package reservations.
+// natsrpc.registry.v1.admin.<Method>: package reservations and module
+// deprecation.
 type RegistryAdminServiceHandler interface {
 	// ReservePackage reserves a package prefix for a module: pushes of other
 	// modules whose own files declare a package equal to the prefix or under
@@ -568,6 +582,11 @@ type RegistryAdminServiceHandler interface {
 	// ReleasePackage removes a reservation. Packages already pushed stay
 	// with the modules that declare them.
 	ReleasePackage(context.Context, *v1.ReleasePackageRequest) (*v1.ReleasePackageResponse, error)
+	// DeprecateModule marks a module deprecated, with a message saying why
+	// and what to use instead (or, with undo, no longer deprecated):
+	// listings show it. NOT_FOUND for a module with no version and no
+	// policy.
+	DeprecateModule(context.Context, *v1.DeprecateModuleRequest) (*v1.DeprecateModuleResponse, error)
 }
 
 // RegisterRegistryAdminServiceHandler serves impl as the natsrpc.registry.v1.RegistryAdminService
@@ -579,6 +598,7 @@ func RegisterRegistryAdminServiceHandler(nc *nats.Conn, impl RegistryAdminServic
 	return natsrpc.NewService(nc, service, []natsrpc.Handler{
 		natsrpc.NewUnaryHandler(methods.ByName("ReservePackage"), impl.ReservePackage),
 		natsrpc.NewUnaryHandler(methods.ByName("ReleasePackage"), impl.ReleasePackage),
+		natsrpc.NewUnaryHandler(methods.ByName("DeprecateModule"), impl.DeprecateModule),
 	}, opts...)
 }
 
@@ -595,10 +615,15 @@ func (UnimplementedRegistryAdminServiceHandler) ReleasePackage(context.Context, 
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.ReleasePackage is not implemented"))
 }
 
+func (UnimplementedRegistryAdminServiceHandler) DeprecateModule(context.Context, *v1.DeprecateModuleRequest) (*v1.DeprecateModuleResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.DeprecateModule is not implemented"))
+}
+
 // registryAdminServiceClient implements RegistryAdminServiceClient.
 type registryAdminServiceClient struct {
-	reservePackage *natsrpc.UnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse]
-	releasePackage *natsrpc.UnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse]
+	reservePackage  *natsrpc.UnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse]
+	releasePackage  *natsrpc.UnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse]
+	deprecateModule *natsrpc.UnaryClient[v1.DeprecateModuleRequest, v1.DeprecateModuleResponse]
 }
 
 // ReservePackage calls natsrpc.registry.v1.RegistryAdminService.ReservePackage.
@@ -609,6 +634,11 @@ func (c *registryAdminServiceClient) ReservePackage(ctx context.Context, req *v1
 // ReleasePackage calls natsrpc.registry.v1.RegistryAdminService.ReleasePackage.
 func (c *registryAdminServiceClient) ReleasePackage(ctx context.Context, req *v1.ReleasePackageRequest, opts ...natsrpc.CallOption) (*v1.ReleasePackageResponse, error) {
 	return c.releasePackage.CallUnary(ctx, req, opts...)
+}
+
+// DeprecateModule calls natsrpc.registry.v1.RegistryAdminService.DeprecateModule.
+func (c *registryAdminServiceClient) DeprecateModule(ctx context.Context, req *v1.DeprecateModuleRequest, opts ...natsrpc.CallOption) (*v1.DeprecateModuleResponse, error) {
+	return c.deprecateModule.CallUnary(ctx, req, opts...)
 }
 
 // RegistryServiceClient is a client for the natsrpc.registry.v1.RegistryService service.
