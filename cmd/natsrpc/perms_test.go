@@ -115,6 +115,8 @@ func TestPermsRegistryRoles(t *testing.T) {
 		"quest":    permsOf(t, "pusher", "--module", "quest"),
 		"qpolicy":  permsOf(t, "policy-admin", "--module", "quest"),
 		"admin":    permsOf(t, "admin"),
+		// Hand-written, to check the refusal of a reply subscription.
+		"nosub": `{publish: {allow: ["natsrpc.registry.v1.read.>"]}, subscribe: {deny: [">"]}}`,
 	})
 	url := srv.ClientURL()
 	as := func(user string) []string { return []string{"-s", url, "--user", user, "--password", "pw-" + user} }
@@ -152,6 +154,13 @@ func TestPermsRegistryRoles(t *testing.T) {
 	natsrpc(t, append(as("reader"), "describe", "acme.common.v1.Money")...).want(t, 0, "Money", "")
 	natsrpc(t, append(as("reader"), "get", "quest", "-o", filepath.Join(t.TempDir(), "q.binpb"))...).want(t, 0, "", "")
 	natsrpc(t, append(as("reader"), "push", dir, "--module", "quest")...).want(t, 1, "", "lacks the registry's push:quest right")
+	// Without the right to subscribe to its inbox, a call fails at once,
+	// saying so.
+	start := time.Now()
+	natsrpc(t, append(as("nosub"), "ls")...).want(t, 1, "", "NATS refused this user the subscription to \"_INBOX.")
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the refused subscription took %s to report", d)
+	}
 	// The admin may do anything through the API.
 	natsrpc(t, append(as("admin"), "policy", "payment", "--use", "FILE")...).want(t, 0, "", "")
 
