@@ -34,6 +34,8 @@ type unaryClient struct {
 	retry      *retrier
 	call       UnaryFunc // the interceptor chain around invoke; nil without interceptors
 	timeoutHdr timeoutHeader
+	// acceptS2 announces that responses may be compressed (WithCompression).
+	acceptS2 bool
 	// newRes returns the message a response is decoded into, given the
 	// request: a rawMessage for a rawMessage (bytes in, bytes out), else
 	// the method's response type.
@@ -70,6 +72,7 @@ func (c *unaryClient) init(nc *nats.Conn, method protoreflect.MethodDescriptor, 
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
 	c.codec = cfg.codec()
 	c.timeout = cfg.timeoutFor(m)
+	c.acceptS2 = cfg.compressMin > 0
 	if c.spec.Idempotency == IdempotencyNoSideEffects || c.spec.Idempotency == IdempotencyIdempotent {
 		c.retry = newRetrier(cfg.retry)
 	}
@@ -259,6 +262,9 @@ func (c *unaryClient) send(ctx context.Context, deadline time.Time, ci *CallInfo
 	if c.codec == codecJSON {
 		hdr[headerContentType] = jsonContentTypeValue
 	}
+	if c.acceptS2 {
+		hdr[headerAcceptEncoding] = s2Value
+	}
 	if c.retry != nil {
 		c.retry.budget.deposit()
 	}
@@ -291,6 +297,9 @@ func (c *unaryClient) attempt(ctx context.Context, deadline time.Time, ci *CallI
 		if c.codec == codecJSON {
 			hsize += len(headerContentType) + len(contentTypeJSON) + 4
 		}
+		if c.acceptS2 {
+			hsize += len(headerAcceptEncoding) + len(encodingS2) + 4
+		}
 	} else {
 		hsize = headerSize(msg.Header)
 	}
@@ -319,8 +328,12 @@ func (c *unaryClient) attempt(ctx context.Context, deadline time.Time, ci *CallI
 	if !ok {
 		return nil, errorf(CodeInternal, "response has unsupported Content-Type "+strconv.Quote(resp.Header.Get(headerContentType)))
 	}
+	body, err := decodeBody(resp.Header, resp.Data)
+	if err != nil {
+		return nil, NewError(CodeInternal, fmt.Errorf("decode %q response: %w", c.spec.Method.Output().FullName(), err))
+	}
 	res := c.newRes(req)
-	if err := codec.unmarshal(resp.Data, res); err != nil {
+	if err := codec.unmarshal(body, res); err != nil {
 		return nil, NewError(CodeInternal, fmt.Errorf("decode %q response: %w", c.spec.Method.Output().FullName(), err))
 	}
 	return res, nil

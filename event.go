@@ -33,8 +33,11 @@ type eventClient struct {
 	codec   codec
 	timeout time.Duration
 	durable *durableTarget // nil for plain events
-	call    UnaryFunc      // the interceptor chain around invoke; nil without interceptors
-	err     *Error
+	// compressMin is WithCompression's threshold: events of at least that
+	// size are published compressed; 0: never.
+	compressMin int
+	call        UnaryFunc // the interceptor chain around invoke; nil without interceptors
+	err         *Error
 }
 
 // NewEventClient returns a client for the event method described by
@@ -64,6 +67,7 @@ func (c *eventClient) init(nc *nats.Conn, method protoreflect.MethodDescriptor, 
 	}
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
 	c.codec = cfg.codec()
+	c.compressMin = cfg.compressMin
 	c.timeout = cfg.timeoutFor(m)
 	if len(cfg.interceptors) > 0 {
 		c.call = chainUnary(c.invoke, cfg.interceptors)
@@ -165,6 +169,15 @@ func (c *eventClient) send(ctx context.Context, ci *CallInfo, req proto.Message)
 			hdr = nats.Header{}
 		}
 		hdr[headerContentType] = jsonContentTypeValue
+	}
+	if out, ok := compress(data, c.compressMin); ok {
+		// The publisher opted in (WithCompression): receivers must decode
+		// S2, and those that cannot refuse the event (wire.md §15).
+		data = out
+		if hdr == nil {
+			hdr = nats.Header{}
+		}
+		hdr[headerEncoding] = s2Value
 	}
 	subject := c.spec.Subject
 	if c.durable != nil {
@@ -302,7 +315,15 @@ func (s *Service) serveEvent(r *request, worker int) {
 	var (
 		e, detail *Error
 	)
-	req, derr := ep.handler.decode(codec, body)
+	var (
+		req  proto.Message
+		derr *Error
+	)
+	if plain, err := decodeBody(header, body); err != nil {
+		derr = NewError(CodeInvalidArgument, fmt.Errorf("event: %w", err))
+	} else {
+		req, derr = ep.handler.decode(codec, plain)
+	}
 	if derr != nil {
 		e = derr
 	} else {

@@ -339,7 +339,7 @@ func FuzzInbound(f *testing.F) {
 				if queued == 0 {
 					continue
 				}
-				m, _, err := in.next(context.Background())
+				m, _, err := in.next(context.Background(), nil, nil)
 				if err != nil {
 					if CodeOf(err) != CodeDataLoss && CodeOf(err) != CodeInternal {
 						t.Fatalf("next: %v", err)
@@ -376,6 +376,69 @@ func FuzzInbound(f *testing.F) {
 					t.Fatalf("queued beyond the credit")
 				}
 			}
+		}
+	})
+}
+
+// FuzzDecodeBody checks the decoder of compressed bodies (wire.md §15): a
+// body without Nats-Rpc-Encoding comes back as it is; an s2 body decodes
+// to what was compressed, or fails with an error, never a panic and never
+// more than MaxDecompressedSize; any other encoding is refused; and what
+// compress produces always decodes back.
+func FuzzDecodeBody(f *testing.F) {
+	long := bytes.Repeat([]byte("the guard raised the horn "), 100)
+	compressed, _ := compress(long, 1)
+	f.Add("", []byte("plain"))
+	f.Add("s2", compressed)
+	f.Add("S2", compressed)
+	f.Add("s2", []byte{0xff, 0xff, 0xff, 0xff, 0x0f})       // claims 4 GB
+	f.Add("s2", []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80}) // bad varint
+	f.Add("br", []byte{1, 2, 3})
+	f.Add("s2,s2", compressed)
+	f.Fuzz(func(t *testing.T, enc string, body []byte) {
+		h := nats.Header{}
+		if enc != "" {
+			h[headerEncoding] = []string{enc}
+		}
+		out, err := decodeBody(h, body)
+		switch {
+		case enc == "":
+			if err != nil || !bytes.Equal(out, body) {
+				t.Fatalf("no encoding: got %q, %v; want the body as it is", out, err)
+			}
+		case !strings.EqualFold(enc, "s2"):
+			if err == nil || !strings.Contains(err.Error(), headerEncoding) {
+				t.Fatalf("encoding %q: err = %v; want a refusal naming %s", enc, err, headerEncoding)
+			}
+		case err == nil && len(out) > MaxDecompressedSize:
+			t.Fatalf("decoded %d bytes, over MaxDecompressedSize", len(out))
+		}
+		// Whatever compress produces decodes back.
+		if c, ok := compress(body, 1); ok {
+			got, err := decodeBody(nats.Header{headerEncoding: {"s2"}}, c)
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("compress then decode: %v; want the %d-byte body back", err, len(body))
+			}
+		}
+	})
+}
+
+// FuzzAcceptsS2 checks the reader of Nats-Rpc-Accept-Encoding: a list of
+// encodings separated by commas, spaces around items ignored, case
+// ignored; "s2" must be a whole item.
+func FuzzAcceptsS2(f *testing.F) {
+	for _, s := range []string{"s2", "S2", "gzip, s2", " s2 ,zstd", "s22", "xs2", "", ",", "s2,", "gzip"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		want := false
+		for _, item := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.Trim(item, " \t"), "s2") {
+				want = true
+			}
+		}
+		if got := acceptsS2(nats.Header{headerAcceptEncoding: {v}}); got != want {
+			t.Fatalf("acceptsS2(%q) = %v; want %v", v, got, want)
 		}
 	})
 }

@@ -66,7 +66,9 @@ type clientConfig struct {
 	json         bool
 	retry        RetryPolicy
 	stream       streamOverrides
-	err          error
+	// compressMin is WithCompression's threshold; 0: off.
+	compressMin int
+	err         error
 }
 
 type handlerConfig struct {
@@ -81,7 +83,9 @@ type handlerConfig struct {
 	methods           map[string]bool // nil: every method with a handler
 	wildcards         map[string]bool // methods served on "<subject>.*"
 	shadow            *ShadowPolicy   // WithShadow
-	err               error
+	// compressMin is WithCompression's threshold; 0: off.
+	compressMin int
+	err         error
 }
 
 type callConfig struct {

@@ -518,21 +518,33 @@ func (s *Service) serve(r *request, worker int) {
 		return
 	}
 	sh.started.Add(1)
+	body := msg.Data
+	if len(msg.Header) > 0 {
+		var derr error
+		if body, derr = decodeBody(msg.Header, msg.Data); derr != nil {
+			e := NewError(CodeInvalidArgument, fmt.Errorf("request: %w", derr))
+			sh.finished.Add(1)
+			ep.record(sh, time.Since(start), e, nil)
+			ep.sendError(msg.Reply, codec, nil, e)
+			return
+		}
+	}
 	ctx := &handlerContext{base: s.baseCtx, deadline: deadline, info: CallInfo{spec: &ep.spec, requestHeader: msg.Header}}
 	if s.cfg.wildcards != nil && s.cfg.wildcards[ep.name] {
 		ctx.info.subject = msg.Subject
 	}
-	res, err, panicked := ep.invoke(ctx, codec, msg.Data)
+	res, err, panicked := ep.invoke(ctx, codec, body)
 	ctx.release()
 	hdr := ctx.info.responseHeader
 	var (
 		e, detail *Error
 		buf       *[]byte
 		data      []byte
+		plain     []byte // data before compression
 	)
 	if err == nil {
 		buf = getBuffer()
-		data, hdr, e = ep.encodeResponse((*buf)[:0], codec, res, hdr)
+		data, plain, hdr, e = ep.encodeResponse((*buf)[:0], codec, res, hdr, msg.Header)
 	} else {
 		e = asError(err)
 		if panicked != nil {
@@ -547,8 +559,10 @@ func (s *Service) serve(r *request, worker int) {
 	} else if err := ep.publish(msg.Reply, hdr, data); err != nil {
 		ep.recordSendError(err)
 	}
-	if ep.shadow != nil && ep.shadow.mirror(msg, codec, data, e, took) {
-		buf = nil // the mirror keeps data
+	// The mirror compares the responses as messages: it gets the request
+	// and the response decompressed.
+	if ep.shadow != nil && ep.shadow.mirror(msg, body, codec, plain, e, took) {
+		buf = nil // the mirror keeps plain, which is in buf
 	}
 	if buf != nil {
 		putBuffer(buf, data)
@@ -576,12 +590,21 @@ func (ep *endpoint) invoke(ctx context.Context, c codec, body []byte) (res proto
 // headers: the handler's, without reserved ones, plus Content-Type for
 // JSON. It returns the error to send instead when res cannot be encoded or
 // the response would exceed max_payload.
-func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr nats.Header) ([]byte, nats.Header, *Error) {
+//
+// A response of at least the WithCompression threshold goes compressed
+// when the request announced that its caller decodes S2 (reqHdr); plain
+// is the response before compression (data when it is not compressed).
+func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr, reqHdr nats.Header) (data, plain []byte, _ nats.Header, _ *Error) {
 	data, err := c.marshal(b, res)
+	plain = data
 	if err != nil {
-		return data, hdr, NewError(CodeInternal, fmt.Errorf("encode %q: %w", ep.spec.Method.Output().FullName(), err))
+		return data, plain, hdr, NewError(CodeInternal, fmt.Errorf("encode %q: %w", ep.spec.Method.Output().FullName(), err))
 	}
-	if len(hdr) > 0 || c == codecJSON {
+	compressed := false
+	if min := ep.svc.cfg.compressMin; min > 0 && len(data) >= min && acceptsS2(reqHdr) {
+		data, compressed = compress(data, min)
+	}
+	if len(hdr) > 0 || c == codecJSON || compressed {
 		if hdr == nil {
 			hdr = make(nats.Header, 1)
 		}
@@ -593,12 +616,15 @@ func (ep *endpoint) encodeResponse(b []byte, c codec, res proto.Message, hdr nat
 		if ct := c.contentType(); ct != "" {
 			hdr[headerContentType] = []string{ct}
 		}
+		if compressed {
+			hdr[headerEncoding] = s2Value
+		}
 	}
 	if size := int64(headerSize(hdr) + len(data)); ep.svc.payload.exceeded(size) > 0 {
-		return data, nil, NewError(CodeResourceExhausted, fmt.Errorf(
+		return data, plain, nil, NewError(CodeResourceExhausted, fmt.Errorf(
 			"response of %d bytes (headers included) is larger than the NATS server's max_payload of %d bytes", size, ep.svc.payload.limit.Load()))
 	}
-	return data, hdr, nil
+	return data, plain, hdr, nil
 }
 
 // publish sends a success.

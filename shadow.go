@@ -260,7 +260,7 @@ func cmpOr(v, def int) int {
 // the response in codec c (nil after an error e), took the handler's
 // time. It returns true when it keeps res (the caller must not reuse its
 // buffer).
-func (sm *shadowMethod) mirror(msg *nats.Msg, c codec, res []byte, e *Error, took time.Duration) bool {
+func (sm *shadowMethod) mirror(msg *nats.Msg, req []byte, c codec, res []byte, e *Error, took time.Duration) bool {
 	if sm.rate < 1 && rand.Float64() >= sm.rate {
 		return false
 	}
@@ -273,18 +273,17 @@ func (sm *shadowMethod) mirror(msg *nats.Msg, c codec, res []byte, e *Error, too
 		sm.stats.dropped.Add(1)
 		return false
 	}
-	go sm.run(msg, c, res, e, took, time.Now())
+	go sm.run(msg, req, c, res, e, took, time.Now())
 	return true
 }
 
 // run calls the candidate and compares.
-func (sm *shadowMethod) run(msg *nats.Msg, c codec, res []byte, pe *Error, took time.Duration, answered time.Time) {
+func (sm *shadowMethod) run(msg *nats.Msg, req []byte, c codec, res []byte, pe *Error, took time.Duration, answered time.Time) {
 	defer func() { <-sm.sh.sem }()
 	md := sm.ep.method.Desc
-	req := msg.Data
 	if c == codecJSON {
 		r := &rawMessage{desc: md.Input()}
-		if err := r.unmarshal(msg.Data, codecJSON); err != nil {
+		if err := r.unmarshal(req, codecJSON); err != nil {
 			sm.stats.dropped.Add(1)
 			return
 		}

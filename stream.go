@@ -696,8 +696,27 @@ var errEndOfStream = errors.New("end of stream")
 // ends the direction (errEndOfStream or its error), the direction fails, or
 // ctx ends. grant is non-nil when consuming the frame earned the peer new
 // credit worth a frame of its own.
-func (in *inbound) next(ctx context.Context) (m *nats.Msg, grant nats.Header, err error) {
+//
+// frames, when not nil, is the subscription's channel of undelivered
+// frames (a server-stream client reads its inbox itself, see
+// clientConn.frames): while the queue is empty, next takes the next frame
+// from it and hands it to onFrame, on the caller's goroutine, so that a
+// message goes from nats.go's reader to the application with one
+// goroutine hand-off, as in a plain subscription callback.
+func (in *inbound) next(ctx context.Context, frames <-chan *nats.Msg, onFrame func(*nats.Msg)) (m *nats.Msg, grant nats.Header, err error) {
 	for {
+		// Frames that arrived are handled before anything is consumed, as
+		// a callback would have handled them on arrival: a frame beyond the
+		// credit is a violation even if consuming would have allowed it.
+	drain:
+		for frames != nil {
+			select {
+			case f := <-frames:
+				onFrame(f)
+			default:
+				break drain
+			}
+		}
 		in.mu.Lock()
 		if in.err != nil && in.errNow {
 			e := in.err
@@ -739,6 +758,8 @@ func (in *inbound) next(ctx context.Context) (m *nats.Msg, grant nats.Header, er
 		}
 		in.mu.Unlock()
 		select {
+		case f := <-frames:
+			onFrame(f)
 		case <-in.notify:
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()

@@ -29,6 +29,9 @@ type streamClient struct {
 	// unary calls and would cut long watches).
 	timeout  time.Duration
 	settings streamSettings
+	// acceptS2 announces in the handshake that S→C frames may come
+	// compressed (WithCompression, wire.md §15).
+	acceptS2 bool
 	open     StreamingClientFunc // the interceptor chain around newConn
 	err      *Error
 }
@@ -45,6 +48,7 @@ func newStreamClient(nc *nats.Conn, method protoreflect.MethodDescriptor, kind s
 	}
 	c.spec = newSpec(m, prefixed(cfg.prefix, m.Subject), true)
 	c.codec = cfg.codec()
+	c.acceptS2 = cfg.compressMin > 0
 	if o, _ := spec.MethodOptions(method); o.GetTimeout() != nil {
 		c.timeout = o.GetTimeout().AsDuration()
 	}
@@ -128,14 +132,24 @@ type clientConn struct {
 	settings streamSettings
 	header   nats.Header
 
-	mu         sync.Mutex
-	started    bool
+	mu      sync.Mutex
+	started bool
+	// begun is started, for Receive's check without the lock.
+	begun      atomic.Bool
 	halfClosed bool
 	closed     bool
 	startOnce  sync.Once
 	startErr   *Error
 
-	sub       *nats.Subscription
+	sub *nats.Subscription
+	// frames is the inbox subscription's channel in a server-stream call:
+	// the client reads its own frames (start, Receive and, when nobody
+	// receives, the keepalive), holding readMu, instead of a subscription
+	// callback handing every message to Receive's goroutine. nil for
+	// client and bidi streams, whose Send must see the service's credit
+	// frames while nobody receives: there a callback handles frames.
+	frames    chan *nats.Msg
+	readMu    sync.Mutex
 	in        *inbound
 	out       *outbound
 	opened    chan struct{}
@@ -176,6 +190,7 @@ func (c *clientConn) ensureStarted(body []byte) *Error {
 	c.startOnce.Do(func() {
 		c.mu.Lock()
 		c.started = true
+		c.begun.Store(true)
 		c.mu.Unlock()
 		c.startErr = c.start(body)
 	})
@@ -223,12 +238,28 @@ func (c *clientConn) start(body []byte) *Error {
 	if c.c.codec == codecJSON {
 		hdr[headerContentType] = []string{contentTypeJSON}
 	}
+	if c.c.acceptS2 {
+		hdr[headerAcceptEncoding] = s2Value
+	}
 	if size := int64(headerSize(hdr) + len(body)); c.c.payload.exceeded(size) > 0 {
 		return fail(NewError(CodeResourceExhausted, fmt.Errorf(
 			"request of %d bytes (headers included) is larger than the NATS server's max_payload of %d bytes: %w", size, c.c.payload.limit.Load(), nats.ErrMaxPayload)))
 	}
 	inbox := nc.NewInbox()
-	sub, err := nc.Subscribe(inbox, c.onFrame)
+	var (
+		sub *nats.Subscription
+		err error
+	)
+	if c.spec.Kind == MethodKindServerStream && c.settings.window <= maxChannelWindow {
+		// The service sends at most window data frames beyond what Receive
+		// consumed; the keepalive moves frames out of the channel every
+		// tick while nobody receives, so the slack only has to hold the
+		// control frames of one tick.
+		c.frames = make(chan *nats.Msg, c.settings.window+frameSlack)
+		sub, err = nc.ChanSubscribe(inbox, c.frames)
+	} else {
+		sub, err = nc.Subscribe(inbox, c.onFrame)
+	}
 	if err != nil {
 		return fail(requestError(err, subject))
 	}
@@ -240,8 +271,53 @@ func (c *clientConn) start(body []byte) *Error {
 		return fail(requestError(err, subject))
 	}
 	go c.keepalive()
-	<-c.opened
-	return c.openErr
+	if c.frames == nil {
+		<-c.opened
+		return c.openErr
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	for {
+		select {
+		case <-c.opened:
+			return c.openErr
+		default:
+		}
+		select {
+		case <-c.opened:
+			return c.openErr
+		case m := <-c.frames:
+			c.onFrame(m)
+		}
+	}
+}
+
+// maxChannelWindow is the largest window whose server-stream client reads
+// frames from a channel (its buffer is allocated whole, 8 bytes a slot);
+// larger windows use a subscription callback.
+const maxChannelWindow = 1 << 16
+
+// frameSlack is the room a frames channel has beyond the window: the
+// heartbeats and the end frame that arrive between two keepalive ticks
+// while nobody receives.
+const frameSlack = 64
+
+// drainFrames handles the frames waiting in the channel, when no Receive
+// is doing it: the keepalive calls it every tick, so that heartbeats count
+// and the channel never fills while the application does not receive.
+func (c *clientConn) drainFrames() {
+	if c.frames == nil || !c.readMu.TryLock() {
+		return
+	}
+	defer c.readMu.Unlock()
+	for {
+		select {
+		case m := <-c.frames:
+			c.onFrame(m)
+		default:
+			return
+		}
+	}
 }
 
 func (c *clientConn) resolveOpen(e *Error) {
@@ -302,6 +378,7 @@ func (c *clientConn) keepalive() {
 			c.abort(contextError(c.ctx.Err(), subject), true, true)
 			return
 		case now := <-t.C:
+			c.drainFrames()
 			if !c.isOpen.Load() {
 				if now.After(openBy) {
 					c.abort(NewError(CodeUnavailable, fmt.Errorf("no answer from the service on %q within %s", subject, c.settings.liveness)), false, false)
@@ -468,17 +545,25 @@ func (c *clientConn) CloseRequest() error {
 
 func (c *clientConn) Receive(msg proto.Message) error {
 	if c.spec.Kind == MethodKindServerStream {
-		c.mu.Lock()
-		started := c.started
-		c.mu.Unlock()
-		if !started {
+		if !c.begun.Load() {
 			return errorf(CodeFailedPrecondition, "Receive before the request was sent")
 		}
 	}
 	if e := c.ensureStarted(nil); e != nil {
 		return e
 	}
-	m, grant, err := c.in.next(c.ctx)
+	var (
+		m     *nats.Msg
+		grant nats.Header
+		err   error
+	)
+	if c.frames != nil {
+		c.readMu.Lock()
+		m, grant, err = c.in.next(c.ctx, c.frames, c.onFrame)
+		c.readMu.Unlock()
+	} else {
+		m, grant, err = c.in.next(c.ctx, nil, nil)
+	}
 	if err != nil {
 		switch {
 		case err == errEndOfStream:
@@ -495,7 +580,11 @@ func (c *clientConn) Receive(msg proto.Message) error {
 	if grant != nil {
 		_ = c.out.sendControl(frameCredit, grant, nil)
 	}
-	if err := c.c.codec.unmarshal(m.Data, msg); err != nil {
+	body, err := decodeBody(m.Header, m.Data)
+	if err == nil {
+		err = c.c.codec.unmarshal(body, msg)
+	}
+	if err != nil {
 		e := NewError(CodeInternal, fmt.Errorf("decode %q stream message: %w", c.spec.Method.Output().FullName(), err))
 		c.abort(e, true, true)
 		return e

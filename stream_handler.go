@@ -8,6 +8,7 @@ import (
 	"iter"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -233,7 +234,13 @@ type handlerConn struct {
 	mu         sync.Mutex
 	reqRead    bool
 	headerSent bool
+	// headerDone is set once headerSent is: Send's check without the lock.
+	headerDone atomic.Bool
 	trailer    nats.Header
+	// compressMin is the service's WithCompression threshold when the
+	// handshake announced s2 (wire.md §15): S→C data frames of at least
+	// that size go compressed; 0: never.
+	compressMin int
 }
 
 func (h *handlerConn) Spec() Spec                 { return *h.ctx.info.spec }
@@ -261,12 +268,16 @@ func (h *handlerConn) Receive(msg proto.Message) error {
 		if read {
 			return io.EOF
 		}
-		if err := h.codec.unmarshal(h.req.Data, msg); err != nil {
+		body, err := decodeBody(h.req.Header, h.req.Data)
+		if err != nil {
+			return NewError(CodeInvalidArgument, fmt.Errorf("decode %q: %w", h.ep.spec.Method.Input().FullName(), err))
+		}
+		if err := h.codec.unmarshal(body, msg); err != nil {
 			return NewError(CodeInvalidArgument, fmt.Errorf("decode %q: %w", h.ep.spec.Method.Input().FullName(), err))
 		}
 		return nil
 	}
-	m, grant, err := h.in.next(h.ctx)
+	m, grant, err := h.in.next(h.ctx, nil, nil)
 	if err != nil {
 		switch {
 		case err == errEndOfStream:
@@ -284,7 +295,11 @@ func (h *handlerConn) Receive(msg proto.Message) error {
 	if grant != nil {
 		_ = h.out.sendControl(frameCredit, grant, nil)
 	}
-	if err := h.codec.unmarshal(m.Data, msg); err != nil {
+	body, err := decodeBody(m.Header, m.Data)
+	if err == nil {
+		err = h.codec.unmarshal(body, msg)
+	}
+	if err != nil {
 		return NewError(CodeInvalidArgument, fmt.Errorf("decode %q: %w", h.ep.spec.Method.Input().FullName(), err))
 	}
 	return nil
@@ -301,14 +316,29 @@ func (h *handlerConn) Send(msg proto.Message) error {
 		return NewError(CodeInternal, fmt.Errorf("encode %q: %w", h.ep.spec.Method.Output().FullName(), err))
 	}
 	var extra nats.Header
-	h.mu.Lock()
-	if !h.headerSent {
-		h.headerSent = true
-		if rh := h.ctx.info.responseHeader; len(rh) > 0 {
-			extra = publicHeader(rh)
+	if !h.headerDone.Load() {
+		h.mu.Lock()
+		if !h.headerSent {
+			h.headerSent = true
+			if rh := h.ctx.info.responseHeader; len(rh) > 0 {
+				extra = publicHeader(rh)
+			}
+		}
+		h.headerDone.Store(true)
+		h.mu.Unlock()
+	}
+	if h.compressMin > 0 {
+		// A compressed frame goes with headers, marked (wire.md §15);
+		// compact frames stay header-free.
+		if c, ok := compress(data, h.compressMin); ok {
+			data = c
+			if extra == nil {
+				extra = s2Header
+			} else {
+				extra[headerEncoding] = s2Value
+			}
 		}
 	}
-	h.mu.Unlock()
 	if e := h.out.sendData(h.ctx, extra, data); e != nil {
 		return e
 	}
@@ -495,6 +525,9 @@ func (ep *endpoint) serveStream(msg *nats.Msg, c codec, sr streamRequest, timeou
 		done:     make(chan struct{}),
 	}
 	h.out.waits = &ep.stats.creditWaits
+	if s.cfg.compressMin > 0 && acceptsS2(msg.Header) {
+		h.compressMin = s.cfg.compressMin
+	}
 	h.out.grant(sr.credit, sr.creditBytes)
 	h.heard.start(start)
 	openHeader := nats.Header{headerHeartbeat: []string{encodeTimeout(settings.heartbeat)}}

@@ -43,8 +43,10 @@ func startEnv(tb testing.TB) transport.Env {
 	}
 	dir := tb.TempDir()
 	bin := filepath.Join(dir, "natsrpc")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/natsrpc")
-	cmd.Dir = ".."
+	// Built in its own module (cmd/natsrpc), so that it builds in the
+	// workspace and with GOWORK=off alike.
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = "../cmd/natsrpc"
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("build natsrpc: %v\n%s", err, out)
 	}
@@ -58,14 +60,16 @@ func startEnv(tb testing.TB) transport.Env {
 		}
 	})
 	env.GatewayURL, env.GatewayCPU = g.URL, g.CPU
+	env.NatsrpcBin, env.Dir = bin, dir
 	return env
 }
 
-// skipGateway skips the gateway row when no gateway runs (-short).
+// skipGateway skips the rows that run the natsrpc command (gateway,
+// bridge) when it was not built (-short).
 func skipGateway(tb testing.TB, env transport.Env, tr transport.Transport) {
 	tb.Helper()
-	if tr.Gateway && env.GatewayURL == "" {
-		tb.Skip("the gateway row builds and runs the natsrpc command: not with -short")
+	if (tr.Gateway && env.GatewayURL == "") || (tr.Bridge && env.NatsrpcBin == "") {
+		tb.Skip("the gateway and bridge rows build and run the natsrpc command: not with -short")
 	}
 }
 

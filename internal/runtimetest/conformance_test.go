@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -309,10 +310,14 @@ type unaryServiceCases struct {
 }
 
 type unaryServiceCase struct {
-	Name    string         `json:"name"`
-	Wire    string         `json:"wire"`
-	Handler *confBehaviour `json:"handler"`
-	Request struct {
+	Name string `json:"name"`
+	Wire string `json:"wire"`
+	// Requires names optional features of the contract the case checks
+	// ("compression", §15); the Go runtime has them all, other runtimes
+	// skip the cases of features they do not implement.
+	Requires []string       `json:"requires"`
+	Handler  *confBehaviour `json:"handler"`
+	Request  struct {
 		Headers map[string]string `json:"headers"`
 		confBody
 	} `json:"request"`
@@ -327,6 +332,8 @@ type unaryServiceCase struct {
 		LevelBetween  []int32           `json:"levelBetween"`
 		Status        *confStatus       `json:"status"`
 		ConnectError  *confConnectError `json:"connectError"`
+		// BodyBytesBelow bounds the body's size on the wire.
+		BodyBytesBelow int `json:"bodyBytesBelow"`
 	} `json:"expect"`
 }
 
@@ -446,7 +453,9 @@ func TestConformanceUnaryService(t *testing.T) {
 		}
 	}
 	_, client, service := testConns(t)
-	testService(t, service, []natsrpc.Handler{conformanceHandler(t, behaviours)})
+	// The service compresses responses of 1 KiB and more for callers that
+	// announce S2, as the compression cases say (wire.md §15).
+	testService(t, service, []natsrpc.Handler{conformanceHandler(t, behaviours)}, natsrpc.WithCompression(1024))
 	subject := getItemSubject
 	for _, c := range doc.Cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -494,13 +503,31 @@ func TestConformanceUnaryService(t *testing.T) {
 			if e.EmptyBody && len(resp.Data) > 0 {
 				t.Errorf("reply body = %q; want it empty", resp.Data)
 			}
+			if n := e.BodyBytesBelow; n > 0 && len(resp.Data) >= n {
+				t.Errorf("reply body is %d bytes on the wire; want fewer than %d", len(resp.Data), n)
+			}
+			// A body marked Nats-Rpc-Encoding must decode (§15), whatever
+			// the case checks.
+			data := resp.Data
+			if enc := resp.Header.Get("Nats-Rpc-Encoding"); enc != "" {
+				if enc != "s2" {
+					t.Fatalf("reply Nats-Rpc-Encoding = %q; want s2 or none", enc)
+				}
+				var derr error
+				if data, derr = s2.Decode(nil, resp.Data); derr != nil {
+					t.Fatalf("reply marked s2 does not decode: %v", derr)
+				}
+				if err := proto.Unmarshal(data, &natsrpctestv1.GetResponse{}); err != nil {
+					t.Fatalf("reply marked s2 decodes to %d bytes that are not a GetResponse: %v", len(data), err)
+				}
+			}
 			if e.Message != nil || e.LevelBetween != nil {
 				got := &natsrpctestv1.GetResponse{}
 				var err error
 				if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-					err = protojson.Unmarshal(resp.Data, got)
+					err = protojson.Unmarshal(data, got)
 				} else {
-					err = proto.Unmarshal(resp.Data, got)
+					err = proto.Unmarshal(data, got)
 				}
 				if err != nil {
 					t.Fatalf("decode reply %q: %v", resp.Data, err)

@@ -19,6 +19,7 @@ import {
   encodeError,
   encodeMessage,
   headerContentType,
+  headerEncoding,
   headerTimeout,
   parseContentType,
   parseTimeout,
@@ -355,6 +356,13 @@ class Service implements NatsRpcService {
     const codec = parseContentType(ct);
     if (codec === undefined) {
       this.reject(ep, msg, "proto", new NatsRpcError(`unsupported Content-Type ${JSON.stringify(ct)}: use ${contentTypeProto} or ${contentTypeJson}`, Code.InvalidArgument));
+      return;
+    }
+    const enc = headerGet(msg.headers, headerEncoding);
+    if (enc !== "") {
+      // A compressed body this runtime cannot decode (wire.md §15): refuse
+      // it rather than decode compressed bytes as a message.
+      this.reject(ep, msg, codec, new NatsRpcError(`unsupported ${headerEncoding} ${JSON.stringify(enc)}: this runtime decodes no compressed bodies; call without compression`, Code.InvalidArgument));
       return;
     }
     let timeout = ep.timeoutMs;

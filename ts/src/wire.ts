@@ -12,6 +12,13 @@ import { copyAllowedHeaders, headerGet } from "./headers.js";
 
 export const headerContentType = "Content-Type";
 export const headerTimeout = "Nats-Rpc-Timeout";
+/**
+ * headerEncoding names a compressed body's encoding (wire.md §15). This
+ * runtime implements no compression: it never announces
+ * Nats-Rpc-Accept-Encoding, so no service compresses a response to it, and
+ * its service refuses a request that carries this header.
+ */
+export const headerEncoding = "Nats-Rpc-Encoding";
 export const headerCode = "Nats-Rpc-Code";
 export const headerServiceError = "Nats-Service-Error";
 export const headerServiceErrorCode = "Nats-Service-Error-Code";

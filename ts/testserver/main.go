@@ -17,7 +17,7 @@
 //     no header (the benchmark's call), "fail:<code name>" with that
 //     code and a gaming.common.v1.Error detail, "deadline" with the
 //     handler's remaining time in milliseconds as the quest's
-//     recommended_level, "slow" only when its deadline passes, anything
+//     recommended_level, "slow" a second after its deadline, anything
 //     else not_found; ListQuests wants a player id (invalid_argument).
 //   - gaming.ai_integration.v1.AIIntegrationService: StreamGenerate sends
 //     sampling.max_tokens token deltas, then the usage.
@@ -190,7 +190,11 @@ func (quests) GetQuest(ctx context.Context, req *questsystemv1.GetQuestRequest) 
 			QuestId: id, RecommendedLevel: int32(time.Until(dl).Milliseconds()),
 		}}}, nil
 	case id == "slow":
+		// Answers a second after its deadline, so that the tests of the
+		// client's own deadline and cancellation see the client's error,
+		// never this one (under load the service's came first, once).
 		<-ctx.Done()
+		time.Sleep(time.Second)
 		return nil, ctx.Err()
 	case strings.HasPrefix(id, "fail:"):
 		var code natsrpc.Code

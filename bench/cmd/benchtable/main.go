@@ -1,8 +1,11 @@
 // Command benchtable runs natsrpc's benchmark suite and prints the
 // markdown tables of the README: unary round trips over natsrpc, raw
-// nats.go, gRPC-Go, connect-go and net/http+JSON; server streaming against
-// raw nats.go publish/subscribe; durable events against raw JetStream;
-// payload sizes of all 22 services; codegen time; breaking-check time.
+// nats.go, psrpc, gRPC-Go, connect-go and net/http+JSON; tiny messages
+// against raw nats.go; server streaming against raw nats.go
+// publish/subscribe and psrpc; durable events against raw JetStream;
+// registry lookups against a raw request/reply; payload sizes of all 22
+// services, with compression; codegen time against protoc-gen-connect-go;
+// breaking-check time against buf.
 //
 // Every unary case runs once per round, all cases in turn (the rows of
 // one call and concurrency back to back), for several rounds in one
@@ -74,8 +77,8 @@ func run(args []string, stdout io.Writer) error {
 	flag := flag.NewFlagSet("benchtable", flag.ContinueOnError)
 	var (
 		cfg        config
-		sections   = flag.String("sections", "unary,stream,durable,payload,codegen,breaking", "sections to run, comma-separated")
-		transports = flag.String("transports", "", "rows to run, comma-separated keys (natsrpc,rawnats,grpc,connect,httpjson,gateway,httpprotojson,bridge); default all")
+		sections   = flag.String("sections", "unary,tiny,stream,durable,registry,payload,codegen,breaking", "sections to run, comma-separated")
+		transports = flag.String("transports", "", "rows to run, comma-separated keys (natsrpc,rawnats,psrpc,grpc,connect,httpjson,gateway,httpprotojson,bridge); default all")
 		calls      = flag.String("calls", "", "calls to run, comma-separated (Decide,GenerateQuest); default all")
 		callers    = flag.String("callers", "1,64", "concurrent callers, comma-separated")
 		natsMode   = flag.String("nats", "process", "where nats-server runs: process (separate, as in production) or inprocess")
@@ -164,6 +167,14 @@ func run(args []string, stdout io.Writer) error {
 		}
 		printUnary(out, &cfg, res)
 	}
+	if cfg.sections["tiny"] {
+		logf("tiny: go test -bench BenchmarkUnary ./internal/runtimetest")
+		res, err := benchTiny(cfg.repo, cfg.quick)
+		if err != nil {
+			return err
+		}
+		printTiny(out, res)
+	}
 	if cfg.sections["stream"] {
 		res, err := benchStream(&cfg)
 		if err != nil {
@@ -177,6 +188,14 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		printDurable(out, &cfg, res)
+	}
+	if cfg.sections["registry"] {
+		logf("registry: go test -bench BenchmarkResolveVsRaw ./registry/server")
+		res, err := benchRegistry(cfg.repo, cfg.quick)
+		if err != nil {
+			return err
+		}
+		printRegistry(out, res)
 	}
 	if cfg.sections["payload"] {
 		if err := printPayload(out); err != nil {

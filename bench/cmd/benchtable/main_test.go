@@ -55,7 +55,8 @@ func TestRunProcesses(t *testing.T) {
 	if err := run([]string{"-sections", "codegen,breaking", "-proc-rounds", "1"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"`protoc-gen-natsrpc < request`", "`buf generate` with protoc-gen-natsrpc only", "| `buf breaking` |", "| `natsrpc breaking` |"} {
+	for _, want := range []string{"`protoc-gen-natsrpc < request`", "`buf generate` with protoc-gen-natsrpc only", "| `buf breaking` |", "| `natsrpc breaking` |",
+		"`protoc-gen-connect-go < request`", "| one file |", "| proto/ against its first commit |", "both exit 0"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -76,5 +77,28 @@ func TestRunStreams(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestParseBench reads go test -bench output as the tiny and registry
+// sections get it: names without the GOMAXPROCS suffix, one map of metrics
+// per run, custom units included.
+func TestParseBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkUnary/raw-2         	   40000	     17070 ns/op	     16680 cpu-ns/op	         1.034 writes/op	    1547 B/op	      25 allocs/op
+BenchmarkUnary/ratio-2       	   40000	     23784 ns/op	         0.9280 natsrpc/raw
+BenchmarkUnary/ratio-2       	   40000	     17112 ns/op	         0.7943 natsrpc/raw
+BenchmarkResolveVsRaw/p50-2  	    1000	   1647796 ns/op	         5.827 p50-vs-raw	        84.00 raw-p50-µs
+PASS
+`
+	runs := parseBench(strings.NewReader(out))
+	if got := metric(runs, "BenchmarkUnary/raw", "allocs/op"); len(got) != 1 || got[0] != 25 {
+		t.Errorf("raw allocs/op = %v; want [25]", got)
+	}
+	if got := metric(runs, "BenchmarkUnary/ratio", "natsrpc/raw"); len(got) != 2 || got[0] != 0.928 || got[1] != 0.7943 {
+		t.Errorf("ratio = %v; want [0.928 0.7943]", got)
+	}
+	if got := metric(runs, "BenchmarkResolveVsRaw/p50", "raw-p50-µs"); len(got) != 1 || got[0] != 84 {
+		t.Errorf("raw-p50-µs = %v; want [84]", got)
 	}
 }

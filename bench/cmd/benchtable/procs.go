@@ -206,6 +206,7 @@ type codegenResult struct {
 	bufGenerate      []procTime
 	pluginAlone      []procTime
 	bufGenerateTwice []procTime // buf with protoc-gen-go and the plugin
+	connectAlone     []procTime // protoc-gen-connect-go on the same request
 }
 
 // benchCodegen times `buf generate` with only protoc-gen-natsrpc against
@@ -261,10 +262,18 @@ func benchCodegen(repo string, t *tools, rounds int) (*codegenResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// protoc-gen-connect-go, pinned in bench/go.mod, on the same request:
+	// the peer whose time the plugin is held to (it too generates a file
+	// per service file, with protogen).
+	connectPlugin := filepath.Join(t.bin, "protoc-gen-connect-go")
+	if err := goBuild(filepath.Join(repo, "bench"), connectPlugin, "connectrpc.com/connect/cmd/protoc-gen-connect-go"); err != nil {
+		return nil, err
+	}
 	procs := []proc{
 		{name: "buf generate (protoc-gen-natsrpc)", dir: repo, args: []string{t.buf, "generate", "proto", "--template", only, "-o", filepath.Join(dir, "buf")}},
 		{name: "protoc-gen-natsrpc alone", dir: dir, args: []string{t.plugin}, stdin: reqFile},
 		{name: "buf generate (protoc-gen-go + protoc-gen-natsrpc)", dir: repo, args: []string{t.buf, "generate", "proto", "--template", both, "-o", filepath.Join(dir, "both")}},
+		{name: "protoc-gen-connect-go alone", dir: dir, args: []string{connectPlugin}, stdin: reqFile},
 	}
 	times, err := alternate(procs, rounds)
 	if err != nil {
@@ -272,13 +281,22 @@ func benchCodegen(repo string, t *tools, rounds int) (*codegenResult, error) {
 	}
 	return &codegenResult{
 		files: len(req.GetFileToGenerate()), requestBytes: len(raw),
-		bufGenerate: times[0], pluginAlone: times[1], bufGenerateTwice: times[2],
+		bufGenerate: times[0], pluginAlone: times[1], bufGenerateTwice: times[2], connectAlone: times[3],
 	}, nil
 }
 
-// breakingResult is the breaking-check section.
+// breakingResult is the breaking-check section: one pair after another.
 type breakingResult struct {
+	pairs []*breakingPair
+}
+
+// breakingPair is one pair of inputs, timed with both tools.
+type breakingPair struct {
+	name    string
 	changes string
+	// code is the exit code both tools must give: 100 when the pair has
+	// breaking changes, 0 when not.
+	code    int
 	buf     []procTime
 	natsrpc []procTime // nil when not measured
 	// bufViolations and natsrpcViolations count the lines each printed;
@@ -287,36 +305,148 @@ type breakingResult struct {
 	sameOutput                       bool
 }
 
-// benchBreaking copies proto/, breaks it in a few typical ways and times
-// `buf breaking` and, when it exists, `natsrpc breaking` on the pair; both
-// must exit 100 (breaking changes found).
+// benchBreaking times `buf breaking` and, when it exists, `natsrpc
+// breaking` on three pairs, each side a module with its own buf.yaml (the
+// FILE rules), as in a service repository:
+//
+//   - proto/ against a copy broken in a few typical ways (exit 100);
+//   - a one-file module: gaming/common/v1/common.proto against the same
+//     file with a field renumbered and a field's type changed (exit 100);
+//   - proto/ against proto/ at the repository's first commit, which held
+//     two of today's files (exit 0: everything since was compatible).
 func benchBreaking(repo string, t *tools, rounds int) (*breakingResult, error) {
-	dir := filepath.Join(t.dir, "breaking")
-	prev, cur := filepath.Join(dir, "previous"), filepath.Join(dir, "current")
-	for _, d := range []string{prev, cur} {
-		if err := copyProtos(filepath.Join(repo, "proto"), d); err != nil {
-			return nil, err
-		}
-	}
-	changes, err := breakCopy(cur)
-	if err != nil {
-		return nil, err
-	}
-	// Each side is a module with its own buf.yaml, as in a service
-	// repository; both tools read the rules from it.
+	r := &breakingResult{}
 	conf := []byte("version: v2\nbreaking:\n  use:\n    - FILE\n")
-	for _, d := range []string{prev, cur} {
-		if err := os.WriteFile(filepath.Join(d, "buf.yaml"), conf, 0o644); err != nil {
+	prepare := func(name string, fill func(prev, cur string) (string, error)) (string, string, error) {
+		dir := filepath.Join(t.dir, "breaking-"+name)
+		prev, cur := filepath.Join(dir, "previous"), filepath.Join(dir, "current")
+		changes, err := fill(prev, cur)
+		if err != nil {
+			return "", "", err
+		}
+		for _, d := range []string{prev, cur} {
+			if err := os.WriteFile(filepath.Join(d, "buf.yaml"), conf, 0o644); err != nil {
+				return "", "", err
+			}
+		}
+		return dir, changes, nil
+	}
+	pairs := []struct {
+		name string
+		code int
+		fill func(prev, cur string) (string, error)
+	}{
+		{"proto/ against a broken copy", 100, func(prev, cur string) (string, error) {
+			for _, d := range []string{prev, cur} {
+				if err := copyProtos(filepath.Join(repo, "proto"), d); err != nil {
+					return "", err
+				}
+			}
+			return breakCopy(cur)
+		}},
+		{"one file", 100, func(prev, cur string) (string, error) {
+			const file = "gaming/common/v1/common.proto"
+			b, err := os.ReadFile(filepath.Join(repo, "proto", file))
+			if err != nil {
+				return "", err
+			}
+			broken := bytes.Replace(bytes.Replace(b, []byte("string trace_id = 2;"), []byte("string trace_id = 12;"), 1),
+				[]byte("string message = 2;"), []byte("bytes message = 2;"), 1)
+			if bytes.Equal(broken, b) {
+				return "", errors.New("breaking: the one-file edits no longer apply to " + file + "; update benchBreaking")
+			}
+			for d, content := range map[string][]byte{prev: b, cur: broken} {
+				if err := os.MkdirAll(filepath.Join(d, filepath.Dir(file)), 0o755); err != nil {
+					return "", err
+				}
+				if err := os.WriteFile(filepath.Join(d, file), content, 0o644); err != nil {
+					return "", err
+				}
+			}
+			return "gaming/common/v1/common.proto alone, with a field renumbered and a field's type changed", nil
+		}},
+		{"proto/ against its first commit", 0, func(prev, cur string) (string, error) {
+			if err := copyProtos(filepath.Join(repo, "proto"), cur); err != nil {
+				return "", err
+			}
+			first, err := firstProtoCommit(repo)
+			if err != nil {
+				return "", err
+			}
+			if err := gitExportProtos(repo, first, prev); err != nil {
+				return "", err
+			}
+			return "proto/ against proto/ at commit " + first + ", the first that had it", nil
+		}},
+	}
+	for _, p := range pairs {
+		dir, changes, err := prepare(strings.ReplaceAll(strings.ReplaceAll(p.name, "/", ""), " ", "-"), p.fill)
+		if err != nil {
 			return nil, err
 		}
+		bp, err := benchBreakingPair(t, dir, p.code, rounds)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
+		}
+		bp.name, bp.changes = p.name, changes
+		r.pairs = append(r.pairs, bp)
 	}
+	return r, nil
+}
+
+// firstProtoCommit is the first commit of repo that has proto/gaming.
+func firstProtoCommit(repo string) (string, error) {
+	cmd := exec.Command("git", "log", "--reverse", "--format=%h", "--", "proto/gaming")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git log: %w", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) == 0 {
+		return "", errors.New("breaking: no commit has proto/gaming (a shallow clone?)")
+	}
+	return f[0], nil
+}
+
+// gitExportProtos writes the .proto files of proto/ at commit into dst.
+func gitExportProtos(repo, commit, dst string) error {
+	cmd := exec.Command("git", "ls-tree", "-r", "--name-only", commit, "--", "proto")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("git ls-tree: %w", err)
+	}
+	for _, name := range strings.Fields(string(out)) {
+		if filepath.Ext(name) != ".proto" {
+			continue
+		}
+		show := exec.Command("git", "show", commit+":"+name)
+		show.Dir = repo
+		b, err := show.Output()
+		if err != nil {
+			return fmt.Errorf("git show %s:%s: %w", commit, name, err)
+		}
+		p := filepath.Join(dst, strings.TrimPrefix(name, "proto/"))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchBreakingPair times both tools on the pair in dir.
+func benchBreakingPair(t *tools, dir string, code, rounds int) (*breakingPair, error) {
 	procs := []proc{{
-		name: "buf breaking", dir: dir, okCodes: []int{100},
+		name: "buf breaking", dir: dir, okCodes: []int{code},
 		args: []string{t.buf, "breaking", "current", "--against", "previous"},
 	}}
 	if t.natsrpc != "" {
 		procs = append(procs, proc{
-			name: "natsrpc breaking", dir: dir, okCodes: []int{100},
+			name: "natsrpc breaking", dir: dir, okCodes: []int{code},
 			args: []string{t.natsrpc, "breaking", "current", "--against", "previous"},
 		})
 	}
@@ -324,7 +454,7 @@ func benchBreaking(repo string, t *tools, rounds int) (*breakingResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &breakingResult{changes: changes, buf: times[0]}
+	r := &breakingPair{code: code, buf: times[0]}
 	if len(times) > 1 {
 		r.natsrpc = times[1]
 		bufOut, err := procs[0].output()

@@ -39,13 +39,21 @@ var baseTime = time.Date(2026, 3, 14, 18, 42, 7, 312_845_000, time.UTC)
 
 // Fill sets every field of m with a realistic value and returns m.
 func Fill(m proto.Message) proto.Message {
-	f := &filler{}
+	return fill(m, false)
+}
+
+// fill is Fill; with words, text fields get words drawn at random from the
+// paragraph instead of a slice of it, so that text does not repeat
+// verbatim across fields (the harder case for compression).
+func fill(m proto.Message, words bool) proto.Message {
+	f := &filler{words: words}
 	f.message(m.ProtoReflect(), 0, "")
 	return m
 }
 
 type filler struct {
-	n int
+	n     int
+	words bool
 }
 
 func (f *filler) next() int {
@@ -197,6 +205,28 @@ const lorem = "The wolves have grown bolder since the bandits started hunting de
 	"and the guild council has asked the captain to send scouts to the pine ridge before the next caravan " +
 	"leaves. Rumours in the tavern speak of a red-cloaked stranger paying in old imperial coin."
 
+// text is n bytes of text for a field: sentence, or with f.words words.
+func (f *filler) text(n int, seed uint32) string {
+	if f.words {
+		return words(n, seed)
+	}
+	return sentence(n, seed)
+}
+
+var loremWords = strings.Fields(lorem)
+
+// words is n bytes of the paragraph's words in a pseudo-random order.
+func words(n int, seed uint32) string {
+	var b strings.Builder
+	x := seed
+	for b.Len() < n {
+		x = x*1664525 + 1013904223
+		b.WriteString(loremWords[int(x>>16)%len(loremWords)])
+		b.WriteByte(' ')
+	}
+	return strings.TrimSpace(b.String()[:n])
+}
+
 func sentence(n int, seed uint32) string {
 	start := int(seed % 40)
 	s := lorem[start:]
@@ -270,11 +300,11 @@ func (f *filler) str(name, fallback string) string {
 		return "Ironvale East Gate"
 	case has(name, "content", "text", "body", "backstory", "premise", "chunk", "output", "input", "narration", "prompt",
 		"document", "data", "highlights", "notes", "source", "completion", "line", "arguments", "schema", "definition"):
-		return sentence(280, seed)
+		return f.text(280, seed)
 	case has(name, "description", "summary", "explanation", "query", "consequence", "hint", "rationale", "transcript"):
-		return sentence(140, seed)
+		return f.text(140, seed)
 	case has(name, "reason", "message", "note", "bark", "error", "cause", "issue", "tone", "mood", "style"):
-		return sentence(60, seed)
+		return f.text(60, seed)
 	case has(name, "email"):
 		return "ops+qa@studio.example"
 	}

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/klauspost/compress/s2"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/natsrpc/natsrpc/bench/internal/workload"
+	"github.com/natsrpc/natsrpc/internal/spec"
 	aiintegrationv1 "github.com/natsrpc/natsrpc/proto/gaming/ai_integration/v1"
 	airouterv1 "github.com/natsrpc/natsrpc/proto/gaming/ai_router/v1"
 	bodybrokerqaorchestratorv1 "github.com/natsrpc/natsrpc/proto/gaming/body_broker_qa_orchestrator/v1"
@@ -76,13 +78,33 @@ type Size struct {
 	// enums as numbers, oneofs as wrapper objects, timestamps as
 	// {seconds, nanos}).
 	Proto, ProtoJSON, StdJSON int
+	// Compressed is what natsrpc sends for the message with
+	// WithCompression(CompressThreshold) on both sides (wire.md §15): for
+	// a response (unary, or a stream's S→C frame) or an event, the protobuf body
+	// compressed with S2 plus the Nats-Rpc-Encoding header (CompressHeader
+	// bytes) when the message is at least the threshold and comes out
+	// smaller, else the protobuf body as it is; the protobuf body for the
+	// rest (requests of calls and C→S stream frames: never compressed).
+	Compressed int
+	// Compressible says the runtime compresses this message when asked:
+	// a response or an event.
+	Compressible bool
 }
+
+// CompressThreshold is the WithCompression threshold the payload table
+// uses: 1 KiB of protobuf, below which a message goes as it is.
+const CompressThreshold = 1024
+
+// CompressHeader is what the Nats-Rpc-Encoding header adds to a message
+// that has no other header: "NATS/1.0\r\nNats-Rpc-Encoding: s2\r\n\r\n".
+const CompressHeader = len("NATS/1.0\r\n") + len("Nats-Rpc-Encoding: s2\r\n") + len("\r\n")
 
 // Row sums the sizes of one service's requests and responses.
 type Row struct {
 	Service                   string
 	Messages                  int
 	Proto, ProtoJSON, StdJSON int
+	Compressed                int
 }
 
 // fixtures are the hand-built messages of the unary benchmark, used instead
@@ -101,14 +123,33 @@ func fixtures() map[protoreflect.FullName]proto.Message {
 // Measure encodes a realistic request and response of every RPC of every
 // service (an event's google.protobuf.Empty response is left out).
 func Measure() ([]Size, error) {
+	return measure(false)
+}
+
+// MeasureWords is Measure with text fields of words drawn at random from
+// Fill's paragraph rather than slices of it (see fill), for the
+// compression column's harder case.
+func MeasureWords() ([]Size, error) {
+	return measure(true)
+}
+
+func measure(words bool) ([]Size, error) {
 	fx := fixtures()
 	var out []Size
 	for _, s := range Services {
 		svcs := s.File.Services()
 		for i := 0; i < svcs.Len(); i++ {
+			sv, err := spec.ForService(svcs.Get(i))
+			if err != nil {
+				return nil, err
+			}
 			methods := svcs.Get(i).Methods()
 			for j := 0; j < methods.Len(); j++ {
 				md := methods.Get(j)
+				if sv.Methods[j].Desc != md {
+					return nil, fmt.Errorf("%s: spec's methods out of order", md.FullName())
+				}
+				kind := sv.Methods[j].Kind
 				for _, role := range []struct {
 					name string
 					desc protoreflect.MessageDescriptor
@@ -122,9 +163,14 @@ func Measure() ([]Size, error) {
 						if err != nil {
 							return nil, err
 						}
-						m = Fill(mt.New().Interface())
+						m = fill(mt.New().Interface(), words)
 					}
-					size, err := encode(m)
+					// The runtime compresses responses (unary, and the
+					// server-to-client frames of streams) and events
+					// (wire.md §15); requests of calls and client-to-server
+					// stream frames go as they are.
+					compressible := role.name == "response" || kind == spec.KindEvent
+					size, err := encode(m, compressible)
 					if err != nil {
 						return nil, fmt.Errorf("%s %s: %w", md.FullName(), role.name, err)
 					}
@@ -138,8 +184,10 @@ func Measure() ([]Size, error) {
 	return out, nil
 }
 
-func encode(m proto.Message) (Size, error) {
-	b, err := proto.Marshal(m)
+func encode(m proto.Message, compressible bool) (Size, error) {
+	// Deterministic: map order changes what S2 finds, and the table must
+	// be the same from run to run.
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return Size{}, err
 	}
@@ -157,7 +205,24 @@ func encode(m proto.Message) (Size, error) {
 	if err != nil {
 		return Size{}, err
 	}
-	return Size{Proto: len(b), ProtoJSON: compact.Len(), StdJSON: len(sj)}, nil
+	size := Size{Proto: len(b), ProtoJSON: compact.Len(), StdJSON: len(sj), Compressed: len(b), Compressible: compressible}
+	if compressible {
+		size.Compressed = compressedSize(b)
+	}
+	return size, nil
+}
+
+// compressedSize is the size natsrpc's runtime puts on the wire for the
+// protobuf body b with WithCompression(CompressThreshold): the runtime
+// uses s2.Encode, as here.
+func compressedSize(b []byte) int {
+	if len(b) < CompressThreshold {
+		return len(b)
+	}
+	if c := s2.Encode(nil, b); len(c)+CompressHeader < len(b) {
+		return len(c) + CompressHeader
+	}
+	return len(b)
 }
 
 // ByService sums sizes per service, in order, plus a last "all 22
@@ -178,6 +243,7 @@ func ByService(sizes []Size) []Row {
 			r.Proto += s.Proto
 			r.ProtoJSON += s.ProtoJSON
 			r.StdJSON += s.StdJSON
+			r.Compressed += s.Compressed
 		}
 	}
 	return append(rows, total)

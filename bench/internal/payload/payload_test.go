@@ -24,6 +24,22 @@ func TestMeasure(t *testing.T) {
 		}
 	}
 	t.Logf("%+v", rows[len(rows)-1])
+	compressed := 0
+	for _, s := range sizes {
+		switch {
+		case s.Compressed > s.Proto:
+			t.Errorf("%s: %d bytes with compression, more than its %d of protobuf", s.Message, s.Compressed, s.Proto)
+		case !s.Compressible || s.Proto < CompressThreshold:
+			if s.Compressed != s.Proto {
+				t.Errorf("%s: compressed to %d bytes; below the threshold or not compressible it goes as its %d of protobuf", s.Message, s.Compressed, s.Proto)
+			}
+		case s.Compressed < s.Proto:
+			compressed++
+		}
+	}
+	if compressed == 0 {
+		t.Errorf("no message compressed; want the large unary responses and events compressed")
+	}
 }
 
 // TestFillRoundTrips checks that every filled request and response is

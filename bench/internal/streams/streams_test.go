@@ -45,6 +45,7 @@ func TestStreamers(t *testing.T) {
 			func() (*Streamer, error) { return NewNatsrpcStreamer(server, client, m) },
 			func() (*Streamer, error) { return NewRawStreamer(server, client, m) },
 			func() (*Streamer, error) { return NewRawSeqHeaderStreamer(server, client, m) },
+			func() (*Streamer, error) { return NewPsrpcStreamer(server, client, m) },
 		} {
 			s, err := mk()
 			if err != nil {
@@ -136,6 +137,7 @@ func BenchmarkStream(b *testing.B) {
 			func() (*Streamer, error) { return NewNatsrpcStreamer(server, client, m) },
 			func() (*Streamer, error) { return NewRawStreamer(server, client, m) },
 			func() (*Streamer, error) { return NewRawSeqHeaderStreamer(server, client, m) },
+			func() (*Streamer, error) { return NewPsrpcStreamer(server, client, m) },
 		} {
 			s, err := mk()
 			if err != nil {

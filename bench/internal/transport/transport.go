@@ -1,5 +1,5 @@
 // Package transport builds the benchmark's rows: the same call served and
-// made over natsrpc, raw nats.go, gRPC-Go, connect-go and net/http with
+// made over natsrpc, raw nats.go, psrpc, gRPC-Go, connect-go and net/http with
 // encoding/json, each with its server on a random loopback port and its
 // links counted for bytes on the wire.
 package transport
@@ -58,6 +58,7 @@ type Transport struct {
 var All = []Transport{
 	{Name: "natsrpc (generated client + handler)", Key: "natsrpc", NATS: true, New: NewNatsrpc},
 	{Name: "raw nats.go (floor)", Key: "rawnats", NATS: true, New: NewRawNATS},
+	{Name: "psrpc (LiveKit, NATS bus)", Key: "psrpc", NATS: true, New: NewPsrpc},
 	{Name: "gRPC-Go (HTTP/2, protobuf)", Key: "grpc", New: NewGRPC},
 	{Name: "connect-go (HTTP/1.1, protobuf)", Key: "connect", New: NewConnect},
 	{Name: "net/http + encoding/json (HTTP/1.1)", Key: "httpjson", New: NewHTTPJSON},

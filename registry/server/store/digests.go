@@ -110,7 +110,7 @@ func (r *Registry) FindFileDigest(ctx context.Context, digest string) ([]FileDig
 	if err != nil {
 		return nil, err
 	}
-	heads, err := r.heads(ctx)
+	heads, err := r.allHeads(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -169,8 +169,9 @@ func (r *Registry) FindFileDigest(ctx context.Context, digest string) ([]FileDig
 	return out, nil
 }
 
-// heads returns every module's latest version.
-func (r *Registry) heads(ctx context.Context) (map[string]uint64, error) {
+// allHeads returns every module's latest version (a read of every head;
+// r.heads coalesces the reads of one module's head).
+func (r *Registry) allHeads(ctx context.Context) (map[string]uint64, error) {
 	entries, err := r.store.Entries(ctx, "mod.*.head")
 	if err != nil {
 		return nil, storeError(err, "list modules")

@@ -261,8 +261,14 @@ func (r *Registry) record(ctx context.Context, module string, v uint64) (*versio
 
 // latest returns module's latest version record; NotFound when the module
 // has none.
+//
+// The head is read from the stream leader every time (read-your-writes),
+// but concurrent callers share reads (see headReads).
 func (r *Registry) latest(ctx context.Context, module string) (*versionRecord, error) {
-	h, _, err := r.readHead(ctx, module)
+	h, err := r.heads.read(ctx, module, func(ctx context.Context, module string) (*headRecord, error) {
+		h, _, err := r.readHead(ctx, module)
+		return h, err
+	})
 	if err != nil {
 		return nil, err
 	}

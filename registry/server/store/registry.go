@@ -115,6 +115,7 @@ type Registry struct {
 	contents *lru[string, *content]
 	closures *lru[string, []byte]
 	owners   sync.Map // index key -> owner (a hint, always verified)
+	heads    headReads
 	loading  flight.Group[*content]
 	// digests is what this instance knows of the file digest index (see
 	// digests.go).
@@ -146,6 +147,7 @@ type config struct {
 	pushAttempts int
 	opTimeout    time.Duration
 	cacheSize    int
+	cacheBytes   int64
 	blobRefresh  time.Duration
 	batchLimit   int
 }
@@ -232,6 +234,17 @@ func WithCacheSize(n int) Option {
 	return optionFunc(func(c *config) { c.cacheSize = n })
 }
 
+// WithCacheBytes bounds the memory of an instance's caches of immutable
+// data: n bytes for parsed descriptor sets (each counted as 32 times its
+// serialized size, above what it was measured to hold) and n/4 for the
+// serialized sets of lookups (a file and its imports, trimmed sets), on
+// top of at most 4096 version records of a few hundred bytes. By default
+// n is 256 MiB, so at most 320 MiB in all; the gaming module (24 files)
+// counts 4.5 MB parsed, so about 56 versions of it fit.
+func WithCacheBytes(n int64) Option {
+	return optionFunc(func(c *config) { c.cacheBytes = n })
+}
+
 // withBlobRefresh sets how old a stored descriptor set must be before a
 // push rewrites it rather than reuses it (see [Registry.CollectGarbage]).
 // Tests shorten it.
@@ -260,6 +273,7 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registry
 		pushAttempts: 50,
 		opTimeout:    5 * time.Second,
 		cacheSize:    64,
+		cacheBytes:   256 << 20,
 		blobRefresh:  10 * time.Minute,
 		// Half of nats-server's default max_batch_size (1000); a server
 		// configured lower is detected (ErrTooLarge) and adapted to.
@@ -309,8 +323,8 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registry
 		checker:  cfg.checker,
 		now:      cfg.now,
 		records:  newLRU[recordKey, *versionRecord](4096),
-		contents: newLRU[string, *content](cfg.cacheSize),
-		closures: newLRU[string, []byte](16 * cfg.cacheSize),
+		contents: newWeightedLRU[string](cfg.cacheSize, cfg.cacheBytes, contentWeight),
+		closures: newWeightedLRU[string](16*cfg.cacheSize, cfg.cacheBytes/4, func(b []byte) int64 { return int64(len(b)) }),
 	}
 	r.batchLimit.Store(int64(max(cfg.batchLimit, minBatchLimit)))
 	return r, nil

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"reflect"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+
 	"github.com/natsrpc/natsrpc/registry/breaking"
 )
 
@@ -205,4 +208,62 @@ func CompileViolations(err *CompileError) []breaking.Violation {
 		})
 	}
 	return breaking.SortViolations(vs)
+}
+
+// Locate gives the files of in at the external paths named, which were
+// compiled without source info ([Options.NoSourceInfo]), their source info:
+// it compiles those files of ref again, with source info, and replaces
+// their descriptors in in by copies that carry it. A breaking-change check
+// compiles its input without source info (a fifth of compiling) and, only
+// when it finds something, locates the files with findings; the check
+// then runs again and reports the same findings with their positions. It
+// works for directory and .proto file inputs, whose paths are relative to
+// the working directory, and reports false for other inputs, which must
+// be loaded with source info.
+func Locate(ctx context.Context, in *Input, ref string, opts Options, externalPaths []string) (bool, error) {
+	if in.Ref.Format != FormatDir && in.Ref.Format != FormatProtoFile {
+		return false, nil
+	}
+	want := map[string]bool{}
+	for _, p := range externalPaths {
+		want[p] = true
+	}
+	var paths []string
+	for _, m := range in.Modules {
+		for _, f := range m.Files {
+			if want[f.ExternalPath] && !f.Import && f.Proto.GetSourceCodeInfo() == nil {
+				paths = append(paths, f.ExternalPath)
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return true, nil
+	}
+	if in.Ref.Format == FormatDir {
+		opts.Paths = paths
+	}
+	opts.ExcludePaths = nil
+	opts.NoSourceInfo = false
+	located, err := Load(ctx, ref, opts)
+	if err != nil {
+		return false, err
+	}
+	byPath := map[string]*descriptorpb.SourceCodeInfo{}
+	for _, m := range located.Modules {
+		for _, f := range m.Files {
+			if !f.Import && f.Proto.GetSourceCodeInfo() != nil {
+				byPath[f.ExternalPath] = f.Proto.GetSourceCodeInfo()
+			}
+		}
+	}
+	for _, m := range in.Modules {
+		for _, f := range m.Files {
+			if sci := byPath[f.ExternalPath]; sci != nil && want[f.ExternalPath] && !f.Import {
+				c := proto.CloneOf(f.Proto)
+				c.SourceCodeInfo = sci
+				f.Proto = c
+			}
+		}
+	}
+	return true, nil
 }

@@ -148,9 +148,13 @@ func (l *loader) compile(ctx context.Context, wsRoot, prefix string, specs []*mo
 				errs = append(errs, l.fileError(err, sources))
 				return nil
 			}, nil)
+			sourceInfo := protocompile.SourceInfoStandard
+			if l.opts.NoSourceInfo {
+				sourceInfo = protocompile.SourceInfoNone
+			}
 			comp := protocompile.Compiler{
 				Resolver:       resolver,
-				SourceInfoMode: protocompile.SourceInfoStandard,
+				SourceInfoMode: sourceInfo,
 				Reporter:       rep,
 				MaxParallelism: parallelism,
 			}

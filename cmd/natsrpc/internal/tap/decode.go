@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	natsrpc "github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/schema"
 )
 
@@ -165,7 +166,7 @@ func (d *decoder) request(m *method, msg *nats.Msg, now time.Time) {
 			d.pending[msg.Reply] = &call{m: m, start: now, expires: now.Add(deadline(msg.Header)), json: js}
 		}
 	}
-	d.body(&l, m, true, msg.Data, js)
+	d.msgBody(&l, m, true, msg, js)
 	d.print(l)
 }
 
@@ -209,7 +210,7 @@ func (d *decoder) reply(c *call, msg *nats.Msg, now time.Time) {
 	if l.Code != "ok" {
 		l.Body = errorBody(msg.Header)
 	} else {
-		d.body(&l, c.m, false, msg.Data, c.json || isJSON(msg.Header))
+		d.msgBody(&l, c.m, false, msg, c.json || isJSON(msg.Header))
 	}
 	d.print(l)
 }
@@ -230,10 +231,13 @@ func (d *decoder) serverFrame(s *stream, msg *nats.Msg, now time.Time) {
 			return // a NATS status (no responders): not a frame
 		}
 		l.Direction = DirServerMsg
-		d.body(&l, s.m, false, msg.Data, s.json)
+		d.msgBody(&l, s.m, false, msg, s.json)
 	case "open":
 		l.Direction = DirOpen
 		if c := msg.Header.Get("Nats-Rpc-Control"); c != "" && len(d.controls) < maxTracked {
+			if s.control != "" {
+				delete(d.controls, s.control) // a second open frame: follow the newer inbox only
+			}
 			s.control = c
 			d.controls[c] = s
 		}
@@ -263,7 +267,7 @@ func (d *decoder) clientFrame(s *stream, msg *nats.Msg, now time.Time) {
 	switch msg.Header.Get("Nats-Rpc-Frame") {
 	case "":
 		l.Direction = DirClientMsg
-		d.body(&l, s.m, true, msg.Data, s.json)
+		d.msgBody(&l, s.m, true, msg, s.json)
 	case "end":
 		l.Direction = DirClientEnd
 	case "cancel":
@@ -291,6 +295,17 @@ func (d *decoder) frameBody(l *Line, s *stream, input bool, data []byte) {
 		return
 	}
 	d.body(l, s.m, input, data[n:], s.json)
+}
+
+// msgBody decodes the body of a message that may carry headers: a
+// compressed one (Nats-Rpc-Encoding, wire §15) is decompressed first.
+func (d *decoder) msgBody(l *Line, m *method, input bool, msg *nats.Msg, js bool) {
+	data, err := natsrpc.DecodeBody(msg.Header, msg.Data)
+	if err != nil {
+		raw(l, msg.Data, err.Error())
+		return
+	}
+	d.body(l, m, input, data, js)
 }
 
 // body decodes a message of the method's input or output type.

@@ -116,15 +116,43 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, f *flags) (retE
 	if f.AgainstRegistry != "" {
 		return runAgainstRegistry(ctx, cmd, ref, opts, f, format)
 	}
-	current, against, err := input.LoadPair(ctx, ref, f.Against, opts, opts)
+	// Source info (comments and positions) is a fifth of compiling, and
+	// only findings need it, in the current input: the against side is
+	// compiled without it, and so is a directory input, whose files with
+	// findings are compiled again with it (input.Locate) when there are
+	// any. A check that passes, the usual case in CI, never generates it.
+	againstOpts, currentOpts := opts, opts
+	againstOpts.NoSourceInfo = true
+	if r, err := input.ParseRef(ref); err == nil && (r.Format == input.FormatDir || r.Format == input.FormatProtoFile) {
+		currentOpts.NoSourceInfo = true
+	}
+	current, against, err := input.LoadPair(ctx, ref, f.Against, currentOpts, againstOpts)
 	if err != nil {
 		return loadError(cmd, format, err)
 	}
-	violations, warnings, err := input.CheckBreaking(ctx, current, against, input.BreakingOptions{
+	bopts := input.BreakingOptions{
 		ConfigOverride: f.Config,
 		ExcludeImports: f.ExcludeImports,
 		NATSRPC:        f.NATSRPCRules,
-	})
+	}
+	violations, warnings, err := input.CheckBreaking(ctx, current, against, bopts)
+	if err == nil && len(violations) > 0 && currentOpts.NoSourceInfo {
+		var paths []string
+		for _, v := range violations {
+			paths = append(paths, v.Path)
+		}
+		located, lerr := input.Locate(ctx, current, ref, opts, paths)
+		if lerr == nil && !located {
+			lerr = fmt.Errorf("input %q cannot be located", ref)
+		}
+		if lerr != nil {
+			// Load the input whole with source info instead.
+			if current, lerr = input.Load(ctx, ref, opts); lerr != nil {
+				return loadError(cmd, format, lerr)
+			}
+		}
+		violations, warnings, err = input.CheckBreaking(ctx, current, against, bopts)
+	}
 	for _, w := range warnings {
 		fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: warning: %s\n", w)
 	}
