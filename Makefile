@@ -26,6 +26,10 @@ BUF       := GOWORK=off $(GO) tool -modfile=tools/go.mod buf
 MODULES   := . $(filter-out bench,$(shell sed -n 's|^[[:space:]]*\./\([^[:space:]]*\)$$|\1|p' go.work))
 DATA_DIR  ?= .natsrpc
 LISTEN    ?= 127.0.0.1:4222
+# SERVER_CONFIG, when set, is a nats-server configuration file (TLS,
+# authorization) for make run's embedded server; give the registry's user
+# in the environment (NATS_USER and NATS_PASSWORD, NATS_CREDS, ...).
+SERVER_CONFIG ?=
 # Fuzz targets run briefly in `make test`; `make fuzz FUZZTIME=5m` runs longer.
 FUZZTIME  ?= 5s
 # -race doubles run time on this 2-core machine but is worth it.
@@ -36,12 +40,12 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Run the registry on an embedded NATS server and push proto/ as module gaming (a second instance: make run LISTEN=127.0.0.1:4223 DATA_DIR=.natsrpc-2)
+run: ## Run the registry on an embedded NATS server and push proto/ as module gaming (a second instance: make run LISTEN=127.0.0.1:4223 DATA_DIR=.natsrpc-2; TLS and users: make run SERVER_CONFIG=nats.conf)
 	@echo "building natsrpc into .tmp/natsrpc (the first build compiles nats-server and the rest: about 2 minutes on 2 cores; then seconds)"
 	@# Built in its own module's directory: works in the workspace and with GOWORK=off alike.
 	@cd cmd/natsrpc && $(GO) build -o ../../.tmp/natsrpc .
 	@# exec: Ctrl-C reaches natsrpc itself, which stops cleanly and exits 0.
-	@exec .tmp/natsrpc registry serve --embedded --data-dir $(DATA_DIR) --listen $(LISTEN) --push-dir proto --push-module gaming
+	@exec .tmp/natsrpc registry serve --embedded --data-dir $(DATA_DIR) --listen $(LISTEN) $(if $(SERVER_CONFIG),--server-config $(SERVER_CONFIG)) --push-dir proto --push-module gaming
 
 .PHONY: test
 test: checkgenerate vet lint breaking gotest tstest benchsmoke fuzz-short ## Run every check and test (what CI runs)

@@ -100,8 +100,11 @@ func newSpec(m *spec.Method, subject string, isClient bool) Spec {
 // handler that sets response headers from several goroutines must
 // synchronize them itself.
 type CallInfo struct {
-	spec           *Spec
-	requestHeader  nats.Header
+	spec          *Spec
+	requestHeader nats.Header
+	// subject is the subject of a call with a subject token (the one
+	// sent, or the one the request arrived on); "" otherwise.
+	subject        string
 	responseHeader nats.Header
 }
 

@@ -148,17 +148,24 @@ func (c *unaryClient) callUnary(ctx context.Context, req proto.Message, opts []C
 		err  error
 		info *CallInfo
 	)
+	sp := &c.spec
+	if cc != nil && cc.subjectToken != "" {
+		sp = tokenSpec(sp, cc.subjectToken)
+	}
 	if c.call != nil {
-		cctx := &callContext{Context: ctx, info: CallInfo{spec: &c.spec}}
+		cctx := &callContext{Context: ctx, info: CallInfo{spec: sp}}
 		if cc != nil {
 			cctx.info.requestHeader = cc.header
+		}
+		if sp != &c.spec {
+			cctx.info.subject = sp.Subject
 		}
 		info = &cctx.info
 		res, err = c.call(cctx, req)
 	} else {
 		// Without interceptors nothing can see the CallInfo: skip the
 		// context that would carry it.
-		local := CallInfo{spec: &c.spec}
+		local := CallInfo{spec: sp}
 		if cc != nil {
 			local.requestHeader = cc.header
 		}
@@ -261,7 +268,7 @@ func (c *unaryClient) send(ctx context.Context, deadline time.Time, ci *CallInfo
 	if c.retry != nil {
 		c.retry.budget.deposit()
 	}
-	msg := nats.Msg{Subject: c.spec.Subject, Header: hdr, Data: data}
+	msg := nats.Msg{Subject: ci.spec.Subject, Header: hdr, Data: data}
 	for attempt := 1; ; attempt++ {
 		res, rerr := c.attempt(ctx, deadline, ci, req, &msg, onlyOurs)
 		if rerr == nil {
@@ -311,7 +318,7 @@ func (c *unaryClient) attempt(ctx context.Context, deadline time.Time, ci *CallI
 		resp, err = c.nc.RequestMsgWithContext(ctx, msg)
 	}
 	if err != nil {
-		return nil, requestError(err, c.spec.Subject)
+		return nil, requestError(err, msg.Subject)
 	}
 	ci.responseHeader = resp.Header
 	if e := decodeError(resp); e != nil {

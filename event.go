@@ -111,6 +111,9 @@ func (c *eventClient) publish(ctx context.Context, req proto.Message, opts []Cal
 		if cc.err != nil {
 			return cc.err
 		}
+		if cc.subjectToken != "" {
+			return errTokenNotUnary()
+		}
 		header = cc.header
 		if cc.idempotencyKey != "" {
 			if header == nil {

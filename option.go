@@ -81,6 +81,7 @@ type handlerConfig struct {
 	maxStreamDuration time.Duration
 	stream            streamOverrides
 	methods           map[string]bool // nil: every method with a handler
+	wildcards         map[string]bool // methods served on "<subject>.*"
 	shadow            *ShadowPolicy   // WithShadow
 	// compressMin is WithCompression's threshold; 0: off.
 	compressMin int
@@ -93,6 +94,7 @@ type callConfig struct {
 	responseHeader *nats.Header
 	stream         streamOverrides
 	idempotencyKey string
+	subjectToken   string
 	err            error
 }
 

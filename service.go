@@ -188,6 +188,11 @@ func (s *Service) bindEndpoints(handlers []Handler) error {
 			errs = append(errs, fmt.Errorf("WithMethods names %q, which is not a method of the service", name))
 		}
 	}
+	for name := range s.cfg.wildcards {
+		if _, ok := byName[protoreflect.Name(name)]; !ok {
+			errs = append(errs, fmt.Errorf("WithSubjectWildcard names %q, which is not a method of the service", name))
+		}
+	}
 	for i, h := range handlers {
 		if h == nil {
 			errs = append(errs, fmt.Errorf("handler %d is nil", i))
@@ -218,6 +223,13 @@ func (s *Service) bindEndpoints(handlers []Handler) error {
 			continue
 		}
 		subject := prefixed(s.cfg.prefix, m.Subject)
+		if s.cfg.wildcards[m.Name] {
+			if m.Kind != spec.KindUnary {
+				errs = append(errs, fmt.Errorf("WithSubjectWildcard names %q, which is not a unary method", m.Name))
+				continue
+			}
+			subject += ".*"
+		}
 		ep := &endpoint{
 			svc:        s,
 			name:       m.Name,
@@ -518,6 +530,9 @@ func (s *Service) serve(r *request, worker int) {
 		}
 	}
 	ctx := &handlerContext{base: s.baseCtx, deadline: deadline, info: CallInfo{spec: &ep.spec, requestHeader: msg.Header}}
+	if s.cfg.wildcards != nil && s.cfg.wildcards[ep.name] {
+		ctx.info.subject = msg.Subject
+	}
 	res, err, panicked := ep.invoke(ctx, codec, body)
 	ctx.release()
 	hdr := ctx.info.responseHeader

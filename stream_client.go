@@ -82,6 +82,9 @@ func (c *streamClient) call(ctx context.Context, opts []CallOption) (StreamingCl
 	if cc.err != nil {
 		return nil, asError(cc.err)
 	}
+	if cc.subjectToken != "" {
+		return nil, errTokenNotUnary()
+	}
 	sc := &streamCall{settings: cc.stream.apply(c.settings)}
 	if cc.timeout > 0 {
 		ctx, sc.cancel = context.WithTimeout(ctx, cc.timeout)

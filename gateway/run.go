@@ -49,6 +49,10 @@ type RunConfig struct {
 	CORSOrigins    []string
 	// Server configures the listener.
 	Server ServerOptions
+	// TLSCert and TLSKey, when set, serve HTTPS with this certificate and
+	// key (PEM files); ClientCA then also requires client certificates
+	// signed by these CAs.
+	TLSCert, TLSKey, ClientCA string
 	// Out receives the banner; Log the reloads and refusals.
 	Out io.Writer
 	Log *slog.Logger
@@ -100,6 +104,16 @@ func Run(ctx context.Context, c RunConfig) error {
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
+	if c.TLSCert != "" || c.TLSKey != "" || c.ClientCA != "" {
+		if c.ClientCA != "" && c.TLSCert == "" {
+			return errors.New("--http-client-ca requires client certificates over HTTPS: give --http-tls-cert and --http-tls-key too")
+		}
+		cfg, err := TLSConfig(c.TLSCert, c.TLSKey, c.ClientCA)
+		if err != nil {
+			return err
+		}
+		c.Server.TLS = cfg
+	}
 	stopProfiles, err := startProfiles(c.Log)
 	if err != nil {
 		return err
@@ -123,7 +137,16 @@ func Run(ctx context.Context, c RunConfig) error {
 		return fmt.Errorf("listen on %q: %w", c.Listen, err)
 	}
 	v := g.Versions()
-	fmt.Fprintf(c.Out, "natsrpc gateway serving on http://%s (HTTP/1.1 and h2c: REST, Connect, gRPC, gRPC-Web)\n", ln.Addr())
+	scheme, protocols, plaintext, curl := "http", "HTTP/1.1 and h2c", "-plaintext", "curl -s"
+	if c.Server.TLS != nil {
+		scheme, protocols, plaintext, curl = "https", "HTTP/1.1 and HTTP/2 over TLS", "-cacert CA.pem", "curl -s --cacert CA.pem"
+		if c.ClientCA != "" {
+			protocols += ", client certificates required"
+			plaintext += " -cert CERT.pem -key KEY.pem"
+			curl += " --cert CERT.pem --key KEY.pem"
+		}
+	}
+	fmt.Fprintf(c.Out, "natsrpc gateway serving on %s://%s (%s: REST, Connect, gRPC, gRPC-Web)\n", scheme, ln.Addr(), protocols)
 	switch {
 	case c.DescriptorSet != "":
 		fmt.Fprintf(c.Out, "routes from %s: %d services\n", c.DescriptorSet, countServices(v))
@@ -132,7 +155,7 @@ func Run(ctx context.Context, c RunConfig) error {
 	default:
 		fmt.Fprintf(c.Out, "routes from the registry: %s (%d services), following new versions\n", joinModules(v), countServices(v))
 	}
-	fmt.Fprintf(c.Out, "\ntry:\n  grpcurl -plaintext %s list\n  curl -s http://%s/versions\n\npress Ctrl-C to stop\n", ln.Addr(), ln.Addr())
+	fmt.Fprintf(c.Out, "\ntry:\n  grpcurl %s %s list\n  %s %s://%s/versions\n\npress Ctrl-C to stop\n", plaintext, ln.Addr(), curl, scheme, ln.Addr())
 	err = Serve(ctx, ln, g, c.Server)
 	fmt.Fprintln(c.Out, "natsrpc gateway stopped")
 	return err

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -25,10 +28,42 @@ type ServerOptions struct {
 	// DrainTimeout bounds the wait for calls in progress at shutdown; 0
 	// means 30 seconds. Calls still running then are cut.
 	DrainTimeout time.Duration
+	// TLS, when set, serves HTTPS (HTTP/1.1 and HTTP/2 over TLS) instead
+	// of HTTP and h2c; see [TLSConfig].
+	TLS *tls.Config
+}
+
+// TLSConfig returns the TLS configuration of an HTTPS gateway: its
+// certificate and key (PEM files) and, when clientCA is set, the CA
+// certificates (PEM) that must have signed every client's certificate
+// (mutual TLS: clients without one are refused during the handshake).
+func TLSConfig(certFile, keyFile, clientCA string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--http-tls-cert and --http-tls-key go together: give both to serve HTTPS")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return nil, fmt.Errorf("--http-tls-cert %q and --http-tls-key %q: not a PEM certificate and its private key: %s", certFile, keyFile, msg)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientCA != "" {
+		data, err := os.ReadFile(clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--http-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("--http-client-ca %q holds no PEM certificate", clientCA)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }
 
 // Serve serves g on ln, HTTP/1.1 and HTTP/2 without TLS (h2c, which gRPC
-// clients use with -plaintext), until ctx ends. Then it shuts down
+// clients use with -plaintext), or with o.TLS over TLS, until ctx ends. Then it shuts down
 // gracefully: /readyz turns 503, new connections are refused, and calls
 // in progress finish (within DrainTimeout) before Serve returns nil.
 func Serve(ctx context.Context, ln net.Listener, g *Gateway, o ServerOptions) error {
@@ -40,7 +75,11 @@ func Serve(ctx context.Context, ln net.Listener, g *Gateway, o ServerOptions) er
 	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	if o.TLS != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	header := 10 * time.Second
 	if o.ReadTimeout > 0 && o.ReadTimeout < header {
 		header = o.ReadTimeout
@@ -53,7 +92,12 @@ func Serve(ctx context.Context, ln net.Listener, g *Gateway, o ServerOptions) er
 		IdleTimeout:       o.IdleTimeout,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if o.TLS != nil {
+		srv.TLSConfig = o.TLS.Clone()
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err

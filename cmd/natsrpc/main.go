@@ -24,9 +24,12 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/gateway"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/get"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/ls"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/perms"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/policy"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/deprecate"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/reservations"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/services"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/shadow"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/status"
@@ -63,8 +66,13 @@ func newRoot() *cobra.Command {
 			shadow.NewReportCommand("report", g),
 		),
 		cutover.NewCommand("cutover", g),
+		perms.NewCommand("perms", g),
 		cli.Group("registry", "Run and manage the schema registry",
 			registryserve.NewCommand("serve", g),
+			reservations.NewReserveCommand("reserve", g),
+			reservations.NewReleaseCommand("release", g),
+			reservations.NewListCommand("reservations", g),
+			deprecate.NewCommand("deprecate", g),
 		),
 	)
 	g.Bind(root.PersistentFlags())

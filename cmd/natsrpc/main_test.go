@@ -193,7 +193,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	natsrpc(t, append(s, "push", dir, "--module", "x", "--error-format", "xml")...).want(t, 1, "", "--error-format")
 
 	// Connection flags.
-	natsrpc(t, append(s, "ls", "--tls-cert", "cert.pem")...).want(t, 1, "", "--tls-cert and --tls-key go together")
+	natsrpc(t, append(s, "ls", "--tls-cert", "cert.pem")...).want(t, 1, "", "--tls-cert gives a client certificate without its key")
 	natsrpc(t, append(s, "ls", "--creds", filepath.Join(dir, "nope.creds"))...).want(t, 1, "", "--creds")
 
 	// Unreachable server, and a NATS server without a registry.

@@ -1,7 +1,9 @@
-// Package client calls the schema registry's NATS API,
-// natsrpc.registry.v1.RegistryService, through the stubs protoc-gen-natsrpc
-// generates for it, and moves descriptor sets larger than a NATS message
-// through the registry's Object Store transfer bucket, both ways: a push
+// Package client calls the schema registry's NATS API through the stubs
+// protoc-gen-natsrpc generates for it, on the subjects of the rights each
+// call needs (RegistryReadService, and RegistryPushService and
+// RegistryPolicyService on their module's subject; see rights.go), and
+// moves descriptor sets larger than a NATS message through the registry's
+// Object Store transfer bucket, both ways: a push
 // whose request would not fit is uploaded first and named in
 // PushRequest.upload, and a reply that names an object instead of carrying
 // the set inline is downloaded and checked against its digest.
@@ -46,8 +48,11 @@ const headroom = 64 << 10
 type Client struct {
 	nc     *nats.Conn
 	api    registryv1natsrpc.RegistryServiceClient
+	read   registryv1natsrpc.RegistryReadServiceClient
+	admin  registryv1natsrpc.RegistryAdminServiceClient
 	bucket string
 	prefix string
+	claims *registryv1.PushClaims
 
 	jsOnce sync.Once
 	js     jetstream.JetStream
@@ -60,6 +65,7 @@ type Option interface {
 }
 
 type config struct {
+	claims     *registryv1.PushClaims
 	bucket     string
 	prefix     string
 	clientOpts []natsrpc.ClientOption
@@ -82,6 +88,13 @@ func WithSubjectPrefix(prefix string) Option {
 	return optionFunc(func(c *config) { c.prefix = prefix })
 }
 
+// WithPushClaims sends claims with every push that carries none: what the
+// client says about itself, which the registry records with the version
+// as claimed (ls shows it), never verified.
+func WithPushClaims(c *registryv1.PushClaims) Option {
+	return optionFunc(func(cfg *config) { cfg.claims = c })
+}
+
 // WithClientOptions passes options to the generated natsrpc client, e.g.
 // natsrpc.WithInterceptors or natsrpc.WithRetry.
 func WithClientOptions(opts ...natsrpc.ClientOption) Option {
@@ -98,16 +111,40 @@ func New(nc *nats.Conn, opts ...Option) *Client {
 	if cfg.prefix != "" {
 		copts = append([]natsrpc.ClientOption{natsrpc.WithSubjectPrefix(cfg.prefix)}, copts...)
 	}
+	read := registryv1natsrpc.NewRegistryReadServiceClient(nc, copts...)
 	return &Client{
-		nc:     nc,
-		api:    registryv1natsrpc.NewRegistryServiceClient(nc, copts...),
+		nc: nc,
+		api: rightsAPI{
+			read:   read,
+			push:   registryv1natsrpc.NewRegistryPushServiceClient(nc, copts...),
+			policy: registryv1natsrpc.NewRegistryPolicyServiceClient(nc, copts...),
+		},
+		read:   read,
+		admin:  registryv1natsrpc.NewRegistryAdminServiceClient(nc, copts...),
 		bucket: cfg.bucket,
 		prefix: cfg.prefix,
+		claims: cfg.claims,
 	}
 }
 
-// API returns the generated client, for calls that need no transfers.
+// API returns the registry's API, for calls that need no transfers: reads
+// go to RegistryReadService, a push or a policy change to the subject of
+// its module's right (RegistryPushService, RegistryPolicyService).
 func (c *Client) API() registryv1natsrpc.RegistryServiceClient { return c.api }
+
+// Admin returns the registry's admin API (RegistryAdminService: package
+// reservations), which needs the admin right.
+func (c *Client) Admin() registryv1natsrpc.RegistryAdminServiceClient { return c.admin }
+
+// ListReservations returns the package reservations, by prefix (the read
+// right).
+func (c *Client) ListReservations(ctx context.Context) ([]*registryv1.Reservation, error) {
+	res, err := c.read.ListReservations(ctx, &registryv1.ListReservationsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return res.GetReservations(), nil
+}
 
 // Conn returns the client's NATS connection.
 func (c *Client) Conn() *nats.Conn { return c.nc }
@@ -139,6 +176,10 @@ func (c *Client) inlineLimit() int {
 // the call). A push refused for a policy reason is not an error: the
 // response's outcome is PUSH_OUTCOME_REFUSED.
 func (c *Client) Push(ctx context.Context, req *registryv1.PushRequest) (*registryv1.PushResponse, error) {
+	if c.claims != nil && req.GetClaims() == nil {
+		req = proto.CloneOf(req)
+		req.Claims = c.claims
+	}
 	set := req.GetFileDescriptorSet()
 	if set == nil || proto.Size(req) <= c.inlineLimit() {
 		return c.api.Push(ctx, req)

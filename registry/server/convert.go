@@ -76,7 +76,21 @@ func moduleVersion(v store.VersionInfo) *registryv1.ModuleVersion {
 			Builtin: d.Builtin,
 		})
 	}
+	if p := v.PushedBy; p != nil {
+		c := p.Claimed
+		mv.PushedBy = &registryv1.Pusher{Right: p.Right, Claimed: &registryv1.PushClaims{
+			ConnectionName: c.ConnectionName, User: c.User, OsUser: c.OSUser, Host: c.Host, Client: c.Client, Ci: c.CI,
+		}}
+	}
 	return mv
+}
+
+// pusher records the right a push came through and what its client
+// claimed.
+func pusher(right string, c *registryv1.PushClaims) *store.Pusher {
+	return &store.Pusher{Right: right, Claimed: store.Claims{
+		ConnectionName: c.GetConnectionName(), User: c.GetUser(), OSUser: c.GetOsUser(), Host: c.GetHost(), Client: c.GetClient(), CI: c.GetCi(),
+	}}
 }
 
 func violations(vs []store.Violation) []*registryv1.Violation {

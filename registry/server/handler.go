@@ -19,7 +19,14 @@ var _ registryv1natsrpc.RegistryServiceHandler = (*Server)(nil)
 // before the response is sent, so a client that sees the response after
 // subscribing to events has seen the event too.
 func (s *Server) Push(ctx context.Context, req *registryv1.PushRequest) (*registryv1.PushResponse, error) {
-	preq := store.PushRequest{Module: req.GetModule(), OwnFiles: req.GetOwnFiles(), DryRun: req.GetDryRun()}
+	// The API before rights: whoever may publish its subject may push any
+	// module, an administrator's right.
+	return s.push(ctx, req, "admin")
+}
+
+// push stores a push that came through right.
+func (s *Server) push(ctx context.Context, req *registryv1.PushRequest, right string) (*registryv1.PushResponse, error) {
+	preq := store.PushRequest{Module: req.GetModule(), OwnFiles: req.GetOwnFiles(), DryRun: req.GetDryRun(), PushedBy: pusher(right, req.GetClaims())}
 	switch src := req.GetSource().(type) {
 	case *registryv1.PushRequest_FileDescriptorSet:
 		preq.Files = src.FileDescriptorSet
@@ -108,7 +115,7 @@ func (s *Server) ListModules(ctx context.Context, req *registryv1.ListModulesReq
 	}
 	out := &registryv1.ListModulesResponse{NextPageToken: next}
 	for _, m := range mods {
-		pm := &registryv1.Module{Name: m.Name, LatestVersion: m.LatestVersion, LatestDigest: m.LatestDigest}
+		pm := &registryv1.Module{Name: m.Name, LatestVersion: m.LatestVersion, LatestDigest: m.LatestDigest, Deprecated: m.Deprecated, DeprecationMessage: m.DeprecationMessage}
 		if !m.UpdateTime.IsZero() {
 			pm.UpdateTime = timestamppb.New(m.UpdateTime)
 		}

@@ -1,7 +1,16 @@
-// Package server serves a [store.Registry] over NATS as
-// natsrpc.registry.v1.RegistryService, with the handler stubs
-// protoc-gen-natsrpc generates, and relays the registry's new versions as
-// VersionCreated events.
+// Package server serves a [store.Registry] over NATS, with the handler
+// stubs protoc-gen-natsrpc generates, and relays the registry's new
+// versions as VersionCreated events.
+//
+// The API is served by right, so that NATS permissions alone decide who
+// may do what: RegistryReadService on natsrpc.registry.v1.read.<Method>,
+// RegistryPushService on natsrpc.registry.v1.push.Push.<module> and
+// RegistryPolicyService on natsrpc.registry.v1.policy.SetPolicy.<module>
+// (a payload naming another module than the subject is refused with
+// permission_denied), RegistryAdminService (package reservations) on
+// natsrpc.registry.v1.admin.<Method>. RegistryService, the API before rights, is served
+// too, for clients built against it; grant its subjects to administrators
+// only (docs/registry.md).
 //
 // It is a thin layer: requests are converted to the registry's Go types,
 // answers and errors back. Error kinds map onto natsrpc codes one to one
@@ -66,7 +75,7 @@ import (
 type Server struct {
 	reg   *store.Registry
 	nc    *nats.Conn
-	svc   *natsrpc.Service
+	svcs  []*natsrpc.Service
 	relay *relay
 }
 
@@ -145,14 +154,35 @@ func New(nc *nats.Conn, reg *store.Registry, opts ...Option) (*Server, error) {
 	if cfg.prefix != "" {
 		hopts = append([]natsrpc.HandlerOption{natsrpc.WithSubjectPrefix(cfg.prefix)}, hopts...)
 	}
-	svc, err := registryv1natsrpc.RegisterRegistryServiceHandler(nc, s, hopts...)
-	if err != nil {
-		if s.relay != nil {
-			s.relay.stop()
-		}
-		return nil, fmt.Errorf("registry server: %w", err)
+	// The API by right (read, push and set-policy per module), and the API
+	// before rights for the clients built against it.
+	with := func(extra ...natsrpc.HandlerOption) []natsrpc.HandlerOption {
+		return append(append([]natsrpc.HandlerOption(nil), hopts...), extra...)
 	}
-	s.svc = svc
+	for _, register := range []func() (*natsrpc.Service, error){
+		func() (*natsrpc.Service, error) {
+			return registryv1natsrpc.RegisterRegistryReadServiceHandler(nc, s, with()...)
+		},
+		func() (*natsrpc.Service, error) {
+			return registryv1natsrpc.RegisterRegistryPushServiceHandler(nc, pushAPI{s}, with(natsrpc.WithSubjectWildcard("Push"))...)
+		},
+		func() (*natsrpc.Service, error) {
+			return registryv1natsrpc.RegisterRegistryPolicyServiceHandler(nc, policyAPI{s}, with(natsrpc.WithSubjectWildcard("SetPolicy"))...)
+		},
+		func() (*natsrpc.Service, error) {
+			return registryv1natsrpc.RegisterRegistryAdminServiceHandler(nc, adminAPI{s}, with()...)
+		},
+		func() (*natsrpc.Service, error) {
+			return registryv1natsrpc.RegisterRegistryServiceHandler(nc, s, with()...)
+		},
+	} {
+		svc, err := register()
+		if err != nil {
+			_ = s.Stop(context.Background())
+			return nil, fmt.Errorf("registry server: %w", err)
+		}
+		s.svcs = append(s.svcs, svc)
+	}
 	return s, nil
 }
 
@@ -163,9 +193,12 @@ func (s *Server) Registry() *store.Registry { return s.reg }
 // requests in flight (see natsrpc.Service.Stop), then stops the event
 // relay. If ctx ends first, it returns ctx's error.
 func (s *Server) Stop(ctx context.Context) error {
-	err := s.svc.Stop(ctx)
+	var errs []error
+	for _, svc := range s.svcs {
+		errs = append(errs, svc.Stop(ctx))
+	}
 	if s.relay != nil {
 		s.relay.stop()
 	}
-	return err
+	return errors.Join(errs...)
 }

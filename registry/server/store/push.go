@@ -36,6 +36,9 @@ type PushRequest struct {
 	// DryRun runs every check and reports the outcome without storing
 	// anything.
 	DryRun bool
+	// PushedBy is what is known about who pushes, recorded with the
+	// version; nil records nothing.
+	PushedBy *Pusher
 }
 
 // Outcome says what a push did, or for a dry run what it would do.
@@ -111,6 +114,11 @@ func (r *Registry) Push(ctx context.Context, req PushRequest) (*PushResult, erro
 	if err := ValidateModuleName(req.Module); err != nil {
 		return nil, err
 	}
+	if req.PushedBy != nil {
+		if err := req.PushedBy.Claimed.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	lim := limits{maxSetBytes: r.cfg.maxSetBytes, maxFiles: r.cfg.maxFiles}
 	var data []byte
 	switch {
@@ -173,6 +181,7 @@ func (r *Registry) Push(ctx context.Context, req PushRequest) (*PushResult, erro
 		}
 		p.record.Blob = *blob
 		p.record.CreateTime = r.now().UTC()
+		p.record.PushedBy = req.PushedBy.clone()
 		rec, err := json.Marshal(p.record)
 		if err != nil {
 			return nil, internalf("encode version record: %w", err)
@@ -558,6 +567,15 @@ func (r *Registry) claims(ctx context.Context, module string, prev, c *content) 
 			continue
 		}
 		if _, ok := slices.BinarySearch(prevPkgs, pkg); ok {
+			continue
+		}
+		res, err := r.reservedFor(ctx, pkg)
+		if err != nil {
+			return nil, nil, err
+		}
+		if res != nil && res.Module != module {
+			violations = append(violations, violationAt(RulePackageReserved, fd, []int32{2},
+				"package %q is reserved for module %q (prefix %q); rename the package, or push these files as part of module %q", pkg, res.Module, res.Prefix, res.Module))
 			continue
 		}
 		o, rev, err := r.readOwner(ctx, pkgKey(pkg))

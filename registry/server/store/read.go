@@ -111,6 +111,10 @@ type ModuleSummary struct {
 	LatestDigest string
 	// UpdateTime is when the latest version was created.
 	UpdateTime time.Time
+	// Deprecated is set when an administrator deprecated the module, with
+	// DeprecationMessage saying why.
+	Deprecated         bool
+	DeprecationMessage string
 }
 
 // ListOptions pages through a list.
@@ -149,6 +153,15 @@ func (r *Registry) ListModules(ctx context.Context, opts ListOptions) ([]ModuleS
 		out = append(out, ModuleSummary{Name: name, LatestVersion: h.Version, LatestDigest: h.Digest, UpdateTime: h.Time})
 	}
 	slices.SortFunc(out, func(a, b ModuleSummary) int { return strings.Compare(a.Name, b.Name) })
+	deprecated, err := r.deprecations(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range out {
+		if msg, ok := deprecated[out[i].Name]; ok {
+			out[i].Deprecated, out[i].DeprecationMessage = true, msg
+		}
+	}
 	next := ""
 	if n := opts.size(); len(out) > n {
 		out = out[:n]

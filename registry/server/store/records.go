@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type versionRecord struct {
 	Files      []fileEntry  `json:"files"`
 	Deps       []Dependency `json:"dependencies,omitempty"`
 	RevertOf   []uint64     `json:"revert_of,omitempty"`
+	PushedBy   *Pusher      `json:"pushed_by,omitempty"`
 }
 
 // fileEntry is one own file of a version and its digest without source
@@ -80,6 +82,7 @@ func (v *versionRecord) info() VersionInfo {
 		Files:        v.ownPaths(),
 		Dependencies: slices.Clone(v.Deps),
 		RevertOf:     slices.Clone(v.RevertOf),
+		PushedBy:     v.PushedBy.clone(),
 	}
 }
 
@@ -100,6 +103,64 @@ type VersionInfo struct {
 	Dependencies []Dependency
 	// RevertOf lists earlier versions with the same digest.
 	RevertOf []uint64
+	// PushedBy is what is known about who pushed the version; nil for
+	// versions stored without it.
+	PushedBy *Pusher
+}
+
+// Pusher is what the registry knows about who pushed a version: the right
+// the push came through, which NATS permissions checked, and what the
+// client claimed about itself, which nothing checked.
+type Pusher struct {
+	// Right is "push:<module>" or "admin" (the API before rights).
+	Right string `json:"right,omitempty"`
+	// Claimed is what the client said.
+	Claimed Claims `json:"claimed,omitzero"`
+}
+
+// Claims are what a pushing client says about itself (see [Pusher]).
+type Claims struct {
+	ConnectionName string            `json:"connection_name,omitempty"`
+	User           string            `json:"user,omitempty"`
+	OSUser         string            `json:"os_user,omitempty"`
+	Host           string            `json:"host,omitempty"`
+	Client         string            `json:"client,omitempty"`
+	CI             map[string]string `json:"ci,omitempty"`
+}
+
+// The limits of what a client may claim: claims are stored with every
+// version and shown in listings, so a hostile client must not make them
+// large.
+const (
+	maxClaimLen = 256
+	maxClaimCI  = 16
+)
+
+// Validate reports a claim beyond the limits.
+func (c Claims) Validate() error {
+	for name, v := range map[string]string{"connection_name": c.ConnectionName, "user": c.User, "os_user": c.OSUser, "host": c.Host, "client": c.Client} {
+		if len(v) > maxClaimLen {
+			return invalidf("the claimed %s has %d bytes; at most %d", name, len(v), maxClaimLen)
+		}
+	}
+	if len(c.CI) > maxClaimCI {
+		return invalidf("the claims carry %d CI variables; at most %d", len(c.CI), maxClaimCI)
+	}
+	for k, v := range c.CI {
+		if len(k) > maxClaimLen || len(v) > maxClaimLen {
+			return invalidf("the claimed CI variable %.64q is longer than %d bytes", k, maxClaimLen)
+		}
+	}
+	return nil
+}
+
+func (p *Pusher) clone() *Pusher {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Claimed.CI = maps.Clone(p.Claimed.CI)
+	return &c
 }
 
 // Dependency identifies one imported file of a version.

@@ -1,6 +1,7 @@
 package regctl
 
 import (
+	"sort"
 	"strings"
 	"time"
 
@@ -26,6 +27,10 @@ type ModuleDoc struct {
 	LatestDigest  string `json:"latest_digest"`
 	// UpdateTime is RFC 3339 in UTC; empty when unknown.
 	UpdateTime string `json:"update_time"`
+	// Deprecated is set when an administrator deprecated the module;
+	// DeprecationMessage says why.
+	Deprecated         bool   `json:"deprecated,omitempty"`
+	DeprecationMessage string `json:"deprecation_message,omitempty"`
 }
 
 // VersionsDoc is `natsrpc ls MODULE --format json`.
@@ -44,6 +49,68 @@ type VersionDoc struct {
 	Files []string `json:"files"`
 	// RevertOf lists the earlier versions with the same digest.
 	RevertOf []uint64 `json:"revert_of"`
+	// PushedBy is what the registry knows about who pushed the version;
+	// absent for versions stored without it.
+	PushedBy *PusherDoc `json:"pushed_by,omitempty"`
+}
+
+// PusherDoc is who pushed a version: the right the push came through
+// (which NATS permissions checked) and what the client claimed (which
+// nothing checked).
+type PusherDoc struct {
+	Right   string            `json:"right"`
+	Claimed map[string]string `json:"claimed"`
+}
+
+// PusherDocument returns the document of a version's pusher, or nil.
+func PusherDocument(p *registryv1.Pusher) *PusherDoc {
+	if p == nil {
+		return nil
+	}
+	c := p.GetClaimed()
+	claimed := map[string]string{}
+	for k, v := range map[string]string{"connection_name": c.GetConnectionName(), "user": c.GetUser(), "os_user": c.GetOsUser(), "host": c.GetHost(), "client": c.GetClient()} {
+		if v != "" {
+			claimed[k] = v
+		}
+	}
+	for k, v := range c.GetCi() {
+		claimed["ci."+k] = v
+	}
+	return &PusherDoc{Right: p.GetRight(), Claimed: claimed}
+}
+
+// PusherText is a version's pusher in one line: the right, then what the
+// client claimed, marked as claimed; "-" when unknown.
+func PusherText(p *registryv1.Pusher) string {
+	d := PusherDocument(p)
+	if d == nil {
+		return "-"
+	}
+	right := d.Right
+	if right == "" {
+		right = "?"
+	}
+	var parts []string
+	c := p.GetClaimed()
+	if u := c.GetUser(); u != "" {
+		parts = append(parts, "user "+u)
+	}
+	if u, h := c.GetOsUser(), c.GetHost(); u != "" || h != "" {
+		parts = append(parts, u+"@"+h)
+	}
+	keys := make([]string, 0, len(c.GetCi()))
+	for k := range c.GetCi() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+"="+c.GetCi()[k])
+	}
+	if len(parts) == 0 {
+		return right
+	}
+	return right + " (claimed: " + strings.Join(parts, ", ") + ")"
 }
 
 // PushDoc is `natsrpc push --format json`.
@@ -109,10 +176,12 @@ func ModulesDocument(mods []*registryv1.Module) ModulesDoc {
 	doc := ModulesDoc{Modules: []ModuleDoc{}}
 	for _, m := range mods {
 		doc.Modules = append(doc.Modules, ModuleDoc{
-			Name:          m.GetName(),
-			LatestVersion: m.GetLatestVersion(),
-			LatestDigest:  m.GetLatestDigest(),
-			UpdateTime:    timeString(m.GetUpdateTime()),
+			Name:               m.GetName(),
+			LatestVersion:      m.GetLatestVersion(),
+			LatestDigest:       m.GetLatestDigest(),
+			UpdateTime:         timeString(m.GetUpdateTime()),
+			Deprecated:         m.GetDeprecated(),
+			DeprecationMessage: m.GetDeprecationMessage(),
 		})
 	}
 	return doc
@@ -128,6 +197,7 @@ func VersionsDocument(module string, versions []*registryv1.ModuleVersion) Versi
 			CreateTime: timeString(v.GetCreateTime()),
 			Files:      nonNil(v.GetFiles()),
 			RevertOf:   nonNil(v.GetRevertOf()),
+			PushedBy:   PusherDocument(v.GetPushedBy()),
 		})
 	}
 	return doc

@@ -33,6 +33,15 @@ type ServeConfig struct {
 	DataDir string
 	// Listen is the embedded server's client address.
 	Listen string
+	// ServerConfig is a nats-server configuration file for the embedded
+	// server (TLS, authorization, accounts, limits). Listen, DataDir and
+	// JetStream's fsync still come from the fields above.
+	ServerConfig string
+	// EmbeddedOptions returns the options of the registry's in-process
+	// connection to its embedded server when ServerConfig asks for TLS or
+	// authentication (the CA, a client certificate, a user, credentials,
+	// an NKey, a token); nil connects without.
+	EmbeddedOptions func() ([]nats.Option, error)
 	// Connect connects to an existing NATS server when not Embedded.
 	Connect func(ctx context.Context) (*nats.Conn, error)
 	// Bucket is the registry's KV bucket; empty means the default.
@@ -193,14 +202,22 @@ func (s *Serving) startEmbedded(cfg ServeConfig) error {
 		return err
 	}
 	s.lock = lock
-	srv, err := natsserver.Start(natsserver.Config{
+	ncfg := natsserver.Config{
 		Host:       host,
 		Port:       port,
 		ServerName: "natsrpc-embedded",
 		JetStream:  true,
 		StoreDir:   dir,
 		SyncAlways: true,
-	})
+	}
+	if cfg.ServerConfig != "" {
+		configure, err := serverConfig(cfg.ServerConfig)
+		if err != nil {
+			return err
+		}
+		ncfg.Configure = configure
+	}
+	srv, err := natsserver.Start(ncfg)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "not ready") {
 			return fmt.Errorf("cannot listen on %s: another registry or NATS server runs there: stop it, or give this one its own address and data directory, e.g. --listen %s --data-dir %s (make run LISTEN=%s DATA_DIR=%s): %w",
@@ -211,9 +228,22 @@ func (s *Serving) startEmbedded(cfg ServeConfig) error {
 	s.srv = srv
 	s.DataDir = dir
 	s.URL = srv.ClientURL()
-	// The registry itself talks to its embedded server in process.
-	nc, err := nats.Connect(s.URL, nats.InProcessServer(srv), nats.Name("natsrpc registry"))
+	// The registry itself talks to its embedded server in process, with
+	// the TLS and the user the connection flags give when the server's
+	// configuration requires them.
+	copts := []nats.Option{nats.InProcessServer(srv), nats.Name("natsrpc registry")}
+	if cfg.EmbeddedOptions != nil {
+		auth, err := cfg.EmbeddedOptions()
+		if err != nil {
+			return err
+		}
+		copts = append(copts, auth...)
+	}
+	nc, err := nats.Connect(s.URL, copts...)
 	if err != nil {
+		if cfg.ServerConfig != "" {
+			return fmt.Errorf("connect to the embedded NATS server: %w: the server of --server-config %s may require TLS and a user: give the registry's connection what it accepts, with --tls-ca, --tls-cert and --tls-key, and --user (with $NATS_PASSWORD), --creds, --nkey or --token", err, cfg.ServerConfig)
+		}
 		return fmt.Errorf("connect to the embedded NATS server: %w", err)
 	}
 	s.nc = nc
@@ -266,4 +296,28 @@ func nextAddress(listen string) string {
 		return net.JoinHostPort(host, "0")
 	}
 	return net.JoinHostPort(host, strconv.Itoa(p+1))
+}
+
+// serverConfig reads a nats-server configuration file and returns the
+// function that makes it the embedded server's options: everything the
+// file says (TLS, authorization, accounts, resolver, limits), with the
+// listen address, the server name when the file names none, and
+// JetStream (its directory and fsync of every write) as the embedded
+// registry needs them.
+func serverConfig(path string) (func(*natsd.Options), error) {
+	fileOpts, err := natsd.ProcessConfigFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--server-config %s: %w", path, err)
+	}
+	return func(o *natsd.Options) {
+		host, port, name, dir := o.Host, o.Port, o.ServerName, o.StoreDir
+		*o = *fileOpts
+		o.Host, o.Port = host, port
+		if o.ServerName == "" {
+			o.ServerName = name
+		}
+		o.JetStream, o.StoreDir, o.SyncAlways = true, dir, true
+		o.DisableJetStreamBanner = true
+		o.NoSigs = true
+	}, nil
 }

@@ -118,6 +118,8 @@ type CallOptions struct {
 	Timeout time.Duration
 	// Prefix is the runtime subject prefix the services run with.
 	Prefix string
+	// ClientOptions are added to the call's client, e.g. an interceptor.
+	ClientOptions []natsrpc.ClientOption
 }
 
 // ParseHeader parses one -H value, "key:value" (spaces after the colon
@@ -150,6 +152,7 @@ func Call(ctx context.Context, nc *nats.Conn, m *schema.Method, data io.Reader, 
 	if opts.Prefix != "" {
 		clientOpts = append(clientOpts, natsrpc.WithSubjectPrefix(opts.Prefix))
 	}
+	clientOpts = append(clientOpts, opts.ClientOptions...)
 	c := natsrpc.NewDynamicClient(nc, m.Desc, clientOpts...)
 	var callOpts []natsrpc.CallOption
 	for k, vs := range opts.Headers {

@@ -31,6 +31,30 @@
 // INTERNAL. A push refused for a policy reason is not an error: its
 // PushResponse has outcome PUSH_OUTCOME_REFUSED and lists the violations.
 //
+// Subjects and rights: the API is split by the right a caller needs, so
+// that nats-server permissions alone decide who may do what. Each right is
+// one subject pattern to allow for publishing:
+//
+//   - read (every module):      natsrpc.registry.v1.read.>
+//                               (RegistryReadService; subscribe to the
+//                               VersionCreated event subject to watch)
+//   - push module M:            natsrpc.registry.v1.push.*.M
+//                               (RegistryPushService; the module is the
+//                               subject's last token)
+//   - set the policy of M:      natsrpc.registry.v1.policy.*.M
+//                               (RegistryPolicyService)
+//   - admin:                    natsrpc.registry.v1.>
+//                               (RegistryAdminService: package
+//                               reservations; and RegistryService)
+//
+// A request on a push or policy subject whose payload names another module
+// than the subject's token is refused with PERMISSION_DENIED. Only the
+// registry publishes VersionCreated events. The subjects of
+// RegistryService, the API before rights (module names in payloads only),
+// still answer every method, for clients built against it: since its Push
+// and SetPolicy cannot be granted per module, grant its subjects only to
+// administrators (its read methods may go with the read right).
+//
 // Large payloads: NATS messages are limited to the server's max_payload
 // (1 MB by default). A client pushing a larger descriptor set first stores it
 // in the registry's transfer Object Store bucket and names the object in
@@ -416,7 +440,10 @@ type PushRequest struct {
 	OwnFiles []string `protobuf:"bytes,4,rep,name=own_files,json=ownFiles,proto3" json:"own_files,omitempty"`
 	// dry_run runs every check and reports the outcome without storing
 	// anything.
-	DryRun        bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// claims are what the client says about who pushes: recorded with the
+	// version as claimed, never verified.
+	Claims        *PushClaims `protobuf:"bytes,6,opt,name=claims,proto3" json:"claims,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -497,6 +524,13 @@ func (x *PushRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *PushRequest) GetClaims() *PushClaims {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
 type isPushRequest_Source interface {
 	isPushRequest_Source()
 }
@@ -516,6 +550,160 @@ type PushRequest_Upload struct {
 func (*PushRequest_FileDescriptorSet) isPushRequest_Source() {}
 
 func (*PushRequest_Upload) isPushRequest_Source() {}
+
+// PushClaims are what a client says about itself when it pushes. The
+// registry records them with the version, marked as claimed: only the
+// right the push came through (its subject) is known for sure.
+type PushClaims struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// connection_name is the NATS connection's name.
+	ConnectionName string `protobuf:"bytes,1,opt,name=connection_name,json=connectionName,proto3" json:"connection_name,omitempty"`
+	// user is the NATS user the client says it connected as.
+	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	// os_user is the operating system user running the client.
+	OsUser string `protobuf:"bytes,3,opt,name=os_user,json=osUser,proto3" json:"os_user,omitempty"`
+	// host is the client's host name.
+	Host string `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"`
+	// client is the client program and version, e.g. "natsrpc 0.3.0".
+	Client string `protobuf:"bytes,5,opt,name=client,proto3" json:"client,omitempty"`
+	// ci holds the CI system's variables that identify the run, e.g.
+	// GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_ACTOR, GITHUB_RUN_ID (never a
+	// token).
+	Ci            map[string]string `protobuf:"bytes,6,rep,name=ci,proto3" json:"ci,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushClaims) Reset() {
+	*x = PushClaims{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushClaims) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushClaims) ProtoMessage() {}
+
+func (x *PushClaims) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushClaims.ProtoReflect.Descriptor instead.
+func (*PushClaims) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PushClaims) GetConnectionName() string {
+	if x != nil {
+		return x.ConnectionName
+	}
+	return ""
+}
+
+func (x *PushClaims) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PushClaims) GetOsUser() string {
+	if x != nil {
+		return x.OsUser
+	}
+	return ""
+}
+
+func (x *PushClaims) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *PushClaims) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *PushClaims) GetCi() map[string]string {
+	if x != nil {
+		return x.Ci
+	}
+	return nil
+}
+
+// Pusher is what the registry knows about who pushed a version.
+type Pusher struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// right is the registry right the push came through: "push:<module>"
+	// when it arrived on the module's push subject, which the sender's NATS
+	// permissions let it publish; "admin" for RegistryService.Push (the API
+	// before rights); empty for versions stored before this field or
+	// through the Go library.
+	Right string `protobuf:"bytes,1,opt,name=right,proto3" json:"right,omitempty"`
+	// claimed is what the client said about itself, unverified.
+	Claimed       *PushClaims `protobuf:"bytes,2,opt,name=claimed,proto3" json:"claimed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pusher) Reset() {
+	*x = Pusher{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pusher) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pusher) ProtoMessage() {}
+
+func (x *Pusher) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pusher.ProtoReflect.Descriptor instead.
+func (*Pusher) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Pusher) GetRight() string {
+	if x != nil {
+		return x.Right
+	}
+	return ""
+}
+
+func (x *Pusher) GetClaimed() *PushClaims {
+	if x != nil {
+		return x.Claimed
+	}
+	return nil
+}
 
 // PushResponse reports the outcome of a push.
 type PushResponse struct {
@@ -539,7 +727,7 @@ type PushResponse struct {
 
 func (x *PushResponse) Reset() {
 	*x = PushResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[1]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +739,7 @@ func (x *PushResponse) String() string {
 func (*PushResponse) ProtoMessage() {}
 
 func (x *PushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[1]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +752,7 @@ func (x *PushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResponse.ProtoReflect.Descriptor instead.
 func (*PushResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PushResponse) GetOutcome() PushOutcome {
@@ -636,7 +824,7 @@ type Violation struct {
 
 func (x *Violation) Reset() {
 	*x = Violation{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[2]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +836,7 @@ func (x *Violation) String() string {
 func (*Violation) ProtoMessage() {}
 
 func (x *Violation) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[2]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +849,7 @@ func (x *Violation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Violation.ProtoReflect.Descriptor instead.
 func (*Violation) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Violation) GetRule() string {
@@ -740,7 +928,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +940,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +953,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Policy) GetCategories() []string {
@@ -800,7 +988,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[4]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +1000,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[4]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +1013,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetPolicyRequest) GetModule() string {
@@ -855,7 +1043,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1055,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1068,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *Policy {
@@ -924,7 +1112,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1124,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1137,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetPolicyRequest) GetModule() string {
@@ -978,7 +1166,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1178,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1191,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetPolicyResponse) GetPolicy() *Policy {
@@ -1027,7 +1215,7 @@ type ListModulesRequest struct {
 
 func (x *ListModulesRequest) Reset() {
 	*x = ListModulesRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1227,7 @@ func (x *ListModulesRequest) String() string {
 func (*ListModulesRequest) ProtoMessage() {}
 
 func (x *ListModulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1240,7 @@ func (x *ListModulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModulesRequest.ProtoReflect.Descriptor instead.
 func (*ListModulesRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListModulesRequest) GetPageSize() int32 {
@@ -1082,7 +1270,7 @@ type ListModulesResponse struct {
 
 func (x *ListModulesResponse) Reset() {
 	*x = ListModulesResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1282,7 @@ func (x *ListModulesResponse) String() string {
 func (*ListModulesResponse) ProtoMessage() {}
 
 func (x *ListModulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1295,7 @@ func (x *ListModulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModulesResponse.ProtoReflect.Descriptor instead.
 func (*ListModulesResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListModulesResponse) GetModules() []*Module {
@@ -1134,14 +1322,18 @@ type Module struct {
 	// latest_digest is the digest of the latest version.
 	LatestDigest string `protobuf:"bytes,3,opt,name=latest_digest,json=latestDigest,proto3" json:"latest_digest,omitempty"`
 	// update_time is when the latest version was created.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// deprecated is set when an administrator deprecated the module.
+	Deprecated bool `protobuf:"varint,5,opt,name=deprecated,proto3" json:"deprecated,omitempty"`
+	// deprecation_message says why, and what to use instead.
+	DeprecationMessage string `protobuf:"bytes,6,opt,name=deprecation_message,json=deprecationMessage,proto3" json:"deprecation_message,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Module) Reset() {
 	*x = Module{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1345,7 @@ func (x *Module) String() string {
 func (*Module) ProtoMessage() {}
 
 func (x *Module) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1358,7 @@ func (x *Module) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Module.ProtoReflect.Descriptor instead.
 func (*Module) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Module) GetName() string {
@@ -1197,6 +1389,20 @@ func (x *Module) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Module) GetDeprecated() bool {
+	if x != nil {
+		return x.Deprecated
+	}
+	return false
+}
+
+func (x *Module) GetDeprecationMessage() string {
+	if x != nil {
+		return x.DeprecationMessage
+	}
+	return ""
+}
+
 // ListVersionsRequest asks for one page of a module's versions.
 type ListVersionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1213,7 +1419,7 @@ type ListVersionsRequest struct {
 
 func (x *ListVersionsRequest) Reset() {
 	*x = ListVersionsRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1431,7 @@ func (x *ListVersionsRequest) String() string {
 func (*ListVersionsRequest) ProtoMessage() {}
 
 func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1444,7 @@ func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListVersionsRequest) GetModule() string {
@@ -1275,7 +1481,7 @@ type ListVersionsResponse struct {
 
 func (x *ListVersionsResponse) Reset() {
 	*x = ListVersionsResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1493,7 @@ func (x *ListVersionsResponse) String() string {
 func (*ListVersionsResponse) ProtoMessage() {}
 
 func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1506,7 @@ func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{12}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListVersionsResponse) GetVersions() []*ModuleVersion {
@@ -1335,14 +1541,16 @@ type ModuleVersion struct {
 	Dependencies []*Dependency `protobuf:"bytes,6,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
 	// revert_of lists earlier versions with the same digest, when this
 	// version reverts the module to one of them.
-	RevertOf      []uint64 `protobuf:"varint,7,rep,packed,name=revert_of,json=revertOf,proto3" json:"revert_of,omitempty"`
+	RevertOf []uint64 `protobuf:"varint,7,rep,packed,name=revert_of,json=revertOf,proto3" json:"revert_of,omitempty"`
+	// pushed_by is what is known about who pushed the version.
+	PushedBy      *Pusher `protobuf:"bytes,8,opt,name=pushed_by,json=pushedBy,proto3" json:"pushed_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModuleVersion) Reset() {
 	*x = ModuleVersion{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1562,7 @@ func (x *ModuleVersion) String() string {
 func (*ModuleVersion) ProtoMessage() {}
 
 func (x *ModuleVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1575,7 @@ func (x *ModuleVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModuleVersion.ProtoReflect.Descriptor instead.
 func (*ModuleVersion) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{13}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ModuleVersion) GetModule() string {
@@ -1419,6 +1627,13 @@ func (x *ModuleVersion) GetRevertOf() []uint64 {
 	return nil
 }
 
+func (x *ModuleVersion) GetPushedBy() *Pusher {
+	if x != nil {
+		return x.PushedBy
+	}
+	return nil
+}
+
 // Dependency identifies one imported file.
 type Dependency struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1442,7 +1657,7 @@ type Dependency struct {
 
 func (x *Dependency) Reset() {
 	*x = Dependency{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1669,7 @@ func (x *Dependency) String() string {
 func (*Dependency) ProtoMessage() {}
 
 func (x *Dependency) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1682,7 @@ func (x *Dependency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dependency.ProtoReflect.Descriptor instead.
 func (*Dependency) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{14}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Dependency) GetFile() string {
@@ -1532,7 +1747,7 @@ type GetModuleVersionRequest struct {
 
 func (x *GetModuleVersionRequest) Reset() {
 	*x = GetModuleVersionRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1759,7 @@ func (x *GetModuleVersionRequest) String() string {
 func (*GetModuleVersionRequest) ProtoMessage() {}
 
 func (x *GetModuleVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1772,7 @@ func (x *GetModuleVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModuleVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetModuleVersionRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{15}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetModuleVersionRequest) GetModule() string {
@@ -1613,7 +1828,7 @@ type GetModuleVersionResponse struct {
 
 func (x *GetModuleVersionResponse) Reset() {
 	*x = GetModuleVersionResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +1840,7 @@ func (x *GetModuleVersionResponse) String() string {
 func (*GetModuleVersionResponse) ProtoMessage() {}
 
 func (x *GetModuleVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +1853,7 @@ func (x *GetModuleVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModuleVersionResponse.ProtoReflect.Descriptor instead.
 func (*GetModuleVersionResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{16}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetModuleVersionResponse) GetVersion() *ModuleVersion {
@@ -1709,7 +1924,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1936,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1949,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{17}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ObjectRef) GetBucket() string {
@@ -1787,7 +2002,7 @@ type ResolveSymbolRequest struct {
 
 func (x *ResolveSymbolRequest) Reset() {
 	*x = ResolveSymbolRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2014,7 @@ func (x *ResolveSymbolRequest) String() string {
 func (*ResolveSymbolRequest) ProtoMessage() {}
 
 func (x *ResolveSymbolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2027,7 @@ func (x *ResolveSymbolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveSymbolRequest.ProtoReflect.Descriptor instead.
 func (*ResolveSymbolRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{18}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResolveSymbolRequest) GetSymbol() string {
@@ -1876,7 +2091,7 @@ type ResolveSymbolResponse struct {
 
 func (x *ResolveSymbolResponse) Reset() {
 	*x = ResolveSymbolResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1888,7 +2103,7 @@ func (x *ResolveSymbolResponse) String() string {
 func (*ResolveSymbolResponse) ProtoMessage() {}
 
 func (x *ResolveSymbolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1901,7 +2116,7 @@ func (x *ResolveSymbolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveSymbolResponse.ProtoReflect.Descriptor instead.
 func (*ResolveSymbolResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{19}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResolveSymbolResponse) GetModule() string {
@@ -1995,7 +2210,7 @@ type ResolveFileRequest struct {
 
 func (x *ResolveFileRequest) Reset() {
 	*x = ResolveFileRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2222,7 @@ func (x *ResolveFileRequest) String() string {
 func (*ResolveFileRequest) ProtoMessage() {}
 
 func (x *ResolveFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2235,7 @@ func (x *ResolveFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveFileRequest.ProtoReflect.Descriptor instead.
 func (*ResolveFileRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{20}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResolveFileRequest) GetFile() string {
@@ -2079,7 +2294,7 @@ type ResolveFileResponse struct {
 
 func (x *ResolveFileResponse) Reset() {
 	*x = ResolveFileResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2306,7 @@ func (x *ResolveFileResponse) String() string {
 func (*ResolveFileResponse) ProtoMessage() {}
 
 func (x *ResolveFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2319,7 @@ func (x *ResolveFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveFileResponse.ProtoReflect.Descriptor instead.
 func (*ResolveFileResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{21}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResolveFileResponse) GetModule() string {
@@ -2185,7 +2400,7 @@ type ResolveSubjectRequest struct {
 
 func (x *ResolveSubjectRequest) Reset() {
 	*x = ResolveSubjectRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2197,7 +2412,7 @@ func (x *ResolveSubjectRequest) String() string {
 func (*ResolveSubjectRequest) ProtoMessage() {}
 
 func (x *ResolveSubjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2210,7 +2425,7 @@ func (x *ResolveSubjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveSubjectRequest.ProtoReflect.Descriptor instead.
 func (*ResolveSubjectRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{22}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResolveSubjectRequest) GetSubject() string {
@@ -2282,7 +2497,7 @@ type ResolveSubjectResponse struct {
 
 func (x *ResolveSubjectResponse) Reset() {
 	*x = ResolveSubjectResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2509,7 @@ func (x *ResolveSubjectResponse) String() string {
 func (*ResolveSubjectResponse) ProtoMessage() {}
 
 func (x *ResolveSubjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2522,7 @@ func (x *ResolveSubjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveSubjectResponse.ProtoReflect.Descriptor instead.
 func (*ResolveSubjectResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{23}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ResolveSubjectResponse) GetModule() string {
@@ -2443,7 +2658,7 @@ type FindFileDigestRequest struct {
 
 func (x *FindFileDigestRequest) Reset() {
 	*x = FindFileDigestRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2670,7 @@ func (x *FindFileDigestRequest) String() string {
 func (*FindFileDigestRequest) ProtoMessage() {}
 
 func (x *FindFileDigestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2683,7 @@ func (x *FindFileDigestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindFileDigestRequest.ProtoReflect.Descriptor instead.
 func (*FindFileDigestRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FindFileDigestRequest) GetDigest() string {
@@ -2490,7 +2705,7 @@ type FindFileDigestResponse struct {
 
 func (x *FindFileDigestResponse) Reset() {
 	*x = FindFileDigestResponse{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +2717,7 @@ func (x *FindFileDigestResponse) String() string {
 func (*FindFileDigestResponse) ProtoMessage() {}
 
 func (x *FindFileDigestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2730,7 @@ func (x *FindFileDigestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindFileDigestResponse.ProtoReflect.Descriptor instead.
 func (*FindFileDigestResponse) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{25}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FindFileDigestResponse) GetMatches() []*FileDigestMatch {
@@ -2546,7 +2761,7 @@ type FileDigestMatch struct {
 
 func (x *FileDigestMatch) Reset() {
 	*x = FileDigestMatch{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2773,7 @@ func (x *FileDigestMatch) String() string {
 func (*FileDigestMatch) ProtoMessage() {}
 
 func (x *FileDigestMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2786,7 @@ func (x *FileDigestMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDigestMatch.ProtoReflect.Descriptor instead.
 func (*FileDigestMatch) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{26}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FileDigestMatch) GetModule() string {
@@ -2615,7 +2830,7 @@ type VersionRange struct {
 
 func (x *VersionRange) Reset() {
 	*x = VersionRange{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +2842,7 @@ func (x *VersionRange) String() string {
 func (*VersionRange) ProtoMessage() {}
 
 func (x *VersionRange) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +2855,7 @@ func (x *VersionRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionRange.ProtoReflect.Descriptor instead.
 func (*VersionRange) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{27}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *VersionRange) GetFirst() uint64 {
@@ -2668,7 +2883,7 @@ type VersionCreatedRequest struct {
 
 func (x *VersionCreatedRequest) Reset() {
 	*x = VersionCreatedRequest{}
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +2895,7 @@ func (x *VersionCreatedRequest) String() string {
 func (*VersionCreatedRequest) ProtoMessage() {}
 
 func (x *VersionCreatedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2693,7 +2908,7 @@ func (x *VersionCreatedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreatedRequest.ProtoReflect.Descriptor instead.
 func (*VersionCreatedRequest) Descriptor() ([]byte, []int) {
-	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{28}
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *VersionCreatedRequest) GetVersion() *ModuleVersion {
@@ -2703,18 +2918,484 @@ func (x *VersionCreatedRequest) GetVersion() *ModuleVersion {
 	return nil
 }
 
+// Reservation reserves a package prefix for a module.
+type Reservation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// prefix is a package name; it covers the package and every package
+	// under it ("gaming.payment" covers "gaming.payment.v1").
+	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// module is the module the prefix is reserved for.
+	Module string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
+	// create_time is when the reservation was made.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reservation) Reset() {
+	*x = Reservation{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reservation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reservation) ProtoMessage() {}
+
+func (x *Reservation) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
+func (*Reservation) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *Reservation) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *Reservation) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *Reservation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// ListReservationsRequest asks for every reservation.
+type ListReservationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReservationsRequest) Reset() {
+	*x = ListReservationsRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReservationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReservationsRequest) ProtoMessage() {}
+
+func (x *ListReservationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReservationsRequest.ProtoReflect.Descriptor instead.
+func (*ListReservationsRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{32}
+}
+
+// ListReservationsResponse carries the reservations, by prefix.
+type ListReservationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reservations are sorted by prefix.
+	Reservations  []*Reservation `protobuf:"bytes,1,rep,name=reservations,proto3" json:"reservations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReservationsResponse) Reset() {
+	*x = ListReservationsResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReservationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReservationsResponse) ProtoMessage() {}
+
+func (x *ListReservationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReservationsResponse.ProtoReflect.Descriptor instead.
+func (*ListReservationsResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListReservationsResponse) GetReservations() []*Reservation {
+	if x != nil {
+		return x.Reservations
+	}
+	return nil
+}
+
+// ReservePackageRequest reserves a prefix.
+type ReservePackageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// prefix is a package name, e.g. "gaming.payment".
+	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// module is the module to reserve it for.
+	Module        string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReservePackageRequest) Reset() {
+	*x = ReservePackageRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReservePackageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReservePackageRequest) ProtoMessage() {}
+
+func (x *ReservePackageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReservePackageRequest.ProtoReflect.Descriptor instead.
+func (*ReservePackageRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ReservePackageRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ReservePackageRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+// ReservePackageResponse carries the reservation.
+type ReservePackageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reservation is the stored reservation.
+	Reservation   *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReservePackageResponse) Reset() {
+	*x = ReservePackageResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReservePackageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReservePackageResponse) ProtoMessage() {}
+
+func (x *ReservePackageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReservePackageResponse.ProtoReflect.Descriptor instead.
+func (*ReservePackageResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ReservePackageResponse) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+// ReleasePackageRequest removes a reservation.
+type ReleasePackageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// prefix is the reserved prefix.
+	Prefix        string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasePackageRequest) Reset() {
+	*x = ReleasePackageRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasePackageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasePackageRequest) ProtoMessage() {}
+
+func (x *ReleasePackageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasePackageRequest.ProtoReflect.Descriptor instead.
+func (*ReleasePackageRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ReleasePackageRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// ReleasePackageResponse says what was released.
+type ReleasePackageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reservation is the removed reservation.
+	Reservation   *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasePackageResponse) Reset() {
+	*x = ReleasePackageResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasePackageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasePackageResponse) ProtoMessage() {}
+
+func (x *ReleasePackageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasePackageResponse.ProtoReflect.Descriptor instead.
+func (*ReleasePackageResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReleasePackageResponse) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+// DeprecateModuleRequest deprecates a module.
+type DeprecateModuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// module is the module name.
+	Module string `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	// message says why, and what to use instead; at most 512 bytes.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// undo removes the deprecation.
+	Undo          bool `protobuf:"varint,3,opt,name=undo,proto3" json:"undo,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeprecateModuleRequest) Reset() {
+	*x = DeprecateModuleRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeprecateModuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeprecateModuleRequest) ProtoMessage() {}
+
+func (x *DeprecateModuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeprecateModuleRequest.ProtoReflect.Descriptor instead.
+func (*DeprecateModuleRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DeprecateModuleRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *DeprecateModuleRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *DeprecateModuleRequest) GetUndo() bool {
+	if x != nil {
+		return x.Undo
+	}
+	return false
+}
+
+// DeprecateModuleResponse confirms the change.
+type DeprecateModuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// deprecated is the module's state now.
+	Deprecated    bool `protobuf:"varint,1,opt,name=deprecated,proto3" json:"deprecated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeprecateModuleResponse) Reset() {
+	*x = DeprecateModuleResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeprecateModuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeprecateModuleResponse) ProtoMessage() {}
+
+func (x *DeprecateModuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeprecateModuleResponse.ProtoReflect.Descriptor instead.
+func (*DeprecateModuleResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *DeprecateModuleResponse) GetDeprecated() bool {
+	if x != nil {
+		return x.Deprecated
+	}
+	return false
+}
+
 var File_natsrpc_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\"natsrpc/registry/v1/registry.proto\x12\x13natsrpc.registry.v1\x1a google/protobuf/descriptor.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18natsrpc/v1/options.proto\"\xf5\x01\n" +
+	"\"natsrpc/registry/v1/registry.proto\x12\x13natsrpc.registry.v1\x1a google/protobuf/descriptor.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18natsrpc/v1/options.proto\"\xae\x02\n" +
 	"\vPushRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12T\n" +
 	"\x13file_descriptor_set\x18\x02 \x01(\v2\".google.protobuf.FileDescriptorSetH\x00R\x11fileDescriptorSet\x128\n" +
 	"\x06upload\x18\x03 \x01(\v2\x1e.natsrpc.registry.v1.ObjectRefH\x00R\x06upload\x12\x1b\n" +
 	"\town_files\x18\x04 \x03(\tR\bownFiles\x12\x17\n" +
-	"\adry_run\x18\x05 \x01(\bR\x06dryRunB\b\n" +
-	"\x06source\"\xfb\x01\n" +
+	"\adry_run\x18\x05 \x01(\bR\x06dryRun\x127\n" +
+	"\x06claims\x18\x06 \x01(\v2\x1f.natsrpc.registry.v1.PushClaimsR\x06claimsB\b\n" +
+	"\x06source\"\xfe\x01\n" +
+	"\n" +
+	"PushClaims\x12'\n" +
+	"\x0fconnection_name\x18\x01 \x01(\tR\x0econnectionName\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x17\n" +
+	"\aos_user\x18\x03 \x01(\tR\x06osUser\x12\x12\n" +
+	"\x04host\x18\x04 \x01(\tR\x04host\x12\x16\n" +
+	"\x06client\x18\x05 \x01(\tR\x06client\x127\n" +
+	"\x02ci\x18\x06 \x03(\v2'.natsrpc.registry.v1.PushClaims.CiEntryR\x02ci\x1a5\n" +
+	"\aCiEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Y\n" +
+	"\x06Pusher\x12\x14\n" +
+	"\x05right\x18\x01 \x01(\tR\x05right\x129\n" +
+	"\aclaimed\x18\x02 \x01(\v2\x1f.natsrpc.registry.v1.PushClaimsR\aclaimed\"\xfb\x01\n" +
 	"\fPushResponse\x12:\n" +
 	"\aoutcome\x18\x01 \x01(\x0e2 .natsrpc.registry.v1.PushOutcomeR\aoutcome\x12<\n" +
 	"\aversion\x18\x02 \x01(\v2\".natsrpc.registry.v1.ModuleVersionR\aversion\x12\x18\n" +
@@ -2761,13 +3442,17 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"t\n" +
 	"\x13ListModulesResponse\x125\n" +
 	"\amodules\x18\x01 \x03(\v2\x1b.natsrpc.registry.v1.ModuleR\amodules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf6\x01\n" +
 	"\x06Module\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0elatest_version\x18\x02 \x01(\x04R\rlatestVersion\x12#\n" +
 	"\rlatest_digest\x18\x03 \x01(\tR\flatestDigest\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"i\n" +
+	"updateTime\x12\x1e\n" +
+	"\n" +
+	"deprecated\x18\x05 \x01(\bR\n" +
+	"deprecated\x12/\n" +
+	"\x13deprecation_message\x18\x06 \x01(\tR\x12deprecationMessage\"i\n" +
 	"\x13ListVersionsRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -2775,7 +3460,7 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"~\n" +
 	"\x14ListVersionsResponse\x12>\n" +
 	"\bversions\x18\x01 \x03(\v2\".natsrpc.registry.v1.ModuleVersionR\bversions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc8\x02\n" +
 	"\rModuleVersion\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x16\n" +
@@ -2784,7 +3469,8 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"createTime\x12\x14\n" +
 	"\x05files\x18\x05 \x03(\tR\x05files\x12C\n" +
 	"\fdependencies\x18\x06 \x03(\v2\x1f.natsrpc.registry.v1.DependencyR\fdependencies\x12\x1b\n" +
-	"\trevert_of\x18\a \x03(\x04R\brevertOf\"\x84\x01\n" +
+	"\trevert_of\x18\a \x03(\x04R\brevertOf\x128\n" +
+	"\tpushed_by\x18\b \x01(\v2\x1b.natsrpc.registry.v1.PusherR\bpushedBy\"\x84\x01\n" +
 	"\n" +
 	"Dependency\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
@@ -2869,7 +3555,32 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x12\n" +
 	"\x04last\x18\x02 \x01(\x04R\x04last\"U\n" +
 	"\x15VersionCreatedRequest\x12<\n" +
-	"\aversion\x18\x01 \x01(\v2\".natsrpc.registry.v1.ModuleVersionR\aversion*{\n" +
+	"\aversion\x18\x01 \x01(\v2\".natsrpc.registry.v1.ModuleVersionR\aversion\"z\n" +
+	"\vReservation\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x16\n" +
+	"\x06module\x18\x02 \x01(\tR\x06module\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\x19\n" +
+	"\x17ListReservationsRequest\"`\n" +
+	"\x18ListReservationsResponse\x12D\n" +
+	"\freservations\x18\x01 \x03(\v2 .natsrpc.registry.v1.ReservationR\freservations\"G\n" +
+	"\x15ReservePackageRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x16\n" +
+	"\x06module\x18\x02 \x01(\tR\x06module\"\\\n" +
+	"\x16ReservePackageResponse\x12B\n" +
+	"\vreservation\x18\x01 \x01(\v2 .natsrpc.registry.v1.ReservationR\vreservation\"/\n" +
+	"\x15ReleasePackageRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"\\\n" +
+	"\x16ReleasePackageResponse\x12B\n" +
+	"\vreservation\x18\x01 \x01(\v2 .natsrpc.registry.v1.ReservationR\vreservation\"^\n" +
+	"\x16DeprecateModuleRequest\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
+	"\x04undo\x18\x03 \x01(\bR\x04undo\"9\n" +
+	"\x17DeprecateModuleResponse\x12\x1e\n" +
+	"\n" +
+	"deprecated\x18\x01 \x01(\bR\n" +
+	"deprecated*{\n" +
 	"\vPushOutcome\x12\x1c\n" +
 	"\x18PUSH_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PUSH_OUTCOME_CREATED\x10\x01\x12\x1a\n" +
@@ -2904,7 +3615,25 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x19METHOD_KIND_SERVER_STREAM\x10\x02\x12\x1d\n" +
 	"\x19METHOD_KIND_CLIENT_STREAM\x10\x03\x12\x1b\n" +
 	"\x17METHOD_KIND_BIDI_STREAM\x10\x04\x12\x15\n" +
-	"\x11METHOD_KIND_EVENT\x10\x052\xb6\b\n" +
+	"\x11METHOD_KIND_EVENT\x10\x052\x92\b\n" +
+	"\x13RegistryReadService\x12_\n" +
+	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12e\n" +
+	"\vListModules\x12'.natsrpc.registry.v1.ListModulesRequest\x1a(.natsrpc.registry.v1.ListModulesResponse\"\x03\x90\x02\x01\x12h\n" +
+	"\fListVersions\x12(.natsrpc.registry.v1.ListVersionsRequest\x1a).natsrpc.registry.v1.ListVersionsResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\x10GetModuleVersion\x12,.natsrpc.registry.v1.GetModuleVersionRequest\x1a-.natsrpc.registry.v1.GetModuleVersionResponse\"\x03\x90\x02\x01\x12k\n" +
+	"\rResolveSymbol\x12).natsrpc.registry.v1.ResolveSymbolRequest\x1a*.natsrpc.registry.v1.ResolveSymbolResponse\"\x03\x90\x02\x01\x12e\n" +
+	"\vResolveFile\x12'.natsrpc.registry.v1.ResolveFileRequest\x1a(.natsrpc.registry.v1.ResolveFileResponse\"\x03\x90\x02\x01\x12n\n" +
+	"\x0eResolveSubject\x12*.natsrpc.registry.v1.ResolveSubjectRequest\x1a+.natsrpc.registry.v1.ResolveSubjectResponse\"\x03\x90\x02\x01\x12n\n" +
+	"\x0eFindFileDigest\x12*.natsrpc.registry.v1.FindFileDigestRequest\x1a+.natsrpc.registry.v1.FindFileDigestResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\x10ListReservations\x12,.natsrpc.registry.v1.ListReservationsRequest\x1a-.natsrpc.registry.v1.ListReservationsResponse\"\x03\x90\x02\x01\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.read*\x051.0.02\x02\b\x1e2\x97\x01\n" +
+	"\x13RegistryPushService\x12U\n" +
+	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.push*\x051.0.02\x02\b\x1e2\xa5\x01\n" +
+	"\x15RegistryPolicyService\x12_\n" +
+	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\x95\x03\n" +
+	"\x14RegistryAdminService\x12n\n" +
+	"\x0eReservePackage\x12*.natsrpc.registry.v1.ReservePackageRequest\x1a+.natsrpc.registry.v1.ReservePackageResponse\"\x03\x90\x02\x02\x12n\n" +
+	"\x0eReleasePackage\x12*.natsrpc.registry.v1.ReleasePackageRequest\x1a+.natsrpc.registry.v1.ReleasePackageResponse\"\x03\x90\x02\x02\x12q\n" +
+	"\x0fDeprecateModule\x12+.natsrpc.registry.v1.DeprecateModuleRequest\x1a,.natsrpc.registry.v1.DeprecateModuleResponse\"\x03\x90\x02\x02\x1a*\xea\xc3*&\x12\x19natsrpc.registry.v1.admin*\x051.0.02\x02\b\x1e2\xb6\b\n" +
 	"\x0fRegistryService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x12_\n" +
 	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -2932,7 +3661,7 @@ func file_natsrpc_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_natsrpc_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(PushOutcome)(0),                       // 0: natsrpc.registry.v1.PushOutcome
 	(Direction)(0),                         // 1: natsrpc.registry.v1.Direction
@@ -2940,95 +3669,143 @@ var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(SymbolKind)(0),                        // 3: natsrpc.registry.v1.SymbolKind
 	(MethodKind)(0),                        // 4: natsrpc.registry.v1.MethodKind
 	(*PushRequest)(nil),                    // 5: natsrpc.registry.v1.PushRequest
-	(*PushResponse)(nil),                   // 6: natsrpc.registry.v1.PushResponse
-	(*Violation)(nil),                      // 7: natsrpc.registry.v1.Violation
-	(*Policy)(nil),                         // 8: natsrpc.registry.v1.Policy
-	(*GetPolicyRequest)(nil),               // 9: natsrpc.registry.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),              // 10: natsrpc.registry.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),               // 11: natsrpc.registry.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),              // 12: natsrpc.registry.v1.SetPolicyResponse
-	(*ListModulesRequest)(nil),             // 13: natsrpc.registry.v1.ListModulesRequest
-	(*ListModulesResponse)(nil),            // 14: natsrpc.registry.v1.ListModulesResponse
-	(*Module)(nil),                         // 15: natsrpc.registry.v1.Module
-	(*ListVersionsRequest)(nil),            // 16: natsrpc.registry.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),           // 17: natsrpc.registry.v1.ListVersionsResponse
-	(*ModuleVersion)(nil),                  // 18: natsrpc.registry.v1.ModuleVersion
-	(*Dependency)(nil),                     // 19: natsrpc.registry.v1.Dependency
-	(*GetModuleVersionRequest)(nil),        // 20: natsrpc.registry.v1.GetModuleVersionRequest
-	(*GetModuleVersionResponse)(nil),       // 21: natsrpc.registry.v1.GetModuleVersionResponse
-	(*ObjectRef)(nil),                      // 22: natsrpc.registry.v1.ObjectRef
-	(*ResolveSymbolRequest)(nil),           // 23: natsrpc.registry.v1.ResolveSymbolRequest
-	(*ResolveSymbolResponse)(nil),          // 24: natsrpc.registry.v1.ResolveSymbolResponse
-	(*ResolveFileRequest)(nil),             // 25: natsrpc.registry.v1.ResolveFileRequest
-	(*ResolveFileResponse)(nil),            // 26: natsrpc.registry.v1.ResolveFileResponse
-	(*ResolveSubjectRequest)(nil),          // 27: natsrpc.registry.v1.ResolveSubjectRequest
-	(*ResolveSubjectResponse)(nil),         // 28: natsrpc.registry.v1.ResolveSubjectResponse
-	(*FindFileDigestRequest)(nil),          // 29: natsrpc.registry.v1.FindFileDigestRequest
-	(*FindFileDigestResponse)(nil),         // 30: natsrpc.registry.v1.FindFileDigestResponse
-	(*FileDigestMatch)(nil),                // 31: natsrpc.registry.v1.FileDigestMatch
-	(*VersionRange)(nil),                   // 32: natsrpc.registry.v1.VersionRange
-	(*VersionCreatedRequest)(nil),          // 33: natsrpc.registry.v1.VersionCreatedRequest
-	(*descriptorpb.FileDescriptorSet)(nil), // 34: google.protobuf.FileDescriptorSet
-	(*timestamppb.Timestamp)(nil),          // 35: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                  // 36: google.protobuf.Empty
+	(*PushClaims)(nil),                     // 6: natsrpc.registry.v1.PushClaims
+	(*Pusher)(nil),                         // 7: natsrpc.registry.v1.Pusher
+	(*PushResponse)(nil),                   // 8: natsrpc.registry.v1.PushResponse
+	(*Violation)(nil),                      // 9: natsrpc.registry.v1.Violation
+	(*Policy)(nil),                         // 10: natsrpc.registry.v1.Policy
+	(*GetPolicyRequest)(nil),               // 11: natsrpc.registry.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),              // 12: natsrpc.registry.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),               // 13: natsrpc.registry.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),              // 14: natsrpc.registry.v1.SetPolicyResponse
+	(*ListModulesRequest)(nil),             // 15: natsrpc.registry.v1.ListModulesRequest
+	(*ListModulesResponse)(nil),            // 16: natsrpc.registry.v1.ListModulesResponse
+	(*Module)(nil),                         // 17: natsrpc.registry.v1.Module
+	(*ListVersionsRequest)(nil),            // 18: natsrpc.registry.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),           // 19: natsrpc.registry.v1.ListVersionsResponse
+	(*ModuleVersion)(nil),                  // 20: natsrpc.registry.v1.ModuleVersion
+	(*Dependency)(nil),                     // 21: natsrpc.registry.v1.Dependency
+	(*GetModuleVersionRequest)(nil),        // 22: natsrpc.registry.v1.GetModuleVersionRequest
+	(*GetModuleVersionResponse)(nil),       // 23: natsrpc.registry.v1.GetModuleVersionResponse
+	(*ObjectRef)(nil),                      // 24: natsrpc.registry.v1.ObjectRef
+	(*ResolveSymbolRequest)(nil),           // 25: natsrpc.registry.v1.ResolveSymbolRequest
+	(*ResolveSymbolResponse)(nil),          // 26: natsrpc.registry.v1.ResolveSymbolResponse
+	(*ResolveFileRequest)(nil),             // 27: natsrpc.registry.v1.ResolveFileRequest
+	(*ResolveFileResponse)(nil),            // 28: natsrpc.registry.v1.ResolveFileResponse
+	(*ResolveSubjectRequest)(nil),          // 29: natsrpc.registry.v1.ResolveSubjectRequest
+	(*ResolveSubjectResponse)(nil),         // 30: natsrpc.registry.v1.ResolveSubjectResponse
+	(*FindFileDigestRequest)(nil),          // 31: natsrpc.registry.v1.FindFileDigestRequest
+	(*FindFileDigestResponse)(nil),         // 32: natsrpc.registry.v1.FindFileDigestResponse
+	(*FileDigestMatch)(nil),                // 33: natsrpc.registry.v1.FileDigestMatch
+	(*VersionRange)(nil),                   // 34: natsrpc.registry.v1.VersionRange
+	(*VersionCreatedRequest)(nil),          // 35: natsrpc.registry.v1.VersionCreatedRequest
+	(*Reservation)(nil),                    // 36: natsrpc.registry.v1.Reservation
+	(*ListReservationsRequest)(nil),        // 37: natsrpc.registry.v1.ListReservationsRequest
+	(*ListReservationsResponse)(nil),       // 38: natsrpc.registry.v1.ListReservationsResponse
+	(*ReservePackageRequest)(nil),          // 39: natsrpc.registry.v1.ReservePackageRequest
+	(*ReservePackageResponse)(nil),         // 40: natsrpc.registry.v1.ReservePackageResponse
+	(*ReleasePackageRequest)(nil),          // 41: natsrpc.registry.v1.ReleasePackageRequest
+	(*ReleasePackageResponse)(nil),         // 42: natsrpc.registry.v1.ReleasePackageResponse
+	(*DeprecateModuleRequest)(nil),         // 43: natsrpc.registry.v1.DeprecateModuleRequest
+	(*DeprecateModuleResponse)(nil),        // 44: natsrpc.registry.v1.DeprecateModuleResponse
+	nil,                                    // 45: natsrpc.registry.v1.PushClaims.CiEntry
+	(*descriptorpb.FileDescriptorSet)(nil), // 46: google.protobuf.FileDescriptorSet
+	(*timestamppb.Timestamp)(nil),          // 47: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                  // 48: google.protobuf.Empty
 }
 var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
-	34, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
-	0,  // 2: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
-	18, // 3: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	7,  // 4: natsrpc.registry.v1.PushResponse.violations:type_name -> natsrpc.registry.v1.Violation
-	1,  // 5: natsrpc.registry.v1.Policy.direction:type_name -> natsrpc.registry.v1.Direction
-	8,  // 6: natsrpc.registry.v1.GetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
-	2,  // 7: natsrpc.registry.v1.GetPolicyResponse.module_status:type_name -> natsrpc.registry.v1.ModuleStatus
-	8,  // 8: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
-	8,  // 9: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
-	15, // 10: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
-	35, // 11: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
-	18, // 12: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
-	35, // 13: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
-	19, // 14: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
-	18, // 15: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	34, // 16: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 17: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	3,  // 18: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
-	34, // 19: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 20: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	34, // 21: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 22: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	4,  // 23: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
-	34, // 24: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	22, // 25: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	31, // 26: natsrpc.registry.v1.FindFileDigestResponse.matches:type_name -> natsrpc.registry.v1.FileDigestMatch
-	32, // 27: natsrpc.registry.v1.FileDigestMatch.ranges:type_name -> natsrpc.registry.v1.VersionRange
-	18, // 28: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	5,  // 29: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	9,  // 30: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	11, // 31: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	13, // 32: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	16, // 33: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	20, // 34: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	23, // 35: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	25, // 36: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	27, // 37: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	29, // 38: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
-	33, // 39: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
-	6,  // 40: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	10, // 41: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	12, // 42: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	14, // 43: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	17, // 44: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	21, // 45: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	24, // 46: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	26, // 47: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	28, // 48: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	30, // 49: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	36, // 50: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
-	40, // [40:51] is the sub-list for method output_type
-	29, // [29:40] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	46, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
+	6,  // 2: natsrpc.registry.v1.PushRequest.claims:type_name -> natsrpc.registry.v1.PushClaims
+	45, // 3: natsrpc.registry.v1.PushClaims.ci:type_name -> natsrpc.registry.v1.PushClaims.CiEntry
+	6,  // 4: natsrpc.registry.v1.Pusher.claimed:type_name -> natsrpc.registry.v1.PushClaims
+	0,  // 5: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
+	20, // 6: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	9,  // 7: natsrpc.registry.v1.PushResponse.violations:type_name -> natsrpc.registry.v1.Violation
+	1,  // 8: natsrpc.registry.v1.Policy.direction:type_name -> natsrpc.registry.v1.Direction
+	10, // 9: natsrpc.registry.v1.GetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
+	2,  // 10: natsrpc.registry.v1.GetPolicyResponse.module_status:type_name -> natsrpc.registry.v1.ModuleStatus
+	10, // 11: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
+	10, // 12: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
+	17, // 13: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
+	47, // 14: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
+	20, // 15: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
+	47, // 16: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	21, // 17: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
+	7,  // 18: natsrpc.registry.v1.ModuleVersion.pushed_by:type_name -> natsrpc.registry.v1.Pusher
+	20, // 19: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	46, // 20: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 21: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	3,  // 22: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
+	46, // 23: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 24: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	46, // 25: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 26: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	4,  // 27: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
+	46, // 28: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	24, // 29: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
+	33, // 30: natsrpc.registry.v1.FindFileDigestResponse.matches:type_name -> natsrpc.registry.v1.FileDigestMatch
+	34, // 31: natsrpc.registry.v1.FileDigestMatch.ranges:type_name -> natsrpc.registry.v1.VersionRange
+	20, // 32: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
+	47, // 33: natsrpc.registry.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
+	36, // 34: natsrpc.registry.v1.ListReservationsResponse.reservations:type_name -> natsrpc.registry.v1.Reservation
+	36, // 35: natsrpc.registry.v1.ReservePackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
+	36, // 36: natsrpc.registry.v1.ReleasePackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
+	11, // 37: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	15, // 38: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 39: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 40: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 41: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 42: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 43: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 44: natsrpc.registry.v1.RegistryReadService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	37, // 45: natsrpc.registry.v1.RegistryReadService.ListReservations:input_type -> natsrpc.registry.v1.ListReservationsRequest
+	5,  // 46: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	13, // 47: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	39, // 48: natsrpc.registry.v1.RegistryAdminService.ReservePackage:input_type -> natsrpc.registry.v1.ReservePackageRequest
+	41, // 49: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:input_type -> natsrpc.registry.v1.ReleasePackageRequest
+	43, // 50: natsrpc.registry.v1.RegistryAdminService.DeprecateModule:input_type -> natsrpc.registry.v1.DeprecateModuleRequest
+	5,  // 51: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	11, // 52: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	13, // 53: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	15, // 54: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 55: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 56: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 57: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 58: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 59: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 60: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	35, // 61: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
+	12, // 62: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	16, // 63: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 64: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 65: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 66: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 67: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 68: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 69: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	38, // 70: natsrpc.registry.v1.RegistryReadService.ListReservations:output_type -> natsrpc.registry.v1.ListReservationsResponse
+	8,  // 71: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	14, // 72: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	40, // 73: natsrpc.registry.v1.RegistryAdminService.ReservePackage:output_type -> natsrpc.registry.v1.ReservePackageResponse
+	42, // 74: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:output_type -> natsrpc.registry.v1.ReleasePackageResponse
+	44, // 75: natsrpc.registry.v1.RegistryAdminService.DeprecateModule:output_type -> natsrpc.registry.v1.DeprecateModuleResponse
+	8,  // 76: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	12, // 77: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	14, // 78: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	16, // 79: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 80: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 81: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 82: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 83: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 84: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 85: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	48, // 86: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
+	62, // [62:87] is the sub-list for method output_type
+	37, // [37:62] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_natsrpc_registry_v1_registry_proto_init() }
@@ -3040,19 +3817,19 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 		(*PushRequest_FileDescriptorSet)(nil),
 		(*PushRequest_Upload)(nil),
 	}
-	file_natsrpc_registry_v1_registry_proto_msgTypes[16].OneofWrappers = []any{
+	file_natsrpc_registry_v1_registry_proto_msgTypes[18].OneofWrappers = []any{
 		(*GetModuleVersionResponse_FileDescriptorSet)(nil),
 		(*GetModuleVersionResponse_Object)(nil),
 	}
-	file_natsrpc_registry_v1_registry_proto_msgTypes[19].OneofWrappers = []any{
+	file_natsrpc_registry_v1_registry_proto_msgTypes[21].OneofWrappers = []any{
 		(*ResolveSymbolResponse_FileDescriptorSet)(nil),
 		(*ResolveSymbolResponse_Object)(nil),
 	}
-	file_natsrpc_registry_v1_registry_proto_msgTypes[21].OneofWrappers = []any{
+	file_natsrpc_registry_v1_registry_proto_msgTypes[23].OneofWrappers = []any{
 		(*ResolveFileResponse_FileDescriptorSet)(nil),
 		(*ResolveFileResponse_Object)(nil),
 	}
-	file_natsrpc_registry_v1_registry_proto_msgTypes[23].OneofWrappers = []any{
+	file_natsrpc_registry_v1_registry_proto_msgTypes[25].OneofWrappers = []any{
 		(*ResolveSubjectResponse_FileDescriptorSet)(nil),
 		(*ResolveSubjectResponse_Object)(nil),
 	}
@@ -3062,9 +3839,9 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_natsrpc_registry_v1_registry_proto_rawDesc), len(file_natsrpc_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   29,
+			NumMessages:   41,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   6,
 		},
 		GoTypes:           file_natsrpc_registry_v1_registry_proto_goTypes,
 		DependencyIndexes: file_natsrpc_registry_v1_registry_proto_depIdxs,

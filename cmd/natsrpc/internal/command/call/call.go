@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/natsrpc/natsrpc"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/cli"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/rpcctl"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/schema"
@@ -122,7 +123,9 @@ func run(ctx context.Context, cmd *cobra.Command, method string, g *cli.Globals,
 		data = r
 	}
 	out := &rpcctl.Printer{W: cmd.OutOrStdout(), Compact: f.Output.JSON(), EmitDefaults: f.EmitDefaults, Types: m.Types}
-	err = rpcctl.Call(ctx, nc, m, data, rpcctl.CallOptions{Headers: headers, Timeout: f.Timeout, Prefix: prefix}, out)
+	err = rpcctl.Call(ctx, nc, m, data, rpcctl.CallOptions{Headers: headers, Timeout: f.Timeout, Prefix: prefix,
+		// A publish NATS refuses fails at once, saying so.
+		ClientOptions: []natsrpc.ClientOption{natsrpc.WithInterceptors(cli.RefusalInterceptor(nc))}}, out)
 	var rpcErr *rpcctl.RPCError
 	if errors.As(err, &rpcErr) {
 		return &cli.ExitCodeError{Code: rpcErr.ExitCode(), Err: rpcErr}

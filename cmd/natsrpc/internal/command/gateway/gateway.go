@@ -27,6 +27,9 @@ type flags struct {
 	DrainTimeout   time.Duration
 	ForwardHeaders []string
 	CORSOrigins    []string
+	TLSCert        string
+	TLSKey         string
+	ClientCA       string
 }
 
 // Bind registers the flags.
@@ -44,6 +47,9 @@ func (f *flags) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 30*time.Second, "On SIGTERM or SIGINT, how long calls in progress may take to finish")
 	fs.StringArrayVar(&f.ForwardHeaders, "forward-header", nil, "Also pass this request header to services as call metadata (repeatable; a trailing * forwards a prefix, e.g. X-Game-*); traceparent, tracestate, baggage, X-Request-Id and X-Correlation-Id always pass")
 	fs.StringArrayVar(&f.CORSOrigins, "cors-origin", nil, "Let browser pages at this origin call the gateway (repeatable; * for any)")
+	fs.StringVar(&f.TLSCert, "http-tls-cert", "", "Serve HTTPS with this certificate (PEM); needs --http-tls-key")
+	fs.StringVar(&f.TLSKey, "http-tls-key", "", "The private key (PEM) of --http-tls-cert")
+	fs.StringVar(&f.ClientCA, "http-client-ca", "", "Require HTTPS clients to present a certificate signed by these CA certificates (PEM): mutual TLS")
 }
 
 // NewCommand returns the `gateway` command.
@@ -76,6 +82,9 @@ are pushed; --descriptor-set serves a file instead.
 				ForwardHeaders: f.ForwardHeaders,
 				CORSOrigins:    f.CORSOrigins,
 				Server:         gw.ServerOptions{ReadTimeout: f.ReadTimeout, IdleTimeout: f.IdleTimeout, DrainTimeout: f.DrainTimeout},
+				TLSCert:        f.TLSCert,
+				TLSKey:         f.TLSKey,
+				ClientCA:       f.ClientCA,
 				Out:            cmd.OutOrStdout(),
 				Log:            slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
 			})

@@ -80,9 +80,16 @@ func run(ctx context.Context, cmd *cobra.Command, args []string, g *cli.Globals,
 func modulesTable(w io.Writer, mods []*registryv1.Module) error {
 	rows := make([][]string, 0, len(mods))
 	for _, m := range mods {
-		rows = append(rows, []string{m.GetName(), fmt.Sprint(m.GetLatestVersion()), m.GetLatestDigest(), when(m.GetUpdateTime())})
+		note := ""
+		if m.GetDeprecated() {
+			note = "deprecated"
+			if msg := m.GetDeprecationMessage(); msg != "" {
+				note += ": " + msg
+			}
+		}
+		rows = append(rows, []string{m.GetName(), fmt.Sprint(m.GetLatestVersion()), m.GetLatestDigest(), when(m.GetUpdateTime()), note})
 	}
-	return cli.WriteTable(w, []string{"MODULE", "LATEST", "DIGEST", "UPDATED"}, rows)
+	return cli.WriteTable(w, []string{"MODULE", "LATEST", "DIGEST", "UPDATED", "NOTE"}, rows)
 }
 
 func versionsTable(w io.Writer, versions []*registryv1.ModuleVersion) error {
@@ -96,9 +103,9 @@ func versionsTable(w io.Writer, versions []*registryv1.ModuleVersion) error {
 			}
 			note = "revert to " + strings.Join(s, ", ")
 		}
-		rows = append(rows, []string{fmt.Sprint(v.GetVersion()), v.GetDigest(), when(v.GetCreateTime()), fmt.Sprint(len(v.GetFiles())), note})
+		rows = append(rows, []string{fmt.Sprint(v.GetVersion()), v.GetDigest(), when(v.GetCreateTime()), fmt.Sprint(len(v.GetFiles())), regctl.PusherText(v.GetPushedBy()), note})
 	}
-	return cli.WriteTable(w, []string{"VERSION", "DIGEST", "CREATED", "FILES", "NOTE"}, rows)
+	return cli.WriteTable(w, []string{"VERSION", "DIGEST", "CREATED", "FILES", "PUSHED BY", "NOTE"}, rows)
 }
 
 func when(ts *timestamppb.Timestamp) string {

@@ -21,6 +21,14 @@ import (
 const _ = natsrpc.IsAtLeastVersion0_3_0
 
 const (
+	// RegistryReadServiceName is the fully-qualified name of the RegistryReadService service.
+	RegistryReadServiceName = "natsrpc.registry.v1.RegistryReadService"
+	// RegistryPushServiceName is the fully-qualified name of the RegistryPushService service.
+	RegistryPushServiceName = "natsrpc.registry.v1.RegistryPushService"
+	// RegistryPolicyServiceName is the fully-qualified name of the RegistryPolicyService service.
+	RegistryPolicyServiceName = "natsrpc.registry.v1.RegistryPolicyService"
+	// RegistryAdminServiceName is the fully-qualified name of the RegistryAdminService service.
+	RegistryAdminServiceName = "natsrpc.registry.v1.RegistryAdminService"
 	// RegistryServiceName is the fully-qualified name of the RegistryService service.
 	RegistryServiceName = "natsrpc.registry.v1.RegistryService"
 	// RegistryEventsServiceName is the fully-qualified name of the RegistryEventsService service.
@@ -31,6 +39,59 @@ const (
 // service and method names joined by dots, unless the natsrpc.v1 options change them. Clients and
 // handlers given natsrpc.WithSubjectPrefix prepend that prefix and a dot at runtime.
 const (
+	// RegistryReadServiceSubjectWildcard matches the subject of every RegistryReadService method, for
+	// NATS permissions and monitoring.
+	RegistryReadServiceSubjectWildcard = "natsrpc.registry.v1.read.>"
+	// RegistryReadServiceGetPolicySubject is the NATS subject of the RegistryReadService's GetPolicy
+	// RPC.
+	RegistryReadServiceGetPolicySubject = "natsrpc.registry.v1.read.GetPolicy"
+	// RegistryReadServiceListModulesSubject is the NATS subject of the RegistryReadService's
+	// ListModules RPC.
+	RegistryReadServiceListModulesSubject = "natsrpc.registry.v1.read.ListModules"
+	// RegistryReadServiceListVersionsSubject is the NATS subject of the RegistryReadService's
+	// ListVersions RPC.
+	RegistryReadServiceListVersionsSubject = "natsrpc.registry.v1.read.ListVersions"
+	// RegistryReadServiceGetModuleVersionSubject is the NATS subject of the RegistryReadService's
+	// GetModuleVersion RPC.
+	RegistryReadServiceGetModuleVersionSubject = "natsrpc.registry.v1.read.GetModuleVersion"
+	// RegistryReadServiceResolveSymbolSubject is the NATS subject of the RegistryReadService's
+	// ResolveSymbol RPC.
+	RegistryReadServiceResolveSymbolSubject = "natsrpc.registry.v1.read.ResolveSymbol"
+	// RegistryReadServiceResolveFileSubject is the NATS subject of the RegistryReadService's
+	// ResolveFile RPC.
+	RegistryReadServiceResolveFileSubject = "natsrpc.registry.v1.read.ResolveFile"
+	// RegistryReadServiceResolveSubjectSubject is the NATS subject of the RegistryReadService's
+	// ResolveSubject RPC.
+	RegistryReadServiceResolveSubjectSubject = "natsrpc.registry.v1.read.ResolveSubject"
+	// RegistryReadServiceFindFileDigestSubject is the NATS subject of the RegistryReadService's
+	// FindFileDigest RPC.
+	RegistryReadServiceFindFileDigestSubject = "natsrpc.registry.v1.read.FindFileDigest"
+	// RegistryReadServiceListReservationsSubject is the NATS subject of the RegistryReadService's
+	// ListReservations RPC.
+	RegistryReadServiceListReservationsSubject = "natsrpc.registry.v1.read.ListReservations"
+	// RegistryPushServiceSubjectWildcard matches the subject of every RegistryPushService method, for
+	// NATS permissions and monitoring.
+	RegistryPushServiceSubjectWildcard = "natsrpc.registry.v1.push.>"
+	// RegistryPushServicePushSubject is the NATS subject of the RegistryPushService's Push RPC.
+	RegistryPushServicePushSubject = "natsrpc.registry.v1.push.Push"
+	// RegistryPolicyServiceSubjectWildcard matches the subject of every RegistryPolicyService method,
+	// for NATS permissions and monitoring.
+	RegistryPolicyServiceSubjectWildcard = "natsrpc.registry.v1.policy.>"
+	// RegistryPolicyServiceSetPolicySubject is the NATS subject of the RegistryPolicyService's
+	// SetPolicy RPC.
+	RegistryPolicyServiceSetPolicySubject = "natsrpc.registry.v1.policy.SetPolicy"
+	// RegistryAdminServiceSubjectWildcard matches the subject of every RegistryAdminService method, for
+	// NATS permissions and monitoring.
+	RegistryAdminServiceSubjectWildcard = "natsrpc.registry.v1.admin.>"
+	// RegistryAdminServiceReservePackageSubject is the NATS subject of the RegistryAdminService's
+	// ReservePackage RPC.
+	RegistryAdminServiceReservePackageSubject = "natsrpc.registry.v1.admin.ReservePackage"
+	// RegistryAdminServiceReleasePackageSubject is the NATS subject of the RegistryAdminService's
+	// ReleasePackage RPC.
+	RegistryAdminServiceReleasePackageSubject = "natsrpc.registry.v1.admin.ReleasePackage"
+	// RegistryAdminServiceDeprecateModuleSubject is the NATS subject of the RegistryAdminService's
+	// DeprecateModule RPC.
+	RegistryAdminServiceDeprecateModuleSubject = "natsrpc.registry.v1.admin.DeprecateModule"
 	// RegistryServiceSubjectWildcard matches the subject of every RegistryService method, for NATS
 	// permissions and monitoring.
 	RegistryServiceSubjectWildcard = "natsrpc.registry.v1.RegistryService.>"
@@ -69,6 +130,47 @@ const (
 // These constants are the procedure names of the methods defined in this file, in the
 // "/package.Service/Method" form of gRPC and Connect.
 const (
+	// RegistryReadServiceGetPolicyProcedure is the procedure name of the RegistryReadService's
+	// GetPolicy RPC.
+	RegistryReadServiceGetPolicyProcedure = "/natsrpc.registry.v1.RegistryReadService/GetPolicy"
+	// RegistryReadServiceListModulesProcedure is the procedure name of the RegistryReadService's
+	// ListModules RPC.
+	RegistryReadServiceListModulesProcedure = "/natsrpc.registry.v1.RegistryReadService/ListModules"
+	// RegistryReadServiceListVersionsProcedure is the procedure name of the RegistryReadService's
+	// ListVersions RPC.
+	RegistryReadServiceListVersionsProcedure = "/natsrpc.registry.v1.RegistryReadService/ListVersions"
+	// RegistryReadServiceGetModuleVersionProcedure is the procedure name of the RegistryReadService's
+	// GetModuleVersion RPC.
+	RegistryReadServiceGetModuleVersionProcedure = "/natsrpc.registry.v1.RegistryReadService/GetModuleVersion"
+	// RegistryReadServiceResolveSymbolProcedure is the procedure name of the RegistryReadService's
+	// ResolveSymbol RPC.
+	RegistryReadServiceResolveSymbolProcedure = "/natsrpc.registry.v1.RegistryReadService/ResolveSymbol"
+	// RegistryReadServiceResolveFileProcedure is the procedure name of the RegistryReadService's
+	// ResolveFile RPC.
+	RegistryReadServiceResolveFileProcedure = "/natsrpc.registry.v1.RegistryReadService/ResolveFile"
+	// RegistryReadServiceResolveSubjectProcedure is the procedure name of the RegistryReadService's
+	// ResolveSubject RPC.
+	RegistryReadServiceResolveSubjectProcedure = "/natsrpc.registry.v1.RegistryReadService/ResolveSubject"
+	// RegistryReadServiceFindFileDigestProcedure is the procedure name of the RegistryReadService's
+	// FindFileDigest RPC.
+	RegistryReadServiceFindFileDigestProcedure = "/natsrpc.registry.v1.RegistryReadService/FindFileDigest"
+	// RegistryReadServiceListReservationsProcedure is the procedure name of the RegistryReadService's
+	// ListReservations RPC.
+	RegistryReadServiceListReservationsProcedure = "/natsrpc.registry.v1.RegistryReadService/ListReservations"
+	// RegistryPushServicePushProcedure is the procedure name of the RegistryPushService's Push RPC.
+	RegistryPushServicePushProcedure = "/natsrpc.registry.v1.RegistryPushService/Push"
+	// RegistryPolicyServiceSetPolicyProcedure is the procedure name of the RegistryPolicyService's
+	// SetPolicy RPC.
+	RegistryPolicyServiceSetPolicyProcedure = "/natsrpc.registry.v1.RegistryPolicyService/SetPolicy"
+	// RegistryAdminServiceReservePackageProcedure is the procedure name of the RegistryAdminService's
+	// ReservePackage RPC.
+	RegistryAdminServiceReservePackageProcedure = "/natsrpc.registry.v1.RegistryAdminService/ReservePackage"
+	// RegistryAdminServiceReleasePackageProcedure is the procedure name of the RegistryAdminService's
+	// ReleasePackage RPC.
+	RegistryAdminServiceReleasePackageProcedure = "/natsrpc.registry.v1.RegistryAdminService/ReleasePackage"
+	// RegistryAdminServiceDeprecateModuleProcedure is the procedure name of the RegistryAdminService's
+	// DeprecateModule RPC.
+	RegistryAdminServiceDeprecateModuleProcedure = "/natsrpc.registry.v1.RegistryAdminService/DeprecateModule"
 	// RegistryServicePushProcedure is the procedure name of the RegistryService's Push RPC.
 	RegistryServicePushProcedure = "/natsrpc.registry.v1.RegistryService/Push"
 	// RegistryServiceGetPolicyProcedure is the procedure name of the RegistryService's GetPolicy RPC.
@@ -101,11 +203,450 @@ const (
 	RegistryEventsServiceVersionCreatedProcedure = "/natsrpc.registry.v1.RegistryEventsService/VersionCreated"
 )
 
+// RegistryReadServiceClient is a client for the natsrpc.registry.v1.RegistryReadService service.
+//
+// RegistryReadService is the read right: every module's versions and
+// policies, and symbol, file and subject lookups, on
+// natsrpc.registry.v1.read.<Method>. Every registry instance is stateless:
+// several serve one JetStream cluster through the default queue group.
+type RegistryReadServiceClient interface {
+	// GetPolicy returns a module's compatibility policy, as
+	// RegistryService.GetPolicy.
+	GetPolicy(context.Context, *v1.GetPolicyRequest, ...natsrpc.CallOption) (*v1.GetPolicyResponse, error)
+	// ListModules lists the modules that have at least one version, by name.
+	ListModules(context.Context, *v1.ListModulesRequest, ...natsrpc.CallOption) (*v1.ListModulesResponse, error)
+	// ListVersions lists a module's versions, oldest first.
+	ListVersions(context.Context, *v1.ListVersionsRequest, ...natsrpc.CallOption) (*v1.ListVersionsResponse, error)
+	// GetModuleVersion returns the descriptor set of one version.
+	GetModuleVersion(context.Context, *v1.GetModuleVersionRequest, ...natsrpc.CallOption) (*v1.GetModuleVersionResponse, error)
+	// ResolveSymbol returns the file that defines a fully-qualified symbol,
+	// with its transitive dependencies.
+	ResolveSymbol(context.Context, *v1.ResolveSymbolRequest, ...natsrpc.CallOption) (*v1.ResolveSymbolResponse, error)
+	// ResolveFile returns a file by its path, with its transitive
+	// dependencies.
+	ResolveFile(context.Context, *v1.ResolveFileRequest, ...natsrpc.CallOption) (*v1.ResolveFileResponse, error)
+	// ResolveSubject returns the service method a NATS subject belongs to.
+	ResolveSubject(context.Context, *v1.ResolveSubjectRequest, ...natsrpc.CallOption) (*v1.ResolveSubjectResponse, error)
+	// FindFileDigest lists the module versions whose own files include a
+	// file with a given per-file digest, as RegistryService.FindFileDigest.
+	FindFileDigest(context.Context, *v1.FindFileDigestRequest, ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error)
+	// ListReservations lists the package reservations, by prefix.
+	ListReservations(context.Context, *v1.ListReservationsRequest, ...natsrpc.CallOption) (*v1.ListReservationsResponse, error)
+}
+
+// NewRegistryReadServiceClient constructs a client for the natsrpc.registry.v1.RegistryReadService
+// service that calls it over nc. The options apply to every method.
+func NewRegistryReadServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) RegistryReadServiceClient {
+	methods := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryReadService").Methods()
+	return &registryReadServiceClient{
+		getPolicy:        natsrpc.NewUnaryClient[v1.GetPolicyRequest, v1.GetPolicyResponse](nc, methods.ByName("GetPolicy"), opts...),
+		listModules:      natsrpc.NewUnaryClient[v1.ListModulesRequest, v1.ListModulesResponse](nc, methods.ByName("ListModules"), opts...),
+		listVersions:     natsrpc.NewUnaryClient[v1.ListVersionsRequest, v1.ListVersionsResponse](nc, methods.ByName("ListVersions"), opts...),
+		getModuleVersion: natsrpc.NewUnaryClient[v1.GetModuleVersionRequest, v1.GetModuleVersionResponse](nc, methods.ByName("GetModuleVersion"), opts...),
+		resolveSymbol:    natsrpc.NewUnaryClient[v1.ResolveSymbolRequest, v1.ResolveSymbolResponse](nc, methods.ByName("ResolveSymbol"), opts...),
+		resolveFile:      natsrpc.NewUnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse](nc, methods.ByName("ResolveFile"), opts...),
+		resolveSubject:   natsrpc.NewUnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse](nc, methods.ByName("ResolveSubject"), opts...),
+		findFileDigest:   natsrpc.NewUnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse](nc, methods.ByName("FindFileDigest"), opts...),
+		listReservations: natsrpc.NewUnaryClient[v1.ListReservationsRequest, v1.ListReservationsResponse](nc, methods.ByName("ListReservations"), opts...),
+	}
+}
+
+// RegistryReadServiceHandler is an implementation of the natsrpc.registry.v1.RegistryReadService
+// service.
+//
+// RegistryReadService is the read right: every module's versions and
+// policies, and symbol, file and subject lookups, on
+// natsrpc.registry.v1.read.<Method>. Every registry instance is stateless:
+// several serve one JetStream cluster through the default queue group.
+type RegistryReadServiceHandler interface {
+	// GetPolicy returns a module's compatibility policy, as
+	// RegistryService.GetPolicy.
+	GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error)
+	// ListModules lists the modules that have at least one version, by name.
+	ListModules(context.Context, *v1.ListModulesRequest) (*v1.ListModulesResponse, error)
+	// ListVersions lists a module's versions, oldest first.
+	ListVersions(context.Context, *v1.ListVersionsRequest) (*v1.ListVersionsResponse, error)
+	// GetModuleVersion returns the descriptor set of one version.
+	GetModuleVersion(context.Context, *v1.GetModuleVersionRequest) (*v1.GetModuleVersionResponse, error)
+	// ResolveSymbol returns the file that defines a fully-qualified symbol,
+	// with its transitive dependencies.
+	ResolveSymbol(context.Context, *v1.ResolveSymbolRequest) (*v1.ResolveSymbolResponse, error)
+	// ResolveFile returns a file by its path, with its transitive
+	// dependencies.
+	ResolveFile(context.Context, *v1.ResolveFileRequest) (*v1.ResolveFileResponse, error)
+	// ResolveSubject returns the service method a NATS subject belongs to.
+	ResolveSubject(context.Context, *v1.ResolveSubjectRequest) (*v1.ResolveSubjectResponse, error)
+	// FindFileDigest lists the module versions whose own files include a
+	// file with a given per-file digest, as RegistryService.FindFileDigest.
+	FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error)
+	// ListReservations lists the package reservations, by prefix.
+	ListReservations(context.Context, *v1.ListReservationsRequest) (*v1.ListReservationsResponse, error)
+}
+
+// RegisterRegistryReadServiceHandler serves impl as the natsrpc.registry.v1.RegistryReadService
+// service over nc, one NATS endpoint per method on the subjects above, and returns the running
+// service.
+func RegisterRegistryReadServiceHandler(nc *nats.Conn, impl RegistryReadServiceHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error) {
+	service := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryReadService")
+	methods := service.Methods()
+	return natsrpc.NewService(nc, service, []natsrpc.Handler{
+		natsrpc.NewUnaryHandler(methods.ByName("GetPolicy"), impl.GetPolicy),
+		natsrpc.NewUnaryHandler(methods.ByName("ListModules"), impl.ListModules),
+		natsrpc.NewUnaryHandler(methods.ByName("ListVersions"), impl.ListVersions),
+		natsrpc.NewUnaryHandler(methods.ByName("GetModuleVersion"), impl.GetModuleVersion),
+		natsrpc.NewUnaryHandler(methods.ByName("ResolveSymbol"), impl.ResolveSymbol),
+		natsrpc.NewUnaryHandler(methods.ByName("ResolveFile"), impl.ResolveFile),
+		natsrpc.NewUnaryHandler(methods.ByName("ResolveSubject"), impl.ResolveSubject),
+		natsrpc.NewUnaryHandler(methods.ByName("FindFileDigest"), impl.FindFileDigest),
+		natsrpc.NewUnaryHandler(methods.ByName("ListReservations"), impl.ListReservations),
+	}, opts...)
+}
+
+// UnimplementedRegistryReadServiceHandler returns natsrpc.CodeUnimplemented from all methods. Embed
+// it by value in an implementation of RegistryReadServiceHandler to answer CodeUnimplemented from
+// the methods it does not implement, including methods added to the service later.
+type UnimplementedRegistryReadServiceHandler struct{}
+
+func (UnimplementedRegistryReadServiceHandler) GetPolicy(context.Context, *v1.GetPolicyRequest) (*v1.GetPolicyResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.GetPolicy is not implemented"))
+}
+
+func (UnimplementedRegistryReadServiceHandler) ListModules(context.Context, *v1.ListModulesRequest) (*v1.ListModulesResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.ListModules is not implemented"))
+}
+
+func (UnimplementedRegistryReadServiceHandler) ListVersions(context.Context, *v1.ListVersionsRequest) (*v1.ListVersionsResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.ListVersions is not implemented"))
+}
+
+func (UnimplementedRegistryReadServiceHandler) GetModuleVersion(context.Context, *v1.GetModuleVersionRequest) (*v1.GetModuleVersionResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.GetModuleVersion is not implemented"))
+}
+
+func (UnimplementedRegistryReadServiceHandler) ResolveSymbol(context.Context, *v1.ResolveSymbolRequest) (*v1.ResolveSymbolResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.ResolveSymbol is not implemented"))
+}
+
+func (UnimplementedRegistryReadServiceHandler) ResolveFile(context.Context, *v1.ResolveFileRequest) (*v1.ResolveFileResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.ResolveFile is not implemented"))
+}
+
+func (UnimplementedRegistryReadServiceHandler) ResolveSubject(context.Context, *v1.ResolveSubjectRequest) (*v1.ResolveSubjectResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.ResolveSubject is not implemented"))
+}
+
+func (UnimplementedRegistryReadServiceHandler) FindFileDigest(context.Context, *v1.FindFileDigestRequest) (*v1.FindFileDigestResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.FindFileDigest is not implemented"))
+}
+
+func (UnimplementedRegistryReadServiceHandler) ListReservations(context.Context, *v1.ListReservationsRequest) (*v1.ListReservationsResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryReadService.ListReservations is not implemented"))
+}
+
+// registryReadServiceClient implements RegistryReadServiceClient.
+type registryReadServiceClient struct {
+	getPolicy        *natsrpc.UnaryClient[v1.GetPolicyRequest, v1.GetPolicyResponse]
+	listModules      *natsrpc.UnaryClient[v1.ListModulesRequest, v1.ListModulesResponse]
+	listVersions     *natsrpc.UnaryClient[v1.ListVersionsRequest, v1.ListVersionsResponse]
+	getModuleVersion *natsrpc.UnaryClient[v1.GetModuleVersionRequest, v1.GetModuleVersionResponse]
+	resolveSymbol    *natsrpc.UnaryClient[v1.ResolveSymbolRequest, v1.ResolveSymbolResponse]
+	resolveFile      *natsrpc.UnaryClient[v1.ResolveFileRequest, v1.ResolveFileResponse]
+	resolveSubject   *natsrpc.UnaryClient[v1.ResolveSubjectRequest, v1.ResolveSubjectResponse]
+	findFileDigest   *natsrpc.UnaryClient[v1.FindFileDigestRequest, v1.FindFileDigestResponse]
+	listReservations *natsrpc.UnaryClient[v1.ListReservationsRequest, v1.ListReservationsResponse]
+}
+
+// GetPolicy calls natsrpc.registry.v1.RegistryReadService.GetPolicy.
+func (c *registryReadServiceClient) GetPolicy(ctx context.Context, req *v1.GetPolicyRequest, opts ...natsrpc.CallOption) (*v1.GetPolicyResponse, error) {
+	return c.getPolicy.CallUnary(ctx, req, opts...)
+}
+
+// ListModules calls natsrpc.registry.v1.RegistryReadService.ListModules.
+func (c *registryReadServiceClient) ListModules(ctx context.Context, req *v1.ListModulesRequest, opts ...natsrpc.CallOption) (*v1.ListModulesResponse, error) {
+	return c.listModules.CallUnary(ctx, req, opts...)
+}
+
+// ListVersions calls natsrpc.registry.v1.RegistryReadService.ListVersions.
+func (c *registryReadServiceClient) ListVersions(ctx context.Context, req *v1.ListVersionsRequest, opts ...natsrpc.CallOption) (*v1.ListVersionsResponse, error) {
+	return c.listVersions.CallUnary(ctx, req, opts...)
+}
+
+// GetModuleVersion calls natsrpc.registry.v1.RegistryReadService.GetModuleVersion.
+func (c *registryReadServiceClient) GetModuleVersion(ctx context.Context, req *v1.GetModuleVersionRequest, opts ...natsrpc.CallOption) (*v1.GetModuleVersionResponse, error) {
+	return c.getModuleVersion.CallUnary(ctx, req, opts...)
+}
+
+// ResolveSymbol calls natsrpc.registry.v1.RegistryReadService.ResolveSymbol.
+func (c *registryReadServiceClient) ResolveSymbol(ctx context.Context, req *v1.ResolveSymbolRequest, opts ...natsrpc.CallOption) (*v1.ResolveSymbolResponse, error) {
+	return c.resolveSymbol.CallUnary(ctx, req, opts...)
+}
+
+// ResolveFile calls natsrpc.registry.v1.RegistryReadService.ResolveFile.
+func (c *registryReadServiceClient) ResolveFile(ctx context.Context, req *v1.ResolveFileRequest, opts ...natsrpc.CallOption) (*v1.ResolveFileResponse, error) {
+	return c.resolveFile.CallUnary(ctx, req, opts...)
+}
+
+// ResolveSubject calls natsrpc.registry.v1.RegistryReadService.ResolveSubject.
+func (c *registryReadServiceClient) ResolveSubject(ctx context.Context, req *v1.ResolveSubjectRequest, opts ...natsrpc.CallOption) (*v1.ResolveSubjectResponse, error) {
+	return c.resolveSubject.CallUnary(ctx, req, opts...)
+}
+
+// FindFileDigest calls natsrpc.registry.v1.RegistryReadService.FindFileDigest.
+func (c *registryReadServiceClient) FindFileDigest(ctx context.Context, req *v1.FindFileDigestRequest, opts ...natsrpc.CallOption) (*v1.FindFileDigestResponse, error) {
+	return c.findFileDigest.CallUnary(ctx, req, opts...)
+}
+
+// ListReservations calls natsrpc.registry.v1.RegistryReadService.ListReservations.
+func (c *registryReadServiceClient) ListReservations(ctx context.Context, req *v1.ListReservationsRequest, opts ...natsrpc.CallOption) (*v1.ListReservationsResponse, error) {
+	return c.listReservations.CallUnary(ctx, req, opts...)
+}
+
+// RegistryPushServiceClient is a client for the natsrpc.registry.v1.RegistryPushService service.
+//
+// RegistryPushService is the push right of one module: its methods listen
+// on natsrpc.registry.v1.push.<Method>.<module>, so that the permission to
+// publish natsrpc.registry.v1.push.*.quest lets a user push module quest
+// and no other.
+type RegistryPushServiceClient interface {
+	// Push stores a new version of the module, as RegistryService.Push did.
+	// The module is the subject's last token; PushRequest.module, when set,
+	// must equal it.
+	Push(context.Context, *v1.PushRequest, ...natsrpc.CallOption) (*v1.PushResponse, error)
+}
+
+// NewRegistryPushServiceClient constructs a client for the natsrpc.registry.v1.RegistryPushService
+// service that calls it over nc. The options apply to every method.
+func NewRegistryPushServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) RegistryPushServiceClient {
+	methods := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryPushService").Methods()
+	return &registryPushServiceClient{
+		push: natsrpc.NewUnaryClient[v1.PushRequest, v1.PushResponse](nc, methods.ByName("Push"), opts...),
+	}
+}
+
+// RegistryPushServiceHandler is an implementation of the natsrpc.registry.v1.RegistryPushService
+// service.
+//
+// RegistryPushService is the push right of one module: its methods listen
+// on natsrpc.registry.v1.push.<Method>.<module>, so that the permission to
+// publish natsrpc.registry.v1.push.*.quest lets a user push module quest
+// and no other.
+type RegistryPushServiceHandler interface {
+	// Push stores a new version of the module, as RegistryService.Push did.
+	// The module is the subject's last token; PushRequest.module, when set,
+	// must equal it.
+	Push(context.Context, *v1.PushRequest) (*v1.PushResponse, error)
+}
+
+// RegisterRegistryPushServiceHandler serves impl as the natsrpc.registry.v1.RegistryPushService
+// service over nc, one NATS endpoint per method on the subjects above, and returns the running
+// service.
+func RegisterRegistryPushServiceHandler(nc *nats.Conn, impl RegistryPushServiceHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error) {
+	service := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryPushService")
+	methods := service.Methods()
+	return natsrpc.NewService(nc, service, []natsrpc.Handler{
+		natsrpc.NewUnaryHandler(methods.ByName("Push"), impl.Push),
+	}, opts...)
+}
+
+// UnimplementedRegistryPushServiceHandler returns natsrpc.CodeUnimplemented from all methods. Embed
+// it by value in an implementation of RegistryPushServiceHandler to answer CodeUnimplemented from
+// the methods it does not implement, including methods added to the service later.
+type UnimplementedRegistryPushServiceHandler struct{}
+
+func (UnimplementedRegistryPushServiceHandler) Push(context.Context, *v1.PushRequest) (*v1.PushResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryPushService.Push is not implemented"))
+}
+
+// registryPushServiceClient implements RegistryPushServiceClient.
+type registryPushServiceClient struct {
+	push *natsrpc.UnaryClient[v1.PushRequest, v1.PushResponse]
+}
+
+// Push calls natsrpc.registry.v1.RegistryPushService.Push.
+func (c *registryPushServiceClient) Push(ctx context.Context, req *v1.PushRequest, opts ...natsrpc.CallOption) (*v1.PushResponse, error) {
+	return c.push.CallUnary(ctx, req, opts...)
+}
+
+// RegistryPolicyServiceClient is a client for the natsrpc.registry.v1.RegistryPolicyService
+// service.
+//
+// RegistryPolicyService is the right to set one module's policy, on
+// natsrpc.registry.v1.policy.SetPolicy.<module>.
+type RegistryPolicyServiceClient interface {
+	// SetPolicy replaces the module's compatibility policy, as
+	// RegistryService.SetPolicy did. SetPolicyRequest.module, when set, must
+	// equal the subject's last token.
+	SetPolicy(context.Context, *v1.SetPolicyRequest, ...natsrpc.CallOption) (*v1.SetPolicyResponse, error)
+}
+
+// NewRegistryPolicyServiceClient constructs a client for the
+// natsrpc.registry.v1.RegistryPolicyService service that calls it over nc. The options apply to
+// every method.
+func NewRegistryPolicyServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) RegistryPolicyServiceClient {
+	methods := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryPolicyService").Methods()
+	return &registryPolicyServiceClient{
+		setPolicy: natsrpc.NewUnaryClient[v1.SetPolicyRequest, v1.SetPolicyResponse](nc, methods.ByName("SetPolicy"), opts...),
+	}
+}
+
+// RegistryPolicyServiceHandler is an implementation of the
+// natsrpc.registry.v1.RegistryPolicyService service.
+//
+// RegistryPolicyService is the right to set one module's policy, on
+// natsrpc.registry.v1.policy.SetPolicy.<module>.
+type RegistryPolicyServiceHandler interface {
+	// SetPolicy replaces the module's compatibility policy, as
+	// RegistryService.SetPolicy did. SetPolicyRequest.module, when set, must
+	// equal the subject's last token.
+	SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error)
+}
+
+// RegisterRegistryPolicyServiceHandler serves impl as the natsrpc.registry.v1.RegistryPolicyService
+// service over nc, one NATS endpoint per method on the subjects above, and returns the running
+// service.
+func RegisterRegistryPolicyServiceHandler(nc *nats.Conn, impl RegistryPolicyServiceHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error) {
+	service := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryPolicyService")
+	methods := service.Methods()
+	return natsrpc.NewService(nc, service, []natsrpc.Handler{
+		natsrpc.NewUnaryHandler(methods.ByName("SetPolicy"), impl.SetPolicy),
+	}, opts...)
+}
+
+// UnimplementedRegistryPolicyServiceHandler returns natsrpc.CodeUnimplemented from all methods.
+// Embed it by value in an implementation of RegistryPolicyServiceHandler to answer
+// CodeUnimplemented from the methods it does not implement, including methods added to the service
+// later.
+type UnimplementedRegistryPolicyServiceHandler struct{}
+
+func (UnimplementedRegistryPolicyServiceHandler) SetPolicy(context.Context, *v1.SetPolicyRequest) (*v1.SetPolicyResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryPolicyService.SetPolicy is not implemented"))
+}
+
+// registryPolicyServiceClient implements RegistryPolicyServiceClient.
+type registryPolicyServiceClient struct {
+	setPolicy *natsrpc.UnaryClient[v1.SetPolicyRequest, v1.SetPolicyResponse]
+}
+
+// SetPolicy calls natsrpc.registry.v1.RegistryPolicyService.SetPolicy.
+func (c *registryPolicyServiceClient) SetPolicy(ctx context.Context, req *v1.SetPolicyRequest, opts ...natsrpc.CallOption) (*v1.SetPolicyResponse, error) {
+	return c.setPolicy.CallUnary(ctx, req, opts...)
+}
+
+// RegistryAdminServiceClient is a client for the natsrpc.registry.v1.RegistryAdminService service.
+//
+// RegistryAdminService is the admin right, on
+// natsrpc.registry.v1.admin.<Method>: package reservations and module
+// deprecation.
+type RegistryAdminServiceClient interface {
+	// ReservePackage reserves a package prefix for a module: pushes of other
+	// modules whose own files declare a package equal to the prefix or under
+	// it ("<prefix>.x") are refused (REGISTRY_PACKAGE_RESERVED). It fails
+	// with FAILED_PRECONDITION when another module holds the prefix or owns
+	// such a package; reserving again for the same module changes nothing.
+	ReservePackage(context.Context, *v1.ReservePackageRequest, ...natsrpc.CallOption) (*v1.ReservePackageResponse, error)
+	// ReleasePackage removes a reservation. Packages already pushed stay
+	// with the modules that declare them.
+	ReleasePackage(context.Context, *v1.ReleasePackageRequest, ...natsrpc.CallOption) (*v1.ReleasePackageResponse, error)
+	// DeprecateModule marks a module deprecated, with a message saying why
+	// and what to use instead (or, with undo, no longer deprecated):
+	// listings show it. NOT_FOUND for a module with no version and no
+	// policy.
+	DeprecateModule(context.Context, *v1.DeprecateModuleRequest, ...natsrpc.CallOption) (*v1.DeprecateModuleResponse, error)
+}
+
+// NewRegistryAdminServiceClient constructs a client for the
+// natsrpc.registry.v1.RegistryAdminService service that calls it over nc. The options apply to
+// every method.
+func NewRegistryAdminServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) RegistryAdminServiceClient {
+	methods := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryAdminService").Methods()
+	return &registryAdminServiceClient{
+		reservePackage:  natsrpc.NewUnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse](nc, methods.ByName("ReservePackage"), opts...),
+		releasePackage:  natsrpc.NewUnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse](nc, methods.ByName("ReleasePackage"), opts...),
+		deprecateModule: natsrpc.NewUnaryClient[v1.DeprecateModuleRequest, v1.DeprecateModuleResponse](nc, methods.ByName("DeprecateModule"), opts...),
+	}
+}
+
+// RegistryAdminServiceHandler is an implementation of the natsrpc.registry.v1.RegistryAdminService
+// service.
+//
+// RegistryAdminService is the admin right, on
+// natsrpc.registry.v1.admin.<Method>: package reservations and module
+// deprecation.
+type RegistryAdminServiceHandler interface {
+	// ReservePackage reserves a package prefix for a module: pushes of other
+	// modules whose own files declare a package equal to the prefix or under
+	// it ("<prefix>.x") are refused (REGISTRY_PACKAGE_RESERVED). It fails
+	// with FAILED_PRECONDITION when another module holds the prefix or owns
+	// such a package; reserving again for the same module changes nothing.
+	ReservePackage(context.Context, *v1.ReservePackageRequest) (*v1.ReservePackageResponse, error)
+	// ReleasePackage removes a reservation. Packages already pushed stay
+	// with the modules that declare them.
+	ReleasePackage(context.Context, *v1.ReleasePackageRequest) (*v1.ReleasePackageResponse, error)
+	// DeprecateModule marks a module deprecated, with a message saying why
+	// and what to use instead (or, with undo, no longer deprecated):
+	// listings show it. NOT_FOUND for a module with no version and no
+	// policy.
+	DeprecateModule(context.Context, *v1.DeprecateModuleRequest) (*v1.DeprecateModuleResponse, error)
+}
+
+// RegisterRegistryAdminServiceHandler serves impl as the natsrpc.registry.v1.RegistryAdminService
+// service over nc, one NATS endpoint per method on the subjects above, and returns the running
+// service.
+func RegisterRegistryAdminServiceHandler(nc *nats.Conn, impl RegistryAdminServiceHandler, opts ...natsrpc.HandlerOption) (*natsrpc.Service, error) {
+	service := v1.File_natsrpc_registry_v1_registry_proto.Services().ByName("RegistryAdminService")
+	methods := service.Methods()
+	return natsrpc.NewService(nc, service, []natsrpc.Handler{
+		natsrpc.NewUnaryHandler(methods.ByName("ReservePackage"), impl.ReservePackage),
+		natsrpc.NewUnaryHandler(methods.ByName("ReleasePackage"), impl.ReleasePackage),
+		natsrpc.NewUnaryHandler(methods.ByName("DeprecateModule"), impl.DeprecateModule),
+	}, opts...)
+}
+
+// UnimplementedRegistryAdminServiceHandler returns natsrpc.CodeUnimplemented from all methods.
+// Embed it by value in an implementation of RegistryAdminServiceHandler to answer CodeUnimplemented
+// from the methods it does not implement, including methods added to the service later.
+type UnimplementedRegistryAdminServiceHandler struct{}
+
+func (UnimplementedRegistryAdminServiceHandler) ReservePackage(context.Context, *v1.ReservePackageRequest) (*v1.ReservePackageResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.ReservePackage is not implemented"))
+}
+
+func (UnimplementedRegistryAdminServiceHandler) ReleasePackage(context.Context, *v1.ReleasePackageRequest) (*v1.ReleasePackageResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.ReleasePackage is not implemented"))
+}
+
+func (UnimplementedRegistryAdminServiceHandler) DeprecateModule(context.Context, *v1.DeprecateModuleRequest) (*v1.DeprecateModuleResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.DeprecateModule is not implemented"))
+}
+
+// registryAdminServiceClient implements RegistryAdminServiceClient.
+type registryAdminServiceClient struct {
+	reservePackage  *natsrpc.UnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse]
+	releasePackage  *natsrpc.UnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse]
+	deprecateModule *natsrpc.UnaryClient[v1.DeprecateModuleRequest, v1.DeprecateModuleResponse]
+}
+
+// ReservePackage calls natsrpc.registry.v1.RegistryAdminService.ReservePackage.
+func (c *registryAdminServiceClient) ReservePackage(ctx context.Context, req *v1.ReservePackageRequest, opts ...natsrpc.CallOption) (*v1.ReservePackageResponse, error) {
+	return c.reservePackage.CallUnary(ctx, req, opts...)
+}
+
+// ReleasePackage calls natsrpc.registry.v1.RegistryAdminService.ReleasePackage.
+func (c *registryAdminServiceClient) ReleasePackage(ctx context.Context, req *v1.ReleasePackageRequest, opts ...natsrpc.CallOption) (*v1.ReleasePackageResponse, error) {
+	return c.releasePackage.CallUnary(ctx, req, opts...)
+}
+
+// DeprecateModule calls natsrpc.registry.v1.RegistryAdminService.DeprecateModule.
+func (c *registryAdminServiceClient) DeprecateModule(ctx context.Context, req *v1.DeprecateModuleRequest, opts ...natsrpc.CallOption) (*v1.DeprecateModuleResponse, error) {
+	return c.deprecateModule.CallUnary(ctx, req, opts...)
+}
+
 // RegistryServiceClient is a client for the natsrpc.registry.v1.RegistryService service.
 //
-// RegistryService stores and serves versions of protobuf modules. Every
-// instance is stateless: several instances serve one JetStream cluster
-// through the default queue group.
+// RegistryService is the API before rights, on
+// natsrpc.registry.v1.RegistryService.<Method>, with module names in
+// payloads only. Registries still answer every method, for clients built
+// before rights; grant its subjects to administrators only (see above).
 type RegistryServiceClient interface {
 	// Push stores a new version of a module, unless it is identical to the
 	// latest version (then nothing is stored and the latest is returned) or
@@ -170,9 +711,10 @@ func NewRegistryServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) Regis
 
 // RegistryServiceHandler is an implementation of the natsrpc.registry.v1.RegistryService service.
 //
-// RegistryService stores and serves versions of protobuf modules. Every
-// instance is stateless: several instances serve one JetStream cluster
-// through the default queue group.
+// RegistryService is the API before rights, on
+// natsrpc.registry.v1.RegistryService.<Method>, with module names in
+// payloads only. Registries still answer every method, for clients built
+// before rights; grant its subjects to administrators only (see above).
 type RegistryServiceHandler interface {
 	// Push stores a new version of a module, unless it is identical to the
 	// latest version (then nothing is stored and the latest is returned) or

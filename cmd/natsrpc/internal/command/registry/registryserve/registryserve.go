@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -22,6 +23,7 @@ const (
 	replicasFlagName   = "replicas"
 	pushDirFlagName    = "push-dir"
 	pushModuleFlagName = "push-module"
+	serverConfigFlag   = "server-config"
 )
 
 type flags struct {
@@ -32,6 +34,7 @@ type flags struct {
 	Replicas   int
 	PushDir    string
 	PushModule string
+	ServerConf string
 }
 
 // Bind registers the flags.
@@ -43,6 +46,7 @@ func (f *flags) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.Replicas, replicasFlagName, 0, "Replicas of the registry's streams, 1 to 5: 3 on a 3-node cluster. Existing streams with another count are changed to it, so every instance given --replicas for one bucket must give the same value. Unset, new buckets get 1 and existing ones keep theirs (default: keep)")
 	fs.StringVar(&f.PushDir, pushDirFlagName, "", "Once serving, push this input (a directory of .proto files, an image or a git reference) as a version of --push-module; nothing new is stored when it is unchanged")
 	fs.StringVar(&f.PushModule, pushModuleFlagName, "", "The module --push-dir is pushed as")
+	fs.StringVar(&f.ServerConf, serverConfigFlag, "", "With --embedded: a nats-server configuration file (TLS, authorization, accounts) for the embedded server; --listen and --data-dir still apply, and the registry connects in process with the TLS and user the connection flags give (--tls-ca, --tls-cert, --user, --creds, ...)")
 }
 
 // NewCommand returns the `serve` command.
@@ -55,10 +59,14 @@ func NewCommand(name string, g *cli.Globals) *cobra.Command {
 JetStream cluster; they share the load through a queue group.
 
 With --embedded, start an in-process NATS server with JetStream, data in
---data-dir, every write fsynced before it is acknowledged, on --listen;
-without, connect to --server.
+--data-dir, every write fsynced before it is acknowledged, on --listen
+(with --server-config, configured by a nats-server configuration file:
+TLS, authorization); without, connect to --server with the connection
+flags.
 
     natsrpc registry serve --embedded --push-dir proto --push-module gaming
+    natsrpc registry serve --embedded --server-config nats.conf --creds registry.creds \
+        --tls-ca ca.pem --tls-cert registry.pem --tls-key registry-key.pem
     natsrpc registry serve -s nats://nats-1:4222,nats://nats-2:4222 --replicas 3`,
 		Args: cli.ExactArgs(0, "no arguments (the flags say what to serve)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -76,16 +84,25 @@ func run(ctx context.Context, cmd *cobra.Command, g *cli.Globals, f *flags) (ret
 	if !f.Embedded && cmd.Flags().Changed(dataDirFlagName) {
 		return fmt.Errorf("--%s needs --%s: without it the registry stores its data in the JetStream of --server", dataDirFlagName, embeddedFlagName)
 	}
+	if f.ServerConf != "" && !f.Embedded {
+		return fmt.Errorf("--%s configures the embedded NATS server: give --%s too, or configure your own nats-server with it", serverConfigFlag, embeddedFlagName)
+	}
+	var embedded func() ([]nats.Option, error)
+	if f.ServerConf != "" {
+		embedded = g.Options
+	}
 	s, err := regctl.Serve(ctx, regctl.ServeConfig{
-		Embedded:   f.Embedded,
-		DataDir:    f.DataDir,
-		Listen:     f.Listen,
-		Connect:    g.Connect,
-		Bucket:     f.Bucket,
-		Replicas:   f.Replicas,
-		PushInput:  f.PushDir,
-		PushModule: f.PushModule,
-		Logger:     slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
+		Embedded:        f.Embedded,
+		DataDir:         f.DataDir,
+		Listen:          f.Listen,
+		ServerConfig:    f.ServerConf,
+		EmbeddedOptions: embedded,
+		Connect:         g.Connect,
+		Bucket:          f.Bucket,
+		Replicas:        f.Replicas,
+		PushInput:       f.PushDir,
+		PushModule:      f.PushModule,
+		Logger:          slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
 		Warn: func(msg string) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "natsrpc: warning: %s\n", msg)
 		},

@@ -31,6 +31,30 @@
 // INTERNAL. A push refused for a policy reason is not an error: its
 // PushResponse has outcome PUSH_OUTCOME_REFUSED and lists the violations.
 //
+// Subjects and rights: the API is split by the right a caller needs, so
+// that nats-server permissions alone decide who may do what. Each right is
+// one subject pattern to allow for publishing:
+//
+//   - read (every module):      natsrpc.registry.v1.read.>
+//                               (RegistryReadService; subscribe to the
+//                               VersionCreated event subject to watch)
+//   - push module M:            natsrpc.registry.v1.push.*.M
+//                               (RegistryPushService; the module is the
+//                               subject's last token)
+//   - set the policy of M:      natsrpc.registry.v1.policy.*.M
+//                               (RegistryPolicyService)
+//   - admin:                    natsrpc.registry.v1.>
+//                               (RegistryAdminService: package
+//                               reservations; and RegistryService)
+//
+// A request on a push or policy subject whose payload names another module
+// than the subject's token is refused with PERMISSION_DENIED. Only the
+// registry publishes VersionCreated events. The subjects of
+// RegistryService, the API before rights (module names in payloads only),
+// still answer every method, for clients built against it: since its Push
+// and SetPolicy cannot be granted per module, grant its subjects only to
+// administrators (its read methods may go with the read right).
+//
 // Large payloads: NATS messages are limited to the server's max_payload
 // (1 MB by default). A client pushing a larger descriptor set first stores it
 // in the registry's transfer Object Store bucket and names the object in
@@ -53,7 +77,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file natsrpc/registry/v1/registry.proto.
  */
 export const file_natsrpc_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiJuYXRzcnBjL3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNuYXRzcnBjLnJlZ2lzdHJ5LnYxIsABCgtQdXNoUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSQQoTZmlsZV9kZXNjcmlwdG9yX3NldBgCIAEoCzIiLmdvb2dsZS5wcm90b2J1Zi5GaWxlRGVzY3JpcHRvclNldEgAEjAKBnVwbG9hZBgDIAEoCzIeLm5hdHNycGMucmVnaXN0cnkudjEuT2JqZWN0UmVmSAASEQoJb3duX2ZpbGVzGAQgAygJEg8KB2RyeV9ydW4YBSABKAhCCAoGc291cmNlIswBCgxQdXNoUmVzcG9uc2USMQoHb3V0Y29tZRgBIAEoDjIgLm5hdHNycGMucmVnaXN0cnkudjEuUHVzaE91dGNvbWUSMwoHdmVyc2lvbhgCIAEoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbhIPCgdjcmVhdGVkGAMgASgIEjIKCnZpb2xhdGlvbnMYBCADKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlZpb2xhdGlvbhIPCgdkcnlfcnVuGAUgASgIIqEBCglWaW9sYXRpb24SDAoEcnVsZRgBIAEoCRIMCgRmaWxlGAIgASgJEhIKCnN0YXJ0X2xpbmUYAyABKAUSFAoMc3RhcnRfY29sdW1uGAQgASgFEhAKCGVuZF9saW5lGAUgASgFEhIKCmVuZF9jb2x1bW4YBiABKAUSDwoHbWVzc2FnZRgHIAEoCRIXCg9hZ2FpbnN0X3ZlcnNpb24YCCABKAQiYwoGUG9saWN5EhIKCmNhdGVnb3JpZXMYASADKAkSMQoJZGlyZWN0aW9uGAIgASgOMh4ubmF0c3JwYy5yZWdpc3RyeS52MS5EaXJlY3Rpb24SEgoKdHJhbnNpdGl2ZRgDIAEoCCIiChBHZXRQb2xpY3lSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCSKnAQoRR2V0UG9saWN5UmVzcG9uc2USKwoGcG9saWN5GAEgASgLMhsubmF0c3JwYy5yZWdpc3RyeS52MS5Qb2xpY3kSEgoKaXNfZGVmYXVsdBgCIAEoCBI4Cg1tb2R1bGVfc3RhdHVzGAMgASgOMiEubmF0c3JwYy5yZWdpc3RyeS52MS5Nb2R1bGVTdGF0dXMSFwoPc2ltaWxhcl9tb2R1bGVzGAQgAygJIk8KEFNldFBvbGljeVJlcXVlc3QSDgoGbW9kdWxlGAEgASgJEisKBnBvbGljeRgCIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUG9saWN5IkAKEVNldFBvbGljeVJlc3BvbnNlEisKBnBvbGljeRgBIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUG9saWN5IjsKEkxpc3RNb2R1bGVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJcChNMaXN0TW9kdWxlc1Jlc3BvbnNlEiwKB21vZHVsZXMYASADKAsyGy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgoGTW9kdWxlEgwKBG5hbWUYASABKAkSFgoObGF0ZXN0X3ZlcnNpb24YAiABKAQSFQoNbGF0ZXN0X2RpZ2VzdBgDIAEoCRIvCgt1cGRhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoTTGlzdFZlcnNpb25zUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiZQoUTGlzdFZlcnNpb25zUmVzcG9uc2USNAoIdmVyc2lvbnMYASADKAsyIi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZVZlcnNpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsoBCg1Nb2R1bGVWZXJzaW9uEg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEg4KBmRpZ2VzdBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZmlsZXMYBSADKAkSNQoMZGVwZW5kZW5jaWVzGAYgAygLMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5EZXBlbmRlbmN5EhEKCXJldmVydF9vZhgHIAMoBCJcCgpEZXBlbmRlbmN5EgwKBGZpbGUYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSDgoGZGlnZXN0GAQgASgJEg8KB2J1aWx0aW4YBSABKAgiggEKF0dldE1vZHVsZVZlcnNpb25SZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEg8KB3N5bWJvbHMYAyADKAkSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIs8BChhHZXRNb2R1bGVWZXJzaW9uUmVzcG9uc2USMwoHdmVyc2lvbhgBIAEoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbhJBChNmaWxlX2Rlc2NyaXB0b3Jfc2V0GAIgASgLMiIuZ29vZ2xlLnByb3RvYnVmLkZpbGVEZXNjcmlwdG9yU2V0SAASMAoGb2JqZWN0GAMgASgLMh4ubmF0c3JwYy5yZWdpc3RyeS52MS5PYmplY3RSZWZIAEIJCgdjb250ZW50IkcKCU9iamVjdFJlZhIOCgZidWNrZXQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgEEg4KBmRpZ2VzdBgEIAEoCSJ+ChRSZXNvbHZlU3ltYm9sUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIvUBChVSZXNvbHZlU3ltYm9sUmVzcG9uc2USDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSDAoEZmlsZRgDIAEoCRItCgRraW5kGAQgASgOMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5TeW1ib2xLaW5kEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYBSABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYBiABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQiegoSUmVzb2x2ZUZpbGVSZXF1ZXN0EgwKBGZpbGUYASABKAkSDgoGbW9kdWxlGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSGwoTZXhjbHVkZV9zb3VyY2VfaW5mbxgEIAEoCBIYChBtYXhfaW5saW5lX2J5dGVzGAUgASgDIrYBChNSZXNvbHZlRmlsZVJlc3BvbnNlEg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYAyABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYBCABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQidgoVUmVzb2x2ZVN1YmplY3RSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFQoNaW5jbHVkZV9maWxlcxgCIAEoCBIbChNleGNsdWRlX3NvdXJjZV9pbmZvGAMgASgIEhgKEG1heF9pbmxpbmVfYnl0ZXMYBCABKAMi+gIKFlJlc29sdmVTdWJqZWN0UmVzcG9uc2USDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSDwoHc2VydmljZRgDIAEoCRIOCgZtZXRob2QYBCABKAkSLQoEa2luZBgFIAEoDjIfLm5hdHNycGMucmVnaXN0cnkudjEuTWV0aG9kS2luZBIUCgxyZXF1ZXN0X3R5cGUYBiABKAkSFQoNcmVzcG9uc2VfdHlwZRgHIAEoCRIPCgdzdWJqZWN0GAggASgJEg4KBnByZWZpeBgJIAEoCRITCgtxdWV1ZV9ncm91cBgKIAEoCRIMCgRmaWxlGAsgASgJEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYDCABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYDSABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQiJwoVRmluZEZpbGVEaWdlc3RSZXF1ZXN0Eg4KBmRpZ2VzdBgBIAEoCSJPChZGaW5kRmlsZURpZ2VzdFJlc3BvbnNlEjUKB21hdGNoZXMYASADKAsyJC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkZpbGVEaWdlc3RNYXRjaCJ6Cg9GaWxlRGlnZXN0TWF0Y2gSDgoGbW9kdWxlGAEgASgJEgwKBGZpbGUYAiABKAkSMQoGcmFuZ2VzGAMgAygLMiEubmF0c3JwYy5yZWdpc3RyeS52MS5WZXJzaW9uUmFuZ2USFgoObGF0ZXN0X3ZlcnNpb24YBCABKAQiKwoMVmVyc2lvblJhbmdlEg0KBWZpcnN0GAEgASgEEgwKBGxhc3QYAiABKAQiTAoVVmVyc2lvbkNyZWF0ZWRSZXF1ZXN0EjMKB3ZlcnNpb24YASABKAsyIi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZVZlcnNpb24qewoLUHVzaE91dGNvbWUSHAoYUFVTSF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUUFVTSF9PVVRDT01FX0NSRUFURUQQARIaChZQVVNIX09VVENPTUVfVU5DSEFOR0VEEAISGAoUUFVTSF9PVVRDT01FX1JFRlVTRUQQAyppCglEaXJlY3Rpb24SGQoVRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASFgoSRElSRUNUSU9OX0JBQ0tXQVJEEAESFQoRRElSRUNUSU9OX0ZPUldBUkQQAhISCg5ESVJFQ1RJT05fRlVMTBADKn8KDE1vZHVsZVN0YXR1cxIdChlNT0RVTEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVTU9EVUxFX1NUQVRVU19VTktOT1dOEAESGwoXTU9EVUxFX1NUQVRVU19BTk5PVU5DRUQQAhIYChRNT0RVTEVfU1RBVFVTX1BVU0hFRBADKocCCgpTeW1ib2xLaW5kEhsKF1NZTUJPTF9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTU1lNQk9MX0tJTkRfUEFDS0FHRRABEhcKE1NZTUJPTF9LSU5EX01FU1NBR0UQAhIVChFTWU1CT0xfS0lORF9GSUVMRBADEhUKEVNZTUJPTF9LSU5EX09ORU9GEAQSFAoQU1lNQk9MX0tJTkRfRU5VTRAFEhoKFlNZTUJPTF9LSU5EX0VOVU1fVkFMVUUQBhIXChNTWU1CT0xfS0lORF9TRVJWSUNFEAcSFgoSU1lNQk9MX0tJTkRfTUVUSE9EEAgSGQoVU1lNQk9MX0tJTkRfRVhURU5TSU9OEAkqsgEKCk1ldGhvZEtpbmQSGwoXTUVUSE9EX0tJTkRfVU5TUEVDSUZJRUQQABIVChFNRVRIT0RfS0lORF9VTkFSWRABEh0KGU1FVEhPRF9LSU5EX1NFUlZFUl9TVFJFQU0QAhIdChlNRVRIT0RfS0lORF9DTElFTlRfU1RSRUFNEAMSGwoXTUVUSE9EX0tJTkRfQklESV9TVFJFQU0QBBIVChFNRVRIT0RfS0lORF9FVkVOVBAFMrYICg9SZWdpc3RyeVNlcnZpY2USVQoEUHVzaBIgLm5hdHNycGMucmVnaXN0cnkudjEuUHVzaFJlcXVlc3QaIS5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlB1c2hSZXNwb25zZSII8sMqBBoCCHgSXwoJR2V0UG9saWN5EiUubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRQb2xpY3lSZXF1ZXN0GiYubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRQb2xpY3lSZXNwb25zZSIDkAIBEl8KCVNldFBvbGljeRIlLm5hdHNycGMucmVnaXN0cnkudjEuU2V0UG9saWN5UmVxdWVzdBomLm5hdHNycGMucmVnaXN0cnkudjEuU2V0UG9saWN5UmVzcG9uc2UiA5ACAhJlCgtMaXN0TW9kdWxlcxInLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdE1vZHVsZXNSZXF1ZXN0GigubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0TW9kdWxlc1Jlc3BvbnNlIgOQAgESaAoMTGlzdFZlcnNpb25zEigubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0GikubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSIDkAIBEnQKEEdldE1vZHVsZVZlcnNpb24SLC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkdldE1vZHVsZVZlcnNpb25SZXF1ZXN0Gi0ubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRNb2R1bGVWZXJzaW9uUmVzcG9uc2UiA5ACARJrCg1SZXNvbHZlU3ltYm9sEikubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ltYm9sUmVxdWVzdBoqLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN5bWJvbFJlc3BvbnNlIgOQAgESZQoLUmVzb2x2ZUZpbGUSJy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVGaWxlUmVxdWVzdBooLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZUZpbGVSZXNwb25zZSIDkAIBEm4KDlJlc29sdmVTdWJqZWN0EioubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ViamVjdFJlcXVlc3QaKy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVTdWJqZWN0UmVzcG9uc2UiA5ACARJuCg5GaW5kRmlsZURpZ2VzdBIqLm5hdHNycGMucmVnaXN0cnkudjEuRmluZEZpbGVEaWdlc3RSZXF1ZXN0GisubmF0c3JwYy5yZWdpc3RyeS52MS5GaW5kRmlsZURpZ2VzdFJlc3BvbnNlIgOQAgEaD+rDKgsqBTEuMC4wMgIIHjJ3ChVSZWdpc3RyeUV2ZW50c1NlcnZpY2USXgoOVmVyc2lvbkNyZWF0ZWQSKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlZlcnNpb25DcmVhdGVkUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSII8sMqBBACKAJCQVo/Z2l0aHViLmNvbS9uYXRzcnBjL25hdHNycGMvcHJvdG8vbmF0c3JwYy9yZWdpc3RyeS92MTtyZWdpc3RyeXYxYgZwcm90bzM", [file_google_protobuf_descriptor, file_google_protobuf_empty, file_google_protobuf_timestamp, file_natsrpc_v1_options]);
+  fileDesc("CiJuYXRzcnBjL3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNuYXRzcnBjLnJlZ2lzdHJ5LnYxIvEBCgtQdXNoUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSQQoTZmlsZV9kZXNjcmlwdG9yX3NldBgCIAEoCzIiLmdvb2dsZS5wcm90b2J1Zi5GaWxlRGVzY3JpcHRvclNldEgAEjAKBnVwbG9hZBgDIAEoCzIeLm5hdHNycGMucmVnaXN0cnkudjEuT2JqZWN0UmVmSAASEQoJb3duX2ZpbGVzGAQgAygJEg8KB2RyeV9ydW4YBSABKAgSLwoGY2xhaW1zGAYgASgLMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoQ2xhaW1zQggKBnNvdXJjZSLCAQoKUHVzaENsYWltcxIXCg9jb25uZWN0aW9uX25hbWUYASABKAkSDAoEdXNlchgCIAEoCRIPCgdvc191c2VyGAMgASgJEgwKBGhvc3QYBCABKAkSDgoGY2xpZW50GAUgASgJEjMKAmNpGAYgAygLMicubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoQ2xhaW1zLkNpRW50cnkaKQoHQ2lFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkkKBlB1c2hlchINCgVyaWdodBgBIAEoCRIwCgdjbGFpbWVkGAIgASgLMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5QdXNoQ2xhaW1zIswBCgxQdXNoUmVzcG9uc2USMQoHb3V0Y29tZRgBIAEoDjIgLm5hdHNycGMucmVnaXN0cnkudjEuUHVzaE91dGNvbWUSMwoHdmVyc2lvbhgCIAEoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbhIPCgdjcmVhdGVkGAMgASgIEjIKCnZpb2xhdGlvbnMYBCADKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlZpb2xhdGlvbhIPCgdkcnlfcnVuGAUgASgIIqEBCglWaW9sYXRpb24SDAoEcnVsZRgBIAEoCRIMCgRmaWxlGAIgASgJEhIKCnN0YXJ0X2xpbmUYAyABKAUSFAoMc3RhcnRfY29sdW1uGAQgASgFEhAKCGVuZF9saW5lGAUgASgFEhIKCmVuZF9jb2x1bW4YBiABKAUSDwoHbWVzc2FnZRgHIAEoCRIXCg9hZ2FpbnN0X3ZlcnNpb24YCCABKAQiYwoGUG9saWN5EhIKCmNhdGVnb3JpZXMYASADKAkSMQoJZGlyZWN0aW9uGAIgASgOMh4ubmF0c3JwYy5yZWdpc3RyeS52MS5EaXJlY3Rpb24SEgoKdHJhbnNpdGl2ZRgDIAEoCCIiChBHZXRQb2xpY3lSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCSKnAQoRR2V0UG9saWN5UmVzcG9uc2USKwoGcG9saWN5GAEgASgLMhsubmF0c3JwYy5yZWdpc3RyeS52MS5Qb2xpY3kSEgoKaXNfZGVmYXVsdBgCIAEoCBI4Cg1tb2R1bGVfc3RhdHVzGAMgASgOMiEubmF0c3JwYy5yZWdpc3RyeS52MS5Nb2R1bGVTdGF0dXMSFwoPc2ltaWxhcl9tb2R1bGVzGAQgAygJIk8KEFNldFBvbGljeVJlcXVlc3QSDgoGbW9kdWxlGAEgASgJEisKBnBvbGljeRgCIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUG9saWN5IkAKEVNldFBvbGljeVJlc3BvbnNlEisKBnBvbGljeRgBIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUG9saWN5IjsKEkxpc3RNb2R1bGVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJcChNMaXN0TW9kdWxlc1Jlc3BvbnNlEiwKB21vZHVsZXMYASADKAsyGy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk1vZHVsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkipwEKBk1vZHVsZRIMCgRuYW1lGAEgASgJEhYKDmxhdGVzdF92ZXJzaW9uGAIgASgEEhUKDWxhdGVzdF9kaWdlc3QYAyABKAkSLwoLdXBkYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmRlcHJlY2F0ZWQYBSABKAgSGwoTZGVwcmVjYXRpb25fbWVzc2FnZRgGIAEoCSJMChNMaXN0VmVyc2lvbnNSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJlChRMaXN0VmVyc2lvbnNSZXNwb25zZRI0Cgh2ZXJzaW9ucxgBIAMoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki+gEKDU1vZHVsZVZlcnNpb24SDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSDgoGZGlnZXN0GAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVmaWxlcxgFIAMoCRI1CgxkZXBlbmRlbmNpZXMYBiADKAsyHy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkRlcGVuZGVuY3kSEQoJcmV2ZXJ0X29mGAcgAygEEi4KCXB1c2hlZF9ieRgIIAEoCzIbLm5hdHNycGMucmVnaXN0cnkudjEuUHVzaGVyIlwKCkRlcGVuZGVuY3kSDAoEZmlsZRgBIAEoCRIOCgZtb2R1bGUYAiABKAkSDwoHdmVyc2lvbhgDIAEoBBIOCgZkaWdlc3QYBCABKAkSDwoHYnVpbHRpbhgFIAEoCCKCAQoXR2V0TW9kdWxlVmVyc2lvblJlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSDwoHc3ltYm9scxgDIAMoCRIbChNleGNsdWRlX3NvdXJjZV9pbmZvGAQgASgIEhgKEG1heF9pbmxpbmVfYnl0ZXMYBSABKAMizwEKGEdldE1vZHVsZVZlcnNpb25SZXNwb25zZRIzCgd2ZXJzaW9uGAEgASgLMiIubmF0c3JwYy5yZWdpc3RyeS52MS5Nb2R1bGVWZXJzaW9uEkEKE2ZpbGVfZGVzY3JpcHRvcl9zZXQYAiABKAsyIi5nb29nbGUucHJvdG9idWYuRmlsZURlc2NyaXB0b3JTZXRIABIwCgZvYmplY3QYAyABKAsyHi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLk9iamVjdFJlZkgAQgkKB2NvbnRlbnQiRwoJT2JqZWN0UmVmEg4KBmJ1Y2tldBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHNpemUYAyABKAQSDgoGZGlnZXN0GAQgASgJIn4KFFJlc29sdmVTeW1ib2xSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRIOCgZtb2R1bGUYAiABKAkSDwoHdmVyc2lvbhgDIAEoBBIbChNleGNsdWRlX3NvdXJjZV9pbmZvGAQgASgIEhgKEG1heF9pbmxpbmVfYnl0ZXMYBSABKAMi9QEKFVJlc29sdmVTeW1ib2xSZXNwb25zZRIOCgZtb2R1bGUYASABKAkSDwoHdmVyc2lvbhgCIAEoBBIMCgRmaWxlGAMgASgJEi0KBGtpbmQYBCABKA4yHy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlN5bWJvbEtpbmQSQQoTZmlsZV9kZXNjcmlwdG9yX3NldBgFIAEoCzIiLmdvb2dsZS5wcm90b2J1Zi5GaWxlRGVzY3JpcHRvclNldEgAEjAKBm9iamVjdBgGIAEoCzIeLm5hdHNycGMucmVnaXN0cnkudjEuT2JqZWN0UmVmSABCCQoHY29udGVudCJ6ChJSZXNvbHZlRmlsZVJlcXVlc3QSDAoEZmlsZRgBIAEoCRIOCgZtb2R1bGUYAiABKAkSDwoHdmVyc2lvbhgDIAEoBBIbChNleGNsdWRlX3NvdXJjZV9pbmZvGAQgASgIEhgKEG1heF9pbmxpbmVfYnl0ZXMYBSABKAMitgEKE1Jlc29sdmVGaWxlUmVzcG9uc2USDgoGbW9kdWxlGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSQQoTZmlsZV9kZXNjcmlwdG9yX3NldBgDIAEoCzIiLmdvb2dsZS5wcm90b2J1Zi5GaWxlRGVzY3JpcHRvclNldEgAEjAKBm9iamVjdBgEIAEoCzIeLm5hdHNycGMucmVnaXN0cnkudjEuT2JqZWN0UmVmSABCCQoHY29udGVudCJ2ChVSZXNvbHZlU3ViamVjdFJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIVCg1pbmNsdWRlX2ZpbGVzGAIgASgIEhsKE2V4Y2x1ZGVfc291cmNlX2luZm8YAyABKAgSGAoQbWF4X2lubGluZV9ieXRlcxgEIAEoAyL6AgoWUmVzb2x2ZVN1YmplY3RSZXNwb25zZRIOCgZtb2R1bGUYASABKAkSDwoHdmVyc2lvbhgCIAEoBBIPCgdzZXJ2aWNlGAMgASgJEg4KBm1ldGhvZBgEIAEoCRItCgRraW5kGAUgASgOMh8ubmF0c3JwYy5yZWdpc3RyeS52MS5NZXRob2RLaW5kEhQKDHJlcXVlc3RfdHlwZRgGIAEoCRIVCg1yZXNwb25zZV90eXBlGAcgASgJEg8KB3N1YmplY3QYCCABKAkSDgoGcHJlZml4GAkgASgJEhMKC3F1ZXVlX2dyb3VwGAogASgJEgwKBGZpbGUYCyABKAkSQQoTZmlsZV9kZXNjcmlwdG9yX3NldBgMIAEoCzIiLmdvb2dsZS5wcm90b2J1Zi5GaWxlRGVzY3JpcHRvclNldEgAEjAKBm9iamVjdBgNIAEoCzIeLm5hdHNycGMucmVnaXN0cnkudjEuT2JqZWN0UmVmSABCCQoHY29udGVudCInChVGaW5kRmlsZURpZ2VzdFJlcXVlc3QSDgoGZGlnZXN0GAEgASgJIk8KFkZpbmRGaWxlRGlnZXN0UmVzcG9uc2USNQoHbWF0Y2hlcxgBIAMoCzIkLm5hdHNycGMucmVnaXN0cnkudjEuRmlsZURpZ2VzdE1hdGNoInoKD0ZpbGVEaWdlc3RNYXRjaBIOCgZtb2R1bGUYASABKAkSDAoEZmlsZRgCIAEoCRIxCgZyYW5nZXMYAyADKAsyIS5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlZlcnNpb25SYW5nZRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoBCIrCgxWZXJzaW9uUmFuZ2USDQoFZmlyc3QYASABKAQSDAoEbGFzdBgCIAEoBCJMChVWZXJzaW9uQ3JlYXRlZFJlcXVlc3QSMwoHdmVyc2lvbhgBIAEoCzIiLm5hdHNycGMucmVnaXN0cnkudjEuTW9kdWxlVmVyc2lvbiJeCgtSZXNlcnZhdGlvbhIOCgZwcmVmaXgYASABKAkSDgoGbW9kdWxlGAIgASgJEi8KC2NyZWF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIZChdMaXN0UmVzZXJ2YXRpb25zUmVxdWVzdCJSChhMaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2USNgoMcmVzZXJ2YXRpb25zGAEgAygLMiAubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNlcnZhdGlvbiI3ChVSZXNlcnZlUGFja2FnZVJlcXVlc3QSDgoGcHJlZml4GAEgASgJEg4KBm1vZHVsZRgCIAEoCSJPChZSZXNlcnZlUGFja2FnZVJlc3BvbnNlEjUKC3Jlc2VydmF0aW9uGAEgASgLMiAubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNlcnZhdGlvbiInChVSZWxlYXNlUGFja2FnZVJlcXVlc3QSDgoGcHJlZml4GAEgASgJIk8KFlJlbGVhc2VQYWNrYWdlUmVzcG9uc2USNQoLcmVzZXJ2YXRpb24YASABKAsyIC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc2VydmF0aW9uIkcKFkRlcHJlY2F0ZU1vZHVsZVJlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDAoEdW5kbxgDIAEoCCItChdEZXByZWNhdGVNb2R1bGVSZXNwb25zZRISCgpkZXByZWNhdGVkGAEgASgIKnsKC1B1c2hPdXRjb21lEhwKGFBVU0hfT1VUQ09NRV9VTlNQRUNJRklFRBAAEhgKFFBVU0hfT1VUQ09NRV9DUkVBVEVEEAESGgoWUFVTSF9PVVRDT01FX1VOQ0hBTkdFRBACEhgKFFBVU0hfT1VUQ09NRV9SRUZVU0VEEAMqaQoJRGlyZWN0aW9uEhkKFURJUkVDVElPTl9VTlNQRUNJRklFRBAAEhYKEkRJUkVDVElPTl9CQUNLV0FSRBABEhUKEURJUkVDVElPTl9GT1JXQVJEEAISEgoORElSRUNUSU9OX0ZVTEwQAyp/CgxNb2R1bGVTdGF0dXMSHQoZTU9EVUxFX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFU1PRFVMRV9TVEFUVVNfVU5LTk9XThABEhsKF01PRFVMRV9TVEFUVVNfQU5OT1VOQ0VEEAISGAoUTU9EVUxFX1NUQVRVU19QVVNIRUQQAyqHAgoKU3ltYm9sS2luZBIbChdTWU1CT0xfS0lORF9VTlNQRUNJRklFRBAAEhcKE1NZTUJPTF9LSU5EX1BBQ0tBR0UQARIXChNTWU1CT0xfS0lORF9NRVNTQUdFEAISFQoRU1lNQk9MX0tJTkRfRklFTEQQAxIVChFTWU1CT0xfS0lORF9PTkVPRhAEEhQKEFNZTUJPTF9LSU5EX0VOVU0QBRIaChZTWU1CT0xfS0lORF9FTlVNX1ZBTFVFEAYSFwoTU1lNQk9MX0tJTkRfU0VSVklDRRAHEhYKElNZTUJPTF9LSU5EX01FVEhPRBAIEhkKFVNZTUJPTF9LSU5EX0VYVEVOU0lPThAJKrIBCgpNZXRob2RLaW5kEhsKF01FVEhPRF9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRTUVUSE9EX0tJTkRfVU5BUlkQARIdChlNRVRIT0RfS0lORF9TRVJWRVJfU1RSRUFNEAISHQoZTUVUSE9EX0tJTkRfQ0xJRU5UX1NUUkVBTRADEhsKF01FVEhPRF9LSU5EX0JJRElfU1RSRUFNEAQSFQoRTUVUSE9EX0tJTkRfRVZFTlQQBTKSCAoTUmVnaXN0cnlSZWFkU2VydmljZRJfCglHZXRQb2xpY3kSJS5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkdldFBvbGljeVJlcXVlc3QaJi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkdldFBvbGljeVJlc3BvbnNlIgOQAgESZQoLTGlzdE1vZHVsZXMSJy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkxpc3RNb2R1bGVzUmVxdWVzdBooLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdE1vZHVsZXNSZXNwb25zZSIDkAIBEmgKDExpc3RWZXJzaW9ucxIoLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdFZlcnNpb25zUmVxdWVzdBopLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdFZlcnNpb25zUmVzcG9uc2UiA5ACARJ0ChBHZXRNb2R1bGVWZXJzaW9uEiwubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRNb2R1bGVWZXJzaW9uUmVxdWVzdBotLm5hdHNycGMucmVnaXN0cnkudjEuR2V0TW9kdWxlVmVyc2lvblJlc3BvbnNlIgOQAgESawoNUmVzb2x2ZVN5bWJvbBIpLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN5bWJvbFJlcXVlc3QaKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVTeW1ib2xSZXNwb25zZSIDkAIBEmUKC1Jlc29sdmVGaWxlEicubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlRmlsZVJlcXVlc3QaKC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVGaWxlUmVzcG9uc2UiA5ACARJuCg5SZXNvbHZlU3ViamVjdBIqLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN1YmplY3RSZXF1ZXN0GisubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ViamVjdFJlc3BvbnNlIgOQAgESbgoORmluZEZpbGVEaWdlc3QSKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkZpbmRGaWxlRGlnZXN0UmVxdWVzdBorLm5hdHNycGMucmVnaXN0cnkudjEuRmluZEZpbGVEaWdlc3RSZXNwb25zZSIDkAIBEnQKEExpc3RSZXNlcnZhdGlvbnMSLC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkxpc3RSZXNlcnZhdGlvbnNSZXF1ZXN0Gi0ubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2UiA5ACARop6sMqJRIYbmF0c3JwYy5yZWdpc3RyeS52MS5yZWFkKgUxLjAuMDICCB4ylwEKE1JlZ2lzdHJ5UHVzaFNlcnZpY2USVQoEUHVzaBIgLm5hdHNycGMucmVnaXN0cnkudjEuUHVzaFJlcXVlc3QaIS5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlB1c2hSZXNwb25zZSII8sMqBBoCCHgaKerDKiUSGG5hdHNycGMucmVnaXN0cnkudjEucHVzaCoFMS4wLjAyAggeMqUBChVSZWdpc3RyeVBvbGljeVNlcnZpY2USXwoJU2V0UG9saWN5EiUubmF0c3JwYy5yZWdpc3RyeS52MS5TZXRQb2xpY3lSZXF1ZXN0GiYubmF0c3JwYy5yZWdpc3RyeS52MS5TZXRQb2xpY3lSZXNwb25zZSIDkAICGivqwyonEhpuYXRzcnBjLnJlZ2lzdHJ5LnYxLnBvbGljeSoFMS4wLjAyAggeMpUDChRSZWdpc3RyeUFkbWluU2VydmljZRJuCg5SZXNlcnZlUGFja2FnZRIqLm5hdHNycGMucmVnaXN0cnkudjEuUmVzZXJ2ZVBhY2thZ2VSZXF1ZXN0GisubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNlcnZlUGFja2FnZVJlc3BvbnNlIgOQAgISbgoOUmVsZWFzZVBhY2thZ2USKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlbGVhc2VQYWNrYWdlUmVxdWVzdBorLm5hdHNycGMucmVnaXN0cnkudjEuUmVsZWFzZVBhY2thZ2VSZXNwb25zZSIDkAICEnEKD0RlcHJlY2F0ZU1vZHVsZRIrLm5hdHNycGMucmVnaXN0cnkudjEuRGVwcmVjYXRlTW9kdWxlUmVxdWVzdBosLm5hdHNycGMucmVnaXN0cnkudjEuRGVwcmVjYXRlTW9kdWxlUmVzcG9uc2UiA5ACAhoq6sMqJhIZbmF0c3JwYy5yZWdpc3RyeS52MS5hZG1pbioFMS4wLjAyAggeMrYICg9SZWdpc3RyeVNlcnZpY2USVQoEUHVzaBIgLm5hdHNycGMucmVnaXN0cnkudjEuUHVzaFJlcXVlc3QaIS5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlB1c2hSZXNwb25zZSII8sMqBBoCCHgSXwoJR2V0UG9saWN5EiUubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRQb2xpY3lSZXF1ZXN0GiYubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRQb2xpY3lSZXNwb25zZSIDkAIBEl8KCVNldFBvbGljeRIlLm5hdHNycGMucmVnaXN0cnkudjEuU2V0UG9saWN5UmVxdWVzdBomLm5hdHNycGMucmVnaXN0cnkudjEuU2V0UG9saWN5UmVzcG9uc2UiA5ACAhJlCgtMaXN0TW9kdWxlcxInLm5hdHNycGMucmVnaXN0cnkudjEuTGlzdE1vZHVsZXNSZXF1ZXN0GigubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0TW9kdWxlc1Jlc3BvbnNlIgOQAgESaAoMTGlzdFZlcnNpb25zEigubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0GikubmF0c3JwYy5yZWdpc3RyeS52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSIDkAIBEnQKEEdldE1vZHVsZVZlcnNpb24SLC5uYXRzcnBjLnJlZ2lzdHJ5LnYxLkdldE1vZHVsZVZlcnNpb25SZXF1ZXN0Gi0ubmF0c3JwYy5yZWdpc3RyeS52MS5HZXRNb2R1bGVWZXJzaW9uUmVzcG9uc2UiA5ACARJrCg1SZXNvbHZlU3ltYm9sEikubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ltYm9sUmVxdWVzdBoqLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZVN5bWJvbFJlc3BvbnNlIgOQAgESZQoLUmVzb2x2ZUZpbGUSJy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVGaWxlUmVxdWVzdBooLm5hdHNycGMucmVnaXN0cnkudjEuUmVzb2x2ZUZpbGVSZXNwb25zZSIDkAIBEm4KDlJlc29sdmVTdWJqZWN0EioubmF0c3JwYy5yZWdpc3RyeS52MS5SZXNvbHZlU3ViamVjdFJlcXVlc3QaKy5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlJlc29sdmVTdWJqZWN0UmVzcG9uc2UiA5ACARJuCg5GaW5kRmlsZURpZ2VzdBIqLm5hdHNycGMucmVnaXN0cnkudjEuRmluZEZpbGVEaWdlc3RSZXF1ZXN0GisubmF0c3JwYy5yZWdpc3RyeS52MS5GaW5kRmlsZURpZ2VzdFJlc3BvbnNlIgOQAgEaD+rDKgsqBTEuMC4wMgIIHjJ3ChVSZWdpc3RyeUV2ZW50c1NlcnZpY2USXgoOVmVyc2lvbkNyZWF0ZWQSKi5uYXRzcnBjLnJlZ2lzdHJ5LnYxLlZlcnNpb25DcmVhdGVkUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSII8sMqBBACKAJCQVo/Z2l0aHViLmNvbS9uYXRzcnBjL25hdHNycGMvcHJvdG8vbmF0c3JwYy9yZWdpc3RyeS92MTtyZWdpc3RyeXYxYgZwcm90bzM", [file_google_protobuf_descriptor, file_google_protobuf_empty, file_google_protobuf_timestamp, file_natsrpc_v1_options]);
 
 /**
  * PushRequest carries a module's files.
@@ -113,6 +137,14 @@ export type PushRequest = Message<"natsrpc.registry.v1.PushRequest"> & {
    * @generated from field: bool dry_run = 5;
    */
   dryRun: boolean;
+
+  /**
+   * claims are what the client says about who pushes: recorded with the
+   * version as claimed, never verified.
+   *
+   * @generated from field: natsrpc.registry.v1.PushClaims claims = 6;
+   */
+  claims?: PushClaims | undefined;
 };
 
 /**
@@ -121,6 +153,98 @@ export type PushRequest = Message<"natsrpc.registry.v1.PushRequest"> & {
  */
 export const PushRequestSchema: GenMessage<PushRequest> = /*@__PURE__*/
   messageDesc(file_natsrpc_registry_v1_registry, 0);
+
+/**
+ * PushClaims are what a client says about itself when it pushes. The
+ * registry records them with the version, marked as claimed: only the
+ * right the push came through (its subject) is known for sure.
+ *
+ * @generated from message natsrpc.registry.v1.PushClaims
+ */
+export type PushClaims = Message<"natsrpc.registry.v1.PushClaims"> & {
+  /**
+   * connection_name is the NATS connection's name.
+   *
+   * @generated from field: string connection_name = 1;
+   */
+  connectionName: string;
+
+  /**
+   * user is the NATS user the client says it connected as.
+   *
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * os_user is the operating system user running the client.
+   *
+   * @generated from field: string os_user = 3;
+   */
+  osUser: string;
+
+  /**
+   * host is the client's host name.
+   *
+   * @generated from field: string host = 4;
+   */
+  host: string;
+
+  /**
+   * client is the client program and version, e.g. "natsrpc 0.3.0".
+   *
+   * @generated from field: string client = 5;
+   */
+  client: string;
+
+  /**
+   * ci holds the CI system's variables that identify the run, e.g.
+   * GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_ACTOR, GITHUB_RUN_ID (never a
+   * token).
+   *
+   * @generated from field: map<string, string> ci = 6;
+   */
+  ci: { [key: string]: string };
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.PushClaims.
+ * Use `create(PushClaimsSchema)` to create a new message.
+ */
+export const PushClaimsSchema: GenMessage<PushClaims> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 1);
+
+/**
+ * Pusher is what the registry knows about who pushed a version.
+ *
+ * @generated from message natsrpc.registry.v1.Pusher
+ */
+export type Pusher = Message<"natsrpc.registry.v1.Pusher"> & {
+  /**
+   * right is the registry right the push came through: "push:<module>"
+   * when it arrived on the module's push subject, which the sender's NATS
+   * permissions let it publish; "admin" for RegistryService.Push (the API
+   * before rights); empty for versions stored before this field or
+   * through the Go library.
+   *
+   * @generated from field: string right = 1;
+   */
+  right: string;
+
+  /**
+   * claimed is what the client said about itself, unverified.
+   *
+   * @generated from field: natsrpc.registry.v1.PushClaims claimed = 2;
+   */
+  claimed?: PushClaims | undefined;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.Pusher.
+ * Use `create(PusherSchema)` to create a new message.
+ */
+export const PusherSchema: GenMessage<Pusher> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 2);
 
 /**
  * PushResponse reports the outcome of a push.
@@ -172,7 +296,7 @@ export type PushResponse = Message<"natsrpc.registry.v1.PushResponse"> & {
  * Use `create(PushResponseSchema)` to create a new message.
  */
 export const PushResponseSchema: GenMessage<PushResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 1);
+  messageDesc(file_natsrpc_registry_v1_registry, 3);
 
 /**
  * Violation is one reason a push is refused: a breaking change, or a broken
@@ -251,7 +375,7 @@ export type Violation = Message<"natsrpc.registry.v1.Violation"> & {
  * Use `create(ViolationSchema)` to create a new message.
  */
 export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 2);
+  messageDesc(file_natsrpc_registry_v1_registry, 4);
 
 /**
  * Policy is a module's compatibility policy, applied by the registry on
@@ -291,7 +415,7 @@ export type Policy = Message<"natsrpc.registry.v1.Policy"> & {
  * Use `create(PolicySchema)` to create a new message.
  */
 export const PolicySchema: GenMessage<Policy> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 3);
+  messageDesc(file_natsrpc_registry_v1_registry, 5);
 
 /**
  * GetPolicyRequest names a module.
@@ -312,7 +436,7 @@ export type GetPolicyRequest = Message<"natsrpc.registry.v1.GetPolicyRequest"> &
  * Use `create(GetPolicyRequestSchema)` to create a new message.
  */
 export const GetPolicyRequestSchema: GenMessage<GetPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 4);
+  messageDesc(file_natsrpc_registry_v1_registry, 6);
 
 /**
  * GetPolicyResponse carries a module's policy.
@@ -357,7 +481,7 @@ export type GetPolicyResponse = Message<"natsrpc.registry.v1.GetPolicyResponse">
  * Use `create(GetPolicyResponseSchema)` to create a new message.
  */
 export const GetPolicyResponseSchema: GenMessage<GetPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 5);
+  messageDesc(file_natsrpc_registry_v1_registry, 7);
 
 /**
  * SetPolicyRequest replaces a module's policy.
@@ -385,7 +509,7 @@ export type SetPolicyRequest = Message<"natsrpc.registry.v1.SetPolicyRequest"> &
  * Use `create(SetPolicyRequestSchema)` to create a new message.
  */
 export const SetPolicyRequestSchema: GenMessage<SetPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 6);
+  messageDesc(file_natsrpc_registry_v1_registry, 8);
 
 /**
  * SetPolicyResponse carries the stored policy.
@@ -407,7 +531,7 @@ export type SetPolicyResponse = Message<"natsrpc.registry.v1.SetPolicyResponse">
  * Use `create(SetPolicyResponseSchema)` to create a new message.
  */
 export const SetPolicyResponseSchema: GenMessage<SetPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 7);
+  messageDesc(file_natsrpc_registry_v1_registry, 9);
 
 /**
  * ListModulesRequest asks for one page of modules.
@@ -436,7 +560,7 @@ export type ListModulesRequest = Message<"natsrpc.registry.v1.ListModulesRequest
  * Use `create(ListModulesRequestSchema)` to create a new message.
  */
 export const ListModulesRequestSchema: GenMessage<ListModulesRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 8);
+  messageDesc(file_natsrpc_registry_v1_registry, 10);
 
 /**
  * ListModulesResponse carries one page of modules, sorted by name.
@@ -464,7 +588,7 @@ export type ListModulesResponse = Message<"natsrpc.registry.v1.ListModulesRespon
  * Use `create(ListModulesResponseSchema)` to create a new message.
  */
 export const ListModulesResponseSchema: GenMessage<ListModulesResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 9);
+  messageDesc(file_natsrpc_registry_v1_registry, 11);
 
 /**
  * Module summarizes a module and its latest version.
@@ -499,6 +623,20 @@ export type Module = Message<"natsrpc.registry.v1.Module"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 4;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * deprecated is set when an administrator deprecated the module.
+   *
+   * @generated from field: bool deprecated = 5;
+   */
+  deprecated: boolean;
+
+  /**
+   * deprecation_message says why, and what to use instead.
+   *
+   * @generated from field: string deprecation_message = 6;
+   */
+  deprecationMessage: string;
 };
 
 /**
@@ -506,7 +644,7 @@ export type Module = Message<"natsrpc.registry.v1.Module"> & {
  * Use `create(ModuleSchema)` to create a new message.
  */
 export const ModuleSchema: GenMessage<Module> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 10);
+  messageDesc(file_natsrpc_registry_v1_registry, 12);
 
 /**
  * ListVersionsRequest asks for one page of a module's versions.
@@ -542,7 +680,7 @@ export type ListVersionsRequest = Message<"natsrpc.registry.v1.ListVersionsReque
  * Use `create(ListVersionsRequestSchema)` to create a new message.
  */
 export const ListVersionsRequestSchema: GenMessage<ListVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 11);
+  messageDesc(file_natsrpc_registry_v1_registry, 13);
 
 /**
  * ListVersionsResponse carries one page of versions, oldest first.
@@ -570,7 +708,7 @@ export type ListVersionsResponse = Message<"natsrpc.registry.v1.ListVersionsResp
  * Use `create(ListVersionsResponseSchema)` to create a new message.
  */
 export const ListVersionsResponseSchema: GenMessage<ListVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 12);
+  messageDesc(file_natsrpc_registry_v1_registry, 14);
 
 /**
  * ModuleVersion describes one immutable version of a module.
@@ -628,6 +766,13 @@ export type ModuleVersion = Message<"natsrpc.registry.v1.ModuleVersion"> & {
    * @generated from field: repeated uint64 revert_of = 7;
    */
   revertOf: bigint[];
+
+  /**
+   * pushed_by is what is known about who pushed the version.
+   *
+   * @generated from field: natsrpc.registry.v1.Pusher pushed_by = 8;
+   */
+  pushedBy?: Pusher | undefined;
 };
 
 /**
@@ -635,7 +780,7 @@ export type ModuleVersion = Message<"natsrpc.registry.v1.ModuleVersion"> & {
  * Use `create(ModuleVersionSchema)` to create a new message.
  */
 export const ModuleVersionSchema: GenMessage<ModuleVersion> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 13);
+  messageDesc(file_natsrpc_registry_v1_registry, 15);
 
 /**
  * Dependency identifies one imported file.
@@ -688,7 +833,7 @@ export type Dependency = Message<"natsrpc.registry.v1.Dependency"> & {
  * Use `create(DependencySchema)` to create a new message.
  */
 export const DependencySchema: GenMessage<Dependency> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 14);
+  messageDesc(file_natsrpc_registry_v1_registry, 16);
 
 /**
  * GetModuleVersionRequest asks for the files of one version.
@@ -745,7 +890,7 @@ export type GetModuleVersionRequest = Message<"natsrpc.registry.v1.GetModuleVers
  * Use `create(GetModuleVersionRequestSchema)` to create a new message.
  */
 export const GetModuleVersionRequestSchema: GenMessage<GetModuleVersionRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 15);
+  messageDesc(file_natsrpc_registry_v1_registry, 17);
 
 /**
  * GetModuleVersionResponse carries the files of one version.
@@ -790,7 +935,7 @@ export type GetModuleVersionResponse = Message<"natsrpc.registry.v1.GetModuleVer
  * Use `create(GetModuleVersionResponseSchema)` to create a new message.
  */
 export const GetModuleVersionResponseSchema: GenMessage<GetModuleVersionResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 16);
+  messageDesc(file_natsrpc_registry_v1_registry, 18);
 
 /**
  * ObjectRef names an object in a JetStream Object Store bucket.
@@ -832,7 +977,7 @@ export type ObjectRef = Message<"natsrpc.registry.v1.ObjectRef"> & {
  * Use `create(ObjectRefSchema)` to create a new message.
  */
 export const ObjectRefSchema: GenMessage<ObjectRef> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 17);
+  messageDesc(file_natsrpc_registry_v1_registry, 19);
 
 /**
  * ResolveSymbolRequest names a symbol.
@@ -884,7 +1029,7 @@ export type ResolveSymbolRequest = Message<"natsrpc.registry.v1.ResolveSymbolReq
  * Use `create(ResolveSymbolRequestSchema)` to create a new message.
  */
 export const ResolveSymbolRequestSchema: GenMessage<ResolveSymbolRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 18);
+  messageDesc(file_natsrpc_registry_v1_registry, 20);
 
 /**
  * ResolveSymbolResponse carries the file that defines a symbol.
@@ -951,7 +1096,7 @@ export type ResolveSymbolResponse = Message<"natsrpc.registry.v1.ResolveSymbolRe
  * Use `create(ResolveSymbolResponseSchema)` to create a new message.
  */
 export const ResolveSymbolResponseSchema: GenMessage<ResolveSymbolResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 19);
+  messageDesc(file_natsrpc_registry_v1_registry, 21);
 
 /**
  * ResolveFileRequest names a file.
@@ -1001,7 +1146,7 @@ export type ResolveFileRequest = Message<"natsrpc.registry.v1.ResolveFileRequest
  * Use `create(ResolveFileRequestSchema)` to create a new message.
  */
 export const ResolveFileRequestSchema: GenMessage<ResolveFileRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 20);
+  messageDesc(file_natsrpc_registry_v1_registry, 22);
 
 /**
  * ResolveFileResponse carries a file and its dependencies.
@@ -1053,7 +1198,7 @@ export type ResolveFileResponse = Message<"natsrpc.registry.v1.ResolveFileRespon
  * Use `create(ResolveFileResponseSchema)` to create a new message.
  */
 export const ResolveFileResponseSchema: GenMessage<ResolveFileResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 21);
+  messageDesc(file_natsrpc_registry_v1_registry, 23);
 
 /**
  * ResolveSubjectRequest names a NATS subject.
@@ -1099,7 +1244,7 @@ export type ResolveSubjectRequest = Message<"natsrpc.registry.v1.ResolveSubjectR
  * Use `create(ResolveSubjectRequestSchema)` to create a new message.
  */
 export const ResolveSubjectRequestSchema: GenMessage<ResolveSubjectRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 22);
+  messageDesc(file_natsrpc_registry_v1_registry, 24);
 
 /**
  * ResolveSubjectResponse says which method a subject belongs to.
@@ -1216,7 +1361,7 @@ export type ResolveSubjectResponse = Message<"natsrpc.registry.v1.ResolveSubject
  * Use `create(ResolveSubjectResponseSchema)` to create a new message.
  */
 export const ResolveSubjectResponseSchema: GenMessage<ResolveSubjectResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 23);
+  messageDesc(file_natsrpc_registry_v1_registry, 25);
 
 /**
  * FindFileDigestRequest names a per-file digest.
@@ -1239,7 +1384,7 @@ export type FindFileDigestRequest = Message<"natsrpc.registry.v1.FindFileDigestR
  * Use `create(FindFileDigestRequestSchema)` to create a new message.
  */
 export const FindFileDigestRequestSchema: GenMessage<FindFileDigestRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 24);
+  messageDesc(file_natsrpc_registry_v1_registry, 26);
 
 /**
  * FindFileDigestResponse says where a per-file digest occurs.
@@ -1261,7 +1406,7 @@ export type FindFileDigestResponse = Message<"natsrpc.registry.v1.FindFileDigest
  * Use `create(FindFileDigestResponseSchema)` to create a new message.
  */
 export const FindFileDigestResponseSchema: GenMessage<FindFileDigestResponse> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 25);
+  messageDesc(file_natsrpc_registry_v1_registry, 27);
 
 /**
  * FileDigestMatch is one own file of one module whose content has the
@@ -1307,7 +1452,7 @@ export type FileDigestMatch = Message<"natsrpc.registry.v1.FileDigestMatch"> & {
  * Use `create(FileDigestMatchSchema)` to create a new message.
  */
 export const FileDigestMatchSchema: GenMessage<FileDigestMatch> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 26);
+  messageDesc(file_natsrpc_registry_v1_registry, 28);
 
 /**
  * VersionRange is a run of consecutive versions of a module.
@@ -1335,7 +1480,7 @@ export type VersionRange = Message<"natsrpc.registry.v1.VersionRange"> & {
  * Use `create(VersionRangeSchema)` to create a new message.
  */
 export const VersionRangeSchema: GenMessage<VersionRange> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 27);
+  messageDesc(file_natsrpc_registry_v1_registry, 29);
 
 /**
  * VersionCreatedRequest announces a new version.
@@ -1356,7 +1501,226 @@ export type VersionCreatedRequest = Message<"natsrpc.registry.v1.VersionCreatedR
  * Use `create(VersionCreatedRequestSchema)` to create a new message.
  */
 export const VersionCreatedRequestSchema: GenMessage<VersionCreatedRequest> = /*@__PURE__*/
-  messageDesc(file_natsrpc_registry_v1_registry, 28);
+  messageDesc(file_natsrpc_registry_v1_registry, 30);
+
+/**
+ * Reservation reserves a package prefix for a module.
+ *
+ * @generated from message natsrpc.registry.v1.Reservation
+ */
+export type Reservation = Message<"natsrpc.registry.v1.Reservation"> & {
+  /**
+   * prefix is a package name; it covers the package and every package
+   * under it ("gaming.payment" covers "gaming.payment.v1").
+   *
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+
+  /**
+   * module is the module the prefix is reserved for.
+   *
+   * @generated from field: string module = 2;
+   */
+  module: string;
+
+  /**
+   * create_time is when the reservation was made.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 3;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.Reservation.
+ * Use `create(ReservationSchema)` to create a new message.
+ */
+export const ReservationSchema: GenMessage<Reservation> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 31);
+
+/**
+ * ListReservationsRequest asks for every reservation.
+ *
+ * @generated from message natsrpc.registry.v1.ListReservationsRequest
+ */
+export type ListReservationsRequest = Message<"natsrpc.registry.v1.ListReservationsRequest"> & {
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.ListReservationsRequest.
+ * Use `create(ListReservationsRequestSchema)` to create a new message.
+ */
+export const ListReservationsRequestSchema: GenMessage<ListReservationsRequest> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 32);
+
+/**
+ * ListReservationsResponse carries the reservations, by prefix.
+ *
+ * @generated from message natsrpc.registry.v1.ListReservationsResponse
+ */
+export type ListReservationsResponse = Message<"natsrpc.registry.v1.ListReservationsResponse"> & {
+  /**
+   * reservations are sorted by prefix.
+   *
+   * @generated from field: repeated natsrpc.registry.v1.Reservation reservations = 1;
+   */
+  reservations: Reservation[];
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.ListReservationsResponse.
+ * Use `create(ListReservationsResponseSchema)` to create a new message.
+ */
+export const ListReservationsResponseSchema: GenMessage<ListReservationsResponse> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 33);
+
+/**
+ * ReservePackageRequest reserves a prefix.
+ *
+ * @generated from message natsrpc.registry.v1.ReservePackageRequest
+ */
+export type ReservePackageRequest = Message<"natsrpc.registry.v1.ReservePackageRequest"> & {
+  /**
+   * prefix is a package name, e.g. "gaming.payment".
+   *
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+
+  /**
+   * module is the module to reserve it for.
+   *
+   * @generated from field: string module = 2;
+   */
+  module: string;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.ReservePackageRequest.
+ * Use `create(ReservePackageRequestSchema)` to create a new message.
+ */
+export const ReservePackageRequestSchema: GenMessage<ReservePackageRequest> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 34);
+
+/**
+ * ReservePackageResponse carries the reservation.
+ *
+ * @generated from message natsrpc.registry.v1.ReservePackageResponse
+ */
+export type ReservePackageResponse = Message<"natsrpc.registry.v1.ReservePackageResponse"> & {
+  /**
+   * reservation is the stored reservation.
+   *
+   * @generated from field: natsrpc.registry.v1.Reservation reservation = 1;
+   */
+  reservation?: Reservation | undefined;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.ReservePackageResponse.
+ * Use `create(ReservePackageResponseSchema)` to create a new message.
+ */
+export const ReservePackageResponseSchema: GenMessage<ReservePackageResponse> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 35);
+
+/**
+ * ReleasePackageRequest removes a reservation.
+ *
+ * @generated from message natsrpc.registry.v1.ReleasePackageRequest
+ */
+export type ReleasePackageRequest = Message<"natsrpc.registry.v1.ReleasePackageRequest"> & {
+  /**
+   * prefix is the reserved prefix.
+   *
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.ReleasePackageRequest.
+ * Use `create(ReleasePackageRequestSchema)` to create a new message.
+ */
+export const ReleasePackageRequestSchema: GenMessage<ReleasePackageRequest> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 36);
+
+/**
+ * ReleasePackageResponse says what was released.
+ *
+ * @generated from message natsrpc.registry.v1.ReleasePackageResponse
+ */
+export type ReleasePackageResponse = Message<"natsrpc.registry.v1.ReleasePackageResponse"> & {
+  /**
+   * reservation is the removed reservation.
+   *
+   * @generated from field: natsrpc.registry.v1.Reservation reservation = 1;
+   */
+  reservation?: Reservation | undefined;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.ReleasePackageResponse.
+ * Use `create(ReleasePackageResponseSchema)` to create a new message.
+ */
+export const ReleasePackageResponseSchema: GenMessage<ReleasePackageResponse> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 37);
+
+/**
+ * DeprecateModuleRequest deprecates a module.
+ *
+ * @generated from message natsrpc.registry.v1.DeprecateModuleRequest
+ */
+export type DeprecateModuleRequest = Message<"natsrpc.registry.v1.DeprecateModuleRequest"> & {
+  /**
+   * module is the module name.
+   *
+   * @generated from field: string module = 1;
+   */
+  module: string;
+
+  /**
+   * message says why, and what to use instead; at most 512 bytes.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * undo removes the deprecation.
+   *
+   * @generated from field: bool undo = 3;
+   */
+  undo: boolean;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.DeprecateModuleRequest.
+ * Use `create(DeprecateModuleRequestSchema)` to create a new message.
+ */
+export const DeprecateModuleRequestSchema: GenMessage<DeprecateModuleRequest> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 38);
+
+/**
+ * DeprecateModuleResponse confirms the change.
+ *
+ * @generated from message natsrpc.registry.v1.DeprecateModuleResponse
+ */
+export type DeprecateModuleResponse = Message<"natsrpc.registry.v1.DeprecateModuleResponse"> & {
+  /**
+   * deprecated is the module's state now.
+   *
+   * @generated from field: bool deprecated = 1;
+   */
+  deprecated: boolean;
+};
+
+/**
+ * Describes the message natsrpc.registry.v1.DeprecateModuleResponse.
+ * Use `create(DeprecateModuleResponseSchema)` to create a new message.
+ */
+export const DeprecateModuleResponseSchema: GenMessage<DeprecateModuleResponse> = /*@__PURE__*/
+  messageDesc(file_natsrpc_registry_v1_registry, 39);
 
 /**
  * PushOutcome says what a push did, or for a dry run what it would do.
@@ -1632,9 +1996,211 @@ export const MethodKindSchema: GenEnum<MethodKind> = /*@__PURE__*/
   enumDesc(file_natsrpc_registry_v1_registry, 4);
 
 /**
- * RegistryService stores and serves versions of protobuf modules. Every
- * instance is stateless: several instances serve one JetStream cluster
- * through the default queue group.
+ * RegistryReadService is the read right: every module's versions and
+ * policies, and symbol, file and subject lookups, on
+ * natsrpc.registry.v1.read.<Method>. Every registry instance is stateless:
+ * several serve one JetStream cluster through the default queue group.
+ *
+ * @generated from service natsrpc.registry.v1.RegistryReadService
+ */
+export const RegistryReadService: GenService<{
+  /**
+   * GetPolicy returns a module's compatibility policy, as
+   * RegistryService.GetPolicy.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.GetPolicy
+   */
+  getPolicy: {
+    methodKind: "unary";
+    input: typeof GetPolicyRequestSchema;
+    output: typeof GetPolicyResponseSchema;
+  },
+  /**
+   * ListModules lists the modules that have at least one version, by name.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.ListModules
+   */
+  listModules: {
+    methodKind: "unary";
+    input: typeof ListModulesRequestSchema;
+    output: typeof ListModulesResponseSchema;
+  },
+  /**
+   * ListVersions lists a module's versions, oldest first.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.ListVersions
+   */
+  listVersions: {
+    methodKind: "unary";
+    input: typeof ListVersionsRequestSchema;
+    output: typeof ListVersionsResponseSchema;
+  },
+  /**
+   * GetModuleVersion returns the descriptor set of one version.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.GetModuleVersion
+   */
+  getModuleVersion: {
+    methodKind: "unary";
+    input: typeof GetModuleVersionRequestSchema;
+    output: typeof GetModuleVersionResponseSchema;
+  },
+  /**
+   * ResolveSymbol returns the file that defines a fully-qualified symbol,
+   * with its transitive dependencies.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.ResolveSymbol
+   */
+  resolveSymbol: {
+    methodKind: "unary";
+    input: typeof ResolveSymbolRequestSchema;
+    output: typeof ResolveSymbolResponseSchema;
+  },
+  /**
+   * ResolveFile returns a file by its path, with its transitive
+   * dependencies.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.ResolveFile
+   */
+  resolveFile: {
+    methodKind: "unary";
+    input: typeof ResolveFileRequestSchema;
+    output: typeof ResolveFileResponseSchema;
+  },
+  /**
+   * ResolveSubject returns the service method a NATS subject belongs to.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.ResolveSubject
+   */
+  resolveSubject: {
+    methodKind: "unary";
+    input: typeof ResolveSubjectRequestSchema;
+    output: typeof ResolveSubjectResponseSchema;
+  },
+  /**
+   * FindFileDigest lists the module versions whose own files include a
+   * file with a given per-file digest, as RegistryService.FindFileDigest.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.FindFileDigest
+   */
+  findFileDigest: {
+    methodKind: "unary";
+    input: typeof FindFileDigestRequestSchema;
+    output: typeof FindFileDigestResponseSchema;
+  },
+  /**
+   * ListReservations lists the package reservations, by prefix.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryReadService.ListReservations
+   */
+  listReservations: {
+    methodKind: "unary";
+    input: typeof ListReservationsRequestSchema;
+    output: typeof ListReservationsResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_natsrpc_registry_v1_registry, 0);
+
+/**
+ * RegistryPushService is the push right of one module: its methods listen
+ * on natsrpc.registry.v1.push.<Method>.<module>, so that the permission to
+ * publish natsrpc.registry.v1.push.*.quest lets a user push module quest
+ * and no other.
+ *
+ * @generated from service natsrpc.registry.v1.RegistryPushService
+ */
+export const RegistryPushService: GenService<{
+  /**
+   * Push stores a new version of the module, as RegistryService.Push did.
+   * The module is the subject's last token; PushRequest.module, when set,
+   * must equal it.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryPushService.Push
+   */
+  push: {
+    methodKind: "unary";
+    input: typeof PushRequestSchema;
+    output: typeof PushResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_natsrpc_registry_v1_registry, 1);
+
+/**
+ * RegistryPolicyService is the right to set one module's policy, on
+ * natsrpc.registry.v1.policy.SetPolicy.<module>.
+ *
+ * @generated from service natsrpc.registry.v1.RegistryPolicyService
+ */
+export const RegistryPolicyService: GenService<{
+  /**
+   * SetPolicy replaces the module's compatibility policy, as
+   * RegistryService.SetPolicy did. SetPolicyRequest.module, when set, must
+   * equal the subject's last token.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryPolicyService.SetPolicy
+   */
+  setPolicy: {
+    methodKind: "unary";
+    input: typeof SetPolicyRequestSchema;
+    output: typeof SetPolicyResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_natsrpc_registry_v1_registry, 2);
+
+/**
+ * RegistryAdminService is the admin right, on
+ * natsrpc.registry.v1.admin.<Method>: package reservations and module
+ * deprecation.
+ *
+ * @generated from service natsrpc.registry.v1.RegistryAdminService
+ */
+export const RegistryAdminService: GenService<{
+  /**
+   * ReservePackage reserves a package prefix for a module: pushes of other
+   * modules whose own files declare a package equal to the prefix or under
+   * it ("<prefix>.x") are refused (REGISTRY_PACKAGE_RESERVED). It fails
+   * with FAILED_PRECONDITION when another module holds the prefix or owns
+   * such a package; reserving again for the same module changes nothing.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryAdminService.ReservePackage
+   */
+  reservePackage: {
+    methodKind: "unary";
+    input: typeof ReservePackageRequestSchema;
+    output: typeof ReservePackageResponseSchema;
+  },
+  /**
+   * ReleasePackage removes a reservation. Packages already pushed stay
+   * with the modules that declare them.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryAdminService.ReleasePackage
+   */
+  releasePackage: {
+    methodKind: "unary";
+    input: typeof ReleasePackageRequestSchema;
+    output: typeof ReleasePackageResponseSchema;
+  },
+  /**
+   * DeprecateModule marks a module deprecated, with a message saying why
+   * and what to use instead (or, with undo, no longer deprecated):
+   * listings show it. NOT_FOUND for a module with no version and no
+   * policy.
+   *
+   * @generated from rpc natsrpc.registry.v1.RegistryAdminService.DeprecateModule
+   */
+  deprecateModule: {
+    methodKind: "unary";
+    input: typeof DeprecateModuleRequestSchema;
+    output: typeof DeprecateModuleResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_natsrpc_registry_v1_registry, 3);
+
+/**
+ * RegistryService is the API before rights, on
+ * natsrpc.registry.v1.RegistryService.<Method>, with module names in
+ * payloads only. Registries still answer every method, for clients built
+ * before rights; grant its subjects to administrators only (see above).
  *
  * @generated from service natsrpc.registry.v1.RegistryService
  */
@@ -1761,7 +2327,7 @@ export const RegistryService: GenService<{
     output: typeof FindFileDigestResponseSchema;
   },
 }> = /*@__PURE__*/
-  serviceDesc(file_natsrpc_registry_v1_registry, 0);
+  serviceDesc(file_natsrpc_registry_v1_registry, 4);
 
 /**
  * RegistryEventsService carries the registry's notifications. Registry
@@ -1791,5 +2357,5 @@ export const RegistryEventsService: GenService<{
     output: typeof EmptySchema;
   },
 }> = /*@__PURE__*/
-  serviceDesc(file_natsrpc_registry_v1_registry, 1);
+  serviceDesc(file_natsrpc_registry_v1_registry, 5);
 
