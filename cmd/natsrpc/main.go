@@ -27,6 +27,7 @@ import (
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/perms"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/policy"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/push"
+	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/deletemodule"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/deprecate"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/registryserve"
 	"github.com/natsrpc/natsrpc/cmd/natsrpc/internal/command/registry/reservations"
@@ -71,8 +72,10 @@ func newRoot() *cobra.Command {
 			registryserve.NewCommand("serve", g),
 			reservations.NewReserveCommand("reserve", g),
 			reservations.NewReleaseCommand("release", g),
+			reservations.NewTransferCommand("transfer", g),
 			reservations.NewListCommand("reservations", g),
 			deprecate.NewCommand("deprecate", g),
+			deletemodule.NewCommand("delete", g),
 		),
 	)
 	g.Bind(root.PersistentFlags())

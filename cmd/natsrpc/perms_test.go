@@ -215,6 +215,19 @@ func TestPermsRegistryRoles(t *testing.T) {
 	if vs := natsrpc(t, append(as("reader"), "ls", "quest", "--format", "json")...); strings.Count(vs.stdout, `"version"`) != 1 {
 		t.Errorf("quest's versions after the refused writes:\n%s", vs.stdout)
 	}
+
+	// Transferring a package and deleting a module: an admin's only, and
+	// refused to a pusher by NATS, saying which right is missing.
+	natsrpc(t, append(as("quest"), "registry", "transfer", "acme.common", "--to", "shop")...).want(t, 1, "", "lacks the registry's admin right")
+	natsrpc(t, append(as("admin"), "registry", "transfer", "acme.common", "--to", "shop")...).want(t, 0, "moved package acme.common.v1", "")
+	natsrpc(t, append(as("reader"), "registry", "reservations")...).want(t, 0, "acme.common", "")
+	natsrpc(t, append(as("quest"), "registry", "delete", "quest", "--yes")...).want(t, 1, "", "lacks the registry's admin right")
+	natsrpc(t, append(as("reader"), "ls", "quest")...).want(t, 0, "sha256:", "")
+	natsrpc(t, append(as("admin"), "registry", "delete", "quest")...).want(t, 1, "", "cannot be undone: add --yes")
+	natsrpc(t, append(as("admin"), "registry", "delete", "quest", "--yes")...).want(t, 0, "module quest deleted (versions through 1; a new push starts at 2)", "")
+	natsrpc(t, append(as("reader"), "ls", "quest")...).want(t, 1, "", "quest")
+	natsrpc(t, append(as("reader"), "get", "quest", "-o", filepath.Join(t.TempDir(), "q.binpb"))...).want(t, 1, "", "quest")
+	natsrpc(t, append(as("admin"), "registry", "delete", "quest", "--yes")...).want(t, 1, "", "nothing to delete")
 	cancel()
 	<-serve.done
 }

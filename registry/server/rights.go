@@ -108,6 +108,24 @@ func (a adminAPI) DeprecateModule(ctx context.Context, req *registryv1.Deprecate
 	return &registryv1.DeprecateModuleResponse{Deprecated: deprecated}, nil
 }
 
+// DeleteModule implements RegistryAdminService.DeleteModule.
+func (a adminAPI) DeleteModule(ctx context.Context, req *registryv1.DeleteModuleRequest) (*registryv1.DeleteModuleResponse, error) {
+	through, err := a.s.reg.DeleteModule(ctx, req.GetModule())
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return &registryv1.DeleteModuleResponse{DeletedThrough: through}, nil
+}
+
+// TransferPackage implements RegistryAdminService.TransferPackage.
+func (a adminAPI) TransferPackage(ctx context.Context, req *registryv1.TransferPackageRequest) (*registryv1.TransferPackageResponse, error) {
+	res, moved, err := a.s.reg.TransferPackage(ctx, req.GetPrefix(), req.GetTo())
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return &registryv1.TransferPackageResponse{Reservation: reservation(res), Packages: moved}, nil
+}
+
 // ListReservations implements RegistryReadService.ListReservations.
 func (s *Server) ListReservations(ctx context.Context, _ *registryv1.ListReservationsRequest) (*registryv1.ListReservationsResponse, error) {
 	list, err := s.reg.ListReservations(ctx)

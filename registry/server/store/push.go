@@ -186,7 +186,7 @@ func (r *Registry) Push(ctx context.Context, req PushRequest) (*PushResult, erro
 		if err != nil {
 			return nil, internalf("encode version record: %w", err)
 		}
-		head, err := json.Marshal(headRecord{Format: recordFormat, Version: p.record.Version, Digest: p.record.Digest, Time: p.record.CreateTime, PushID: pushID})
+		head, err := json.Marshal(headRecord{Format: recordFormat, Version: p.record.Version, Digest: p.record.Digest, Time: p.record.CreateTime, PushID: pushID, First: firstField(p.first)})
 		if err != nil {
 			return nil, internalf("encode head: %w", err)
 		}
@@ -237,6 +237,8 @@ type pushPlan struct {
 	// index entry (see [Registry.commit]).
 	genRev uint64
 	latest *versionRecord
+	// first is the module's first version (see headRecord.First).
+	first uint64
 	// unchanged: identical to latest. alreadyCommitted: latest is this
 	// push's own version (an earlier attempt committed after all).
 	unchanged, alreadyCommitted bool
@@ -260,8 +262,18 @@ func (r *Registry) plan(ctx context.Context, module string, c *content, policy P
 		return nil, err
 	}
 	p.headRev = headRev
+	p.first = 1
 	var prev *content
-	if head != nil {
+	if head == nil {
+		// A module of this name deleted before: numbering goes on after
+		// its versions, so that no version number ever names two sets.
+		through, _, err := r.deletedThrough(ctx, module)
+		if err != nil {
+			return nil, err
+		}
+		p.first = through + 1
+	} else {
+		p.first = head.first()
 		if p.latest, err = r.record(ctx, module, head.Version); err != nil {
 			return nil, err
 		}
@@ -298,7 +310,7 @@ func (r *Registry) plan(ctx context.Context, module string, c *content, policy P
 	if len(p.violations) > 0 {
 		return p, nil
 	}
-	next := uint64(1)
+	next := p.first
 	if p.latest != nil {
 		next = p.latest.Version + 1
 	}
@@ -314,7 +326,7 @@ func (r *Registry) plan(ctx context.Context, module string, c *content, policy P
 	for _, f := range c.own {
 		p.record.Files = append(p.record.Files, fileEntry{Path: f, Digest: c.fileDigests[f]})
 	}
-	for v := uint64(1); v < next; v++ {
+	for v := p.first; v < next; v++ {
 		rec, err := r.record(ctx, module, v)
 		if err != nil {
 			return nil, err
@@ -566,9 +578,8 @@ func (r *Registry) claims(ctx context.Context, module string, prev, c *content) 
 				"package %q is built into the registry (well-known types, google/api and natsrpc options); rename the package", pkg))
 			continue
 		}
-		if _, ok := slices.BinarySearch(prevPkgs, pkg); ok {
-			continue
-		}
+		// The reservation is checked for packages the module had too: a
+		// transfer (TransferPackage) takes them away from it.
 		res, err := r.reservedFor(ctx, pkg)
 		if err != nil {
 			return nil, nil, err
@@ -576,6 +587,9 @@ func (r *Registry) claims(ctx context.Context, module string, prev, c *content) 
 		if res != nil && res.Module != module {
 			violations = append(violations, violationAt(RulePackageReserved, fd, []int32{2},
 				"package %q is reserved for module %q (prefix %q); rename the package, or push these files as part of module %q", pkg, res.Module, res.Prefix, res.Module))
+			continue
+		}
+		if _, ok := slices.BinarySearch(prevPkgs, pkg); ok {
 			continue
 		}
 		o, rev, err := r.readOwner(ctx, pkgKey(pkg))

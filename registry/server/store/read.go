@@ -189,7 +189,7 @@ func (r *Registry) ListVersions(ctx context.Context, module string, opts ListOpt
 	}
 	var out []VersionInfo
 	n := uint64(opts.size())
-	for v := from; v <= h.Version && uint64(len(out)) < n; v++ {
+	for v := max(from, h.first()); v <= h.Version && uint64(len(out)) < n; v++ {
 		rec, err := r.record(ctx, module, v)
 		if err != nil {
 			return nil, "", err

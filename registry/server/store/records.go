@@ -24,7 +24,13 @@ type headRecord struct {
 	Digest  string    `json:"digest"`
 	Time    time.Time `json:"time"`
 	PushID  string    `json:"push_id"`
+	// First is the module's first version, set when a module of the same
+	// name was deleted before (see [Registry.DeleteModule]); 0 means 1.
+	First uint64 `json:"first,omitempty"`
 }
+
+// first returns the module's first version.
+func (h *headRecord) first() uint64 { return max(h.First, 1) }
 
 // versionRecord is the value of mod.<module>.ver.<n>. It is written once,
 // in the same atomic batch as the head that points at it, and never
@@ -295,6 +301,9 @@ func (r *Registry) resolveVersion(ctx context.Context, module string, v uint64) 
 	}
 	if v > h.Version {
 		return nil, notFoundf("module %q has no version %d; its latest is %d", module, v, h.Version)
+	}
+	if v < h.first() {
+		return nil, notFoundf("module %q has no version %d: versions before %d were deleted", module, v, h.first())
 	}
 	return r.record(ctx, module, v)
 }

@@ -127,6 +127,9 @@ type Registry struct {
 	// afterStage and beforePublish, when set (by tests), run after each
 	// staged batch of claims a push commits and before its publish.
 	afterStage, beforePublish func()
+	// beforePurge, when set (by tests), runs after a deletion's first
+	// batch (see DeleteModule).
+	beforePurge func()
 }
 
 type recordKey struct {

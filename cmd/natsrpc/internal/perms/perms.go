@@ -62,6 +62,10 @@ type Request struct {
 	// MaxStream bounds a stream's duration for a service's
 	// allow_responses; 0 means one hour.
 	MaxStream time.Duration
+	// ShadowPrefix is, for a bridge, the subject prefix of the candidate
+	// it mirrors calls to (natsrpc bridge --shadow-prefix); empty for no
+	// shadow traffic.
+	ShadowPrefix string
 }
 
 // Permissions is one nats-server permissions block.
@@ -92,6 +96,9 @@ func Derive(r Request) (*Permissions, error) {
 	}
 	if r.MaxStream == 0 {
 		r.MaxStream = time.Hour
+	}
+	if r.ShadowPrefix != "" && r.Role != "bridge" {
+		return nil, fmt.Errorf("--shadow-prefix is for role bridge: the candidate a bridge mirrors calls to")
 	}
 	p := &Permissions{}
 	pre := func(s string) string {
@@ -171,6 +178,12 @@ func Derive(r Request) (*Permissions, error) {
 		if r.Role == "bridge" {
 			read()
 			denyEvents()
+			if r.ShadowPrefix != "" {
+				if err := spec.ValidateSubject(r.ShadowPrefix); err != nil {
+					return nil, fmt.Errorf("--shadow-prefix %q: %w", r.ShadowPrefix, err)
+				}
+				shadowTraffic(p, s, r.SubjectPrefix, r.ShadowPrefix)
+			}
 		}
 	case "client":
 		if len(r.Services) == 0 {
@@ -227,6 +240,31 @@ func prefixed(prefix, subject string) string {
 		return subject
 	}
 	return prefix + "." + subject
+}
+
+// shadowStream and shadowSubjects are where contrib/shadow keeps
+// differences (shadow.DefaultStream, shadow.SubjectPrefix).
+const (
+	shadowStream   = "NATSRPC_SHADOW"
+	shadowSubjects = "natsrpc.shadow."
+)
+
+// shadowTraffic is what a bridge mirroring s's calls to the candidate
+// under shadowPrefix needs: to call the candidate's unary subjects (the
+// answers come to the bridge's inbox), and to create the differences
+// stream and publish s's differences to it.
+func shadowTraffic(p *Permissions, s *spec.Service, prefix, shadowPrefix string) {
+	for _, m := range s.Methods {
+		if m.Skip || m.Kind != spec.KindUnary {
+			continue
+		}
+		p.Publish.Allow = append(p.Publish.Allow, shadowPrefix+"."+prefixed(prefix, m.Subject))
+	}
+	p.Publish.Allow = append(p.Publish.Allow,
+		"$JS.API.INFO",
+		"$JS.API.STREAM.INFO."+shadowStream, "$JS.API.STREAM.CREATE."+shadowStream, "$JS.API.STREAM.UPDATE."+shadowStream,
+		shadowSubjects+s.MicroName+".>",
+	)
 }
 
 // serviceInbox is a service's own inbox prefix by default: per service,

@@ -3369,6 +3369,210 @@ func (x *DeprecateModuleResponse) GetDeprecated() bool {
 	return false
 }
 
+// DeleteModuleRequest deletes a module.
+type DeleteModuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// module is the module name.
+	Module        string `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteModuleRequest) Reset() {
+	*x = DeleteModuleRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteModuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteModuleRequest) ProtoMessage() {}
+
+func (x *DeleteModuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteModuleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteModuleRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DeleteModuleRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+// DeleteModuleResponse says what was deleted.
+type DeleteModuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// deleted_through is the module's last deleted version (0 when it had
+	// only a policy): a later push of the name starts after it.
+	DeletedThrough uint64 `protobuf:"varint,1,opt,name=deleted_through,json=deletedThrough,proto3" json:"deleted_through,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteModuleResponse) Reset() {
+	*x = DeleteModuleResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteModuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteModuleResponse) ProtoMessage() {}
+
+func (x *DeleteModuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteModuleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteModuleResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *DeleteModuleResponse) GetDeletedThrough() uint64 {
+	if x != nil {
+		return x.DeletedThrough
+	}
+	return 0
+}
+
+// TransferPackageRequest gives a package prefix to a module.
+type TransferPackageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// prefix is a package name, e.g. "gaming.payment".
+	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// to is the module that gets it.
+	To            string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferPackageRequest) Reset() {
+	*x = TransferPackageRequest{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferPackageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferPackageRequest) ProtoMessage() {}
+
+func (x *TransferPackageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferPackageRequest.ProtoReflect.Descriptor instead.
+func (*TransferPackageRequest) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *TransferPackageRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *TransferPackageRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+// TransferPackageResponse says what moved.
+type TransferPackageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reservation is the reservation now stored.
+	Reservation *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	// packages are the packages under the prefix whose index entries moved,
+	// sorted.
+	Packages      []string `protobuf:"bytes,2,rep,name=packages,proto3" json:"packages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferPackageResponse) Reset() {
+	*x = TransferPackageResponse{}
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferPackageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferPackageResponse) ProtoMessage() {}
+
+func (x *TransferPackageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_natsrpc_registry_v1_registry_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferPackageResponse.ProtoReflect.Descriptor instead.
+func (*TransferPackageResponse) Descriptor() ([]byte, []int) {
+	return file_natsrpc_registry_v1_registry_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *TransferPackageResponse) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+func (x *TransferPackageResponse) GetPackages() []string {
+	if x != nil {
+		return x.Packages
+	}
+	return nil
+}
+
 var File_natsrpc_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
@@ -3580,7 +3784,17 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x17DeprecateModuleResponse\x12\x1e\n" +
 	"\n" +
 	"deprecated\x18\x01 \x01(\bR\n" +
-	"deprecated*{\n" +
+	"deprecated\"-\n" +
+	"\x13DeleteModuleRequest\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\"?\n" +
+	"\x14DeleteModuleResponse\x12'\n" +
+	"\x0fdeleted_through\x18\x01 \x01(\x04R\x0edeletedThrough\"@\n" +
+	"\x16TransferPackageRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\"y\n" +
+	"\x17TransferPackageResponse\x12B\n" +
+	"\vreservation\x18\x01 \x01(\v2 .natsrpc.registry.v1.ReservationR\vreservation\x12\x1a\n" +
+	"\bpackages\x18\x02 \x03(\tR\bpackages*{\n" +
 	"\vPushOutcome\x12\x1c\n" +
 	"\x18PUSH_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PUSH_OUTCOME_CREATED\x10\x01\x12\x1a\n" +
@@ -3629,11 +3843,13 @@ const file_natsrpc_registry_v1_registry_proto_rawDesc = "" +
 	"\x13RegistryPushService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x1a)\xea\xc3*%\x12\x18natsrpc.registry.v1.push*\x051.0.02\x02\b\x1e2\xa5\x01\n" +
 	"\x15RegistryPolicyService\x12_\n" +
-	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\x95\x03\n" +
+	"\tSetPolicy\x12%.natsrpc.registry.v1.SetPolicyRequest\x1a&.natsrpc.registry.v1.SetPolicyResponse\"\x03\x90\x02\x02\x1a+\xea\xc3*'\x12\x1anatsrpc.registry.v1.policy*\x051.0.02\x02\b\x1e2\xf2\x04\n" +
 	"\x14RegistryAdminService\x12n\n" +
 	"\x0eReservePackage\x12*.natsrpc.registry.v1.ReservePackageRequest\x1a+.natsrpc.registry.v1.ReservePackageResponse\"\x03\x90\x02\x02\x12n\n" +
 	"\x0eReleasePackage\x12*.natsrpc.registry.v1.ReleasePackageRequest\x1a+.natsrpc.registry.v1.ReleasePackageResponse\"\x03\x90\x02\x02\x12q\n" +
-	"\x0fDeprecateModule\x12+.natsrpc.registry.v1.DeprecateModuleRequest\x1a,.natsrpc.registry.v1.DeprecateModuleResponse\"\x03\x90\x02\x02\x1a*\xea\xc3*&\x12\x19natsrpc.registry.v1.admin*\x051.0.02\x02\b\x1e2\xb6\b\n" +
+	"\x0fDeprecateModule\x12+.natsrpc.registry.v1.DeprecateModuleRequest\x1a,.natsrpc.registry.v1.DeprecateModuleResponse\"\x03\x90\x02\x02\x12h\n" +
+	"\fDeleteModule\x12(.natsrpc.registry.v1.DeleteModuleRequest\x1a).natsrpc.registry.v1.DeleteModuleResponse\"\x03\x90\x02\x02\x12q\n" +
+	"\x0fTransferPackage\x12+.natsrpc.registry.v1.TransferPackageRequest\x1a,.natsrpc.registry.v1.TransferPackageResponse\"\x03\x90\x02\x02\x1a*\xea\xc3*&\x12\x19natsrpc.registry.v1.admin*\x051.0.02\x02\b\x1e2\xb6\b\n" +
 	"\x0fRegistryService\x12U\n" +
 	"\x04Push\x12 .natsrpc.registry.v1.PushRequest\x1a!.natsrpc.registry.v1.PushResponse\"\b\xf2\xc3*\x04\x1a\x02\bx\x12_\n" +
 	"\tGetPolicy\x12%.natsrpc.registry.v1.GetPolicyRequest\x1a&.natsrpc.registry.v1.GetPolicyResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -3661,7 +3877,7 @@ func file_natsrpc_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_natsrpc_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_natsrpc_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(PushOutcome)(0),                       // 0: natsrpc.registry.v1.PushOutcome
 	(Direction)(0),                         // 1: natsrpc.registry.v1.Direction
@@ -3708,16 +3924,20 @@ var file_natsrpc_registry_v1_registry_proto_goTypes = []any{
 	(*ReleasePackageResponse)(nil),         // 42: natsrpc.registry.v1.ReleasePackageResponse
 	(*DeprecateModuleRequest)(nil),         // 43: natsrpc.registry.v1.DeprecateModuleRequest
 	(*DeprecateModuleResponse)(nil),        // 44: natsrpc.registry.v1.DeprecateModuleResponse
-	nil,                                    // 45: natsrpc.registry.v1.PushClaims.CiEntry
-	(*descriptorpb.FileDescriptorSet)(nil), // 46: google.protobuf.FileDescriptorSet
-	(*timestamppb.Timestamp)(nil),          // 47: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                  // 48: google.protobuf.Empty
+	(*DeleteModuleRequest)(nil),            // 45: natsrpc.registry.v1.DeleteModuleRequest
+	(*DeleteModuleResponse)(nil),           // 46: natsrpc.registry.v1.DeleteModuleResponse
+	(*TransferPackageRequest)(nil),         // 47: natsrpc.registry.v1.TransferPackageRequest
+	(*TransferPackageResponse)(nil),        // 48: natsrpc.registry.v1.TransferPackageResponse
+	nil,                                    // 49: natsrpc.registry.v1.PushClaims.CiEntry
+	(*descriptorpb.FileDescriptorSet)(nil), // 50: google.protobuf.FileDescriptorSet
+	(*timestamppb.Timestamp)(nil),          // 51: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                  // 52: google.protobuf.Empty
 }
 var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
-	46, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	50, // 0: natsrpc.registry.v1.PushRequest.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 1: natsrpc.registry.v1.PushRequest.upload:type_name -> natsrpc.registry.v1.ObjectRef
 	6,  // 2: natsrpc.registry.v1.PushRequest.claims:type_name -> natsrpc.registry.v1.PushClaims
-	45, // 3: natsrpc.registry.v1.PushClaims.ci:type_name -> natsrpc.registry.v1.PushClaims.CiEntry
+	49, // 3: natsrpc.registry.v1.PushClaims.ci:type_name -> natsrpc.registry.v1.PushClaims.CiEntry
 	6,  // 4: natsrpc.registry.v1.Pusher.claimed:type_name -> natsrpc.registry.v1.PushClaims
 	0,  // 5: natsrpc.registry.v1.PushResponse.outcome:type_name -> natsrpc.registry.v1.PushOutcome
 	20, // 6: natsrpc.registry.v1.PushResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
@@ -3728,84 +3948,89 @@ var file_natsrpc_registry_v1_registry_proto_depIdxs = []int32{
 	10, // 11: natsrpc.registry.v1.SetPolicyRequest.policy:type_name -> natsrpc.registry.v1.Policy
 	10, // 12: natsrpc.registry.v1.SetPolicyResponse.policy:type_name -> natsrpc.registry.v1.Policy
 	17, // 13: natsrpc.registry.v1.ListModulesResponse.modules:type_name -> natsrpc.registry.v1.Module
-	47, // 14: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
+	51, // 14: natsrpc.registry.v1.Module.update_time:type_name -> google.protobuf.Timestamp
 	20, // 15: natsrpc.registry.v1.ListVersionsResponse.versions:type_name -> natsrpc.registry.v1.ModuleVersion
-	47, // 16: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	51, // 16: natsrpc.registry.v1.ModuleVersion.create_time:type_name -> google.protobuf.Timestamp
 	21, // 17: natsrpc.registry.v1.ModuleVersion.dependencies:type_name -> natsrpc.registry.v1.Dependency
 	7,  // 18: natsrpc.registry.v1.ModuleVersion.pushed_by:type_name -> natsrpc.registry.v1.Pusher
 	20, // 19: natsrpc.registry.v1.GetModuleVersionResponse.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	46, // 20: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	50, // 20: natsrpc.registry.v1.GetModuleVersionResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 21: natsrpc.registry.v1.GetModuleVersionResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	3,  // 22: natsrpc.registry.v1.ResolveSymbolResponse.kind:type_name -> natsrpc.registry.v1.SymbolKind
-	46, // 23: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	50, // 23: natsrpc.registry.v1.ResolveSymbolResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 24: natsrpc.registry.v1.ResolveSymbolResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
-	46, // 25: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	50, // 25: natsrpc.registry.v1.ResolveFileResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 26: natsrpc.registry.v1.ResolveFileResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	4,  // 27: natsrpc.registry.v1.ResolveSubjectResponse.kind:type_name -> natsrpc.registry.v1.MethodKind
-	46, // 28: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	50, // 28: natsrpc.registry.v1.ResolveSubjectResponse.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	24, // 29: natsrpc.registry.v1.ResolveSubjectResponse.object:type_name -> natsrpc.registry.v1.ObjectRef
 	33, // 30: natsrpc.registry.v1.FindFileDigestResponse.matches:type_name -> natsrpc.registry.v1.FileDigestMatch
 	34, // 31: natsrpc.registry.v1.FileDigestMatch.ranges:type_name -> natsrpc.registry.v1.VersionRange
 	20, // 32: natsrpc.registry.v1.VersionCreatedRequest.version:type_name -> natsrpc.registry.v1.ModuleVersion
-	47, // 33: natsrpc.registry.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
+	51, // 33: natsrpc.registry.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
 	36, // 34: natsrpc.registry.v1.ListReservationsResponse.reservations:type_name -> natsrpc.registry.v1.Reservation
 	36, // 35: natsrpc.registry.v1.ReservePackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
 	36, // 36: natsrpc.registry.v1.ReleasePackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
-	11, // 37: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	15, // 38: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	18, // 39: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	22, // 40: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	25, // 41: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	27, // 42: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	29, // 43: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	31, // 44: natsrpc.registry.v1.RegistryReadService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
-	37, // 45: natsrpc.registry.v1.RegistryReadService.ListReservations:input_type -> natsrpc.registry.v1.ListReservationsRequest
-	5,  // 46: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	13, // 47: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	39, // 48: natsrpc.registry.v1.RegistryAdminService.ReservePackage:input_type -> natsrpc.registry.v1.ReservePackageRequest
-	41, // 49: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:input_type -> natsrpc.registry.v1.ReleasePackageRequest
-	43, // 50: natsrpc.registry.v1.RegistryAdminService.DeprecateModule:input_type -> natsrpc.registry.v1.DeprecateModuleRequest
-	5,  // 51: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
-	11, // 52: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
-	13, // 53: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
-	15, // 54: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
-	18, // 55: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
-	22, // 56: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
-	25, // 57: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
-	27, // 58: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
-	29, // 59: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
-	31, // 60: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
-	35, // 61: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
-	12, // 62: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	16, // 63: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	19, // 64: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	23, // 65: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	26, // 66: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	28, // 67: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	30, // 68: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	32, // 69: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	38, // 70: natsrpc.registry.v1.RegistryReadService.ListReservations:output_type -> natsrpc.registry.v1.ListReservationsResponse
-	8,  // 71: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	14, // 72: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	40, // 73: natsrpc.registry.v1.RegistryAdminService.ReservePackage:output_type -> natsrpc.registry.v1.ReservePackageResponse
-	42, // 74: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:output_type -> natsrpc.registry.v1.ReleasePackageResponse
-	44, // 75: natsrpc.registry.v1.RegistryAdminService.DeprecateModule:output_type -> natsrpc.registry.v1.DeprecateModuleResponse
-	8,  // 76: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
-	12, // 77: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
-	14, // 78: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
-	16, // 79: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
-	19, // 80: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
-	23, // 81: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
-	26, // 82: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
-	28, // 83: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
-	30, // 84: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
-	32, // 85: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
-	48, // 86: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
-	62, // [62:87] is the sub-list for method output_type
-	37, // [37:62] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	36, // 37: natsrpc.registry.v1.TransferPackageResponse.reservation:type_name -> natsrpc.registry.v1.Reservation
+	11, // 38: natsrpc.registry.v1.RegistryReadService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	15, // 39: natsrpc.registry.v1.RegistryReadService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 40: natsrpc.registry.v1.RegistryReadService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 41: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 42: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 43: natsrpc.registry.v1.RegistryReadService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 44: natsrpc.registry.v1.RegistryReadService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 45: natsrpc.registry.v1.RegistryReadService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	37, // 46: natsrpc.registry.v1.RegistryReadService.ListReservations:input_type -> natsrpc.registry.v1.ListReservationsRequest
+	5,  // 47: natsrpc.registry.v1.RegistryPushService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	13, // 48: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	39, // 49: natsrpc.registry.v1.RegistryAdminService.ReservePackage:input_type -> natsrpc.registry.v1.ReservePackageRequest
+	41, // 50: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:input_type -> natsrpc.registry.v1.ReleasePackageRequest
+	43, // 51: natsrpc.registry.v1.RegistryAdminService.DeprecateModule:input_type -> natsrpc.registry.v1.DeprecateModuleRequest
+	45, // 52: natsrpc.registry.v1.RegistryAdminService.DeleteModule:input_type -> natsrpc.registry.v1.DeleteModuleRequest
+	47, // 53: natsrpc.registry.v1.RegistryAdminService.TransferPackage:input_type -> natsrpc.registry.v1.TransferPackageRequest
+	5,  // 54: natsrpc.registry.v1.RegistryService.Push:input_type -> natsrpc.registry.v1.PushRequest
+	11, // 55: natsrpc.registry.v1.RegistryService.GetPolicy:input_type -> natsrpc.registry.v1.GetPolicyRequest
+	13, // 56: natsrpc.registry.v1.RegistryService.SetPolicy:input_type -> natsrpc.registry.v1.SetPolicyRequest
+	15, // 57: natsrpc.registry.v1.RegistryService.ListModules:input_type -> natsrpc.registry.v1.ListModulesRequest
+	18, // 58: natsrpc.registry.v1.RegistryService.ListVersions:input_type -> natsrpc.registry.v1.ListVersionsRequest
+	22, // 59: natsrpc.registry.v1.RegistryService.GetModuleVersion:input_type -> natsrpc.registry.v1.GetModuleVersionRequest
+	25, // 60: natsrpc.registry.v1.RegistryService.ResolveSymbol:input_type -> natsrpc.registry.v1.ResolveSymbolRequest
+	27, // 61: natsrpc.registry.v1.RegistryService.ResolveFile:input_type -> natsrpc.registry.v1.ResolveFileRequest
+	29, // 62: natsrpc.registry.v1.RegistryService.ResolveSubject:input_type -> natsrpc.registry.v1.ResolveSubjectRequest
+	31, // 63: natsrpc.registry.v1.RegistryService.FindFileDigest:input_type -> natsrpc.registry.v1.FindFileDigestRequest
+	35, // 64: natsrpc.registry.v1.RegistryEventsService.VersionCreated:input_type -> natsrpc.registry.v1.VersionCreatedRequest
+	12, // 65: natsrpc.registry.v1.RegistryReadService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	16, // 66: natsrpc.registry.v1.RegistryReadService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 67: natsrpc.registry.v1.RegistryReadService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 68: natsrpc.registry.v1.RegistryReadService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 69: natsrpc.registry.v1.RegistryReadService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 70: natsrpc.registry.v1.RegistryReadService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 71: natsrpc.registry.v1.RegistryReadService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 72: natsrpc.registry.v1.RegistryReadService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	38, // 73: natsrpc.registry.v1.RegistryReadService.ListReservations:output_type -> natsrpc.registry.v1.ListReservationsResponse
+	8,  // 74: natsrpc.registry.v1.RegistryPushService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	14, // 75: natsrpc.registry.v1.RegistryPolicyService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	40, // 76: natsrpc.registry.v1.RegistryAdminService.ReservePackage:output_type -> natsrpc.registry.v1.ReservePackageResponse
+	42, // 77: natsrpc.registry.v1.RegistryAdminService.ReleasePackage:output_type -> natsrpc.registry.v1.ReleasePackageResponse
+	44, // 78: natsrpc.registry.v1.RegistryAdminService.DeprecateModule:output_type -> natsrpc.registry.v1.DeprecateModuleResponse
+	46, // 79: natsrpc.registry.v1.RegistryAdminService.DeleteModule:output_type -> natsrpc.registry.v1.DeleteModuleResponse
+	48, // 80: natsrpc.registry.v1.RegistryAdminService.TransferPackage:output_type -> natsrpc.registry.v1.TransferPackageResponse
+	8,  // 81: natsrpc.registry.v1.RegistryService.Push:output_type -> natsrpc.registry.v1.PushResponse
+	12, // 82: natsrpc.registry.v1.RegistryService.GetPolicy:output_type -> natsrpc.registry.v1.GetPolicyResponse
+	14, // 83: natsrpc.registry.v1.RegistryService.SetPolicy:output_type -> natsrpc.registry.v1.SetPolicyResponse
+	16, // 84: natsrpc.registry.v1.RegistryService.ListModules:output_type -> natsrpc.registry.v1.ListModulesResponse
+	19, // 85: natsrpc.registry.v1.RegistryService.ListVersions:output_type -> natsrpc.registry.v1.ListVersionsResponse
+	23, // 86: natsrpc.registry.v1.RegistryService.GetModuleVersion:output_type -> natsrpc.registry.v1.GetModuleVersionResponse
+	26, // 87: natsrpc.registry.v1.RegistryService.ResolveSymbol:output_type -> natsrpc.registry.v1.ResolveSymbolResponse
+	28, // 88: natsrpc.registry.v1.RegistryService.ResolveFile:output_type -> natsrpc.registry.v1.ResolveFileResponse
+	30, // 89: natsrpc.registry.v1.RegistryService.ResolveSubject:output_type -> natsrpc.registry.v1.ResolveSubjectResponse
+	32, // 90: natsrpc.registry.v1.RegistryService.FindFileDigest:output_type -> natsrpc.registry.v1.FindFileDigestResponse
+	52, // 91: natsrpc.registry.v1.RegistryEventsService.VersionCreated:output_type -> google.protobuf.Empty
+	65, // [65:92] is the sub-list for method output_type
+	38, // [38:65] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_natsrpc_registry_v1_registry_proto_init() }
@@ -3839,7 +4064,7 @@ func file_natsrpc_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_natsrpc_registry_v1_registry_proto_rawDesc), len(file_natsrpc_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   41,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   6,
 		},

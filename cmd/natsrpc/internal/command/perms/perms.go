@@ -26,6 +26,7 @@ type flags struct {
 	DescriptorSet      string
 	Bucket             string
 	MaxStream          time.Duration
+	ShadowPrefix       string
 	Format             string
 }
 
@@ -71,6 +72,7 @@ Service roles take the schemas from the registry's latest versions, or from
 	fs.StringVar(&f.DescriptorSet, "descriptor-set", "", "Take the services from this FileDescriptorSet or buf image instead of the registry")
 	fs.StringVar(&f.Bucket, "bucket", "", "The registry's JetStream KV bucket (default natsrpc_registry)")
 	fs.DurationVar(&f.MaxStream, "max-stream", time.Hour, "For service and bridge: the longest stream, for allow_responses' expiry")
+	fs.StringVar(&f.ShadowPrefix, "shadow-prefix", "", "For bridge: the subject prefix of the candidate it mirrors calls to (natsrpc bridge --shadow-prefix): publish on its unary subjects and to the shadow differences stream")
 	fs.StringVar(&f.Format, "format", "conf", "The output format: conf (nats-server configuration) or json")
 	return cmd
 }
@@ -80,7 +82,7 @@ func run(ctx context.Context, cmd *cobra.Command, g *cli.Globals, f *flags, role
 		return fmt.Errorf("--format %q: use conf or json", f.Format)
 	}
 	req := perms.Request{Role: role, Module: f.Module, InboxPrefix: f.InboxPrefix, ServiceInboxPrefix: f.ServiceInboxPrefix,
-		SubjectPrefix: f.SubjectPrefix, Bucket: f.Bucket, MaxStream: f.MaxStream}
+		SubjectPrefix: f.SubjectPrefix, Bucket: f.Bucket, MaxStream: f.MaxStream, ShadowPrefix: f.ShadowPrefix}
 	switch role {
 	case "service", "client", "bridge", "gateway", "tap":
 		if len(f.Services) == 0 && (role == "service" || role == "client" || role == "bridge") {

@@ -92,6 +92,12 @@ const (
 	// RegistryAdminServiceDeprecateModuleSubject is the NATS subject of the RegistryAdminService's
 	// DeprecateModule RPC.
 	RegistryAdminServiceDeprecateModuleSubject = "natsrpc.registry.v1.admin.DeprecateModule"
+	// RegistryAdminServiceDeleteModuleSubject is the NATS subject of the RegistryAdminService's
+	// DeleteModule RPC.
+	RegistryAdminServiceDeleteModuleSubject = "natsrpc.registry.v1.admin.DeleteModule"
+	// RegistryAdminServiceTransferPackageSubject is the NATS subject of the RegistryAdminService's
+	// TransferPackage RPC.
+	RegistryAdminServiceTransferPackageSubject = "natsrpc.registry.v1.admin.TransferPackage"
 	// RegistryServiceSubjectWildcard matches the subject of every RegistryService method, for NATS
 	// permissions and monitoring.
 	RegistryServiceSubjectWildcard = "natsrpc.registry.v1.RegistryService.>"
@@ -171,6 +177,12 @@ const (
 	// RegistryAdminServiceDeprecateModuleProcedure is the procedure name of the RegistryAdminService's
 	// DeprecateModule RPC.
 	RegistryAdminServiceDeprecateModuleProcedure = "/natsrpc.registry.v1.RegistryAdminService/DeprecateModule"
+	// RegistryAdminServiceDeleteModuleProcedure is the procedure name of the RegistryAdminService's
+	// DeleteModule RPC.
+	RegistryAdminServiceDeleteModuleProcedure = "/natsrpc.registry.v1.RegistryAdminService/DeleteModule"
+	// RegistryAdminServiceTransferPackageProcedure is the procedure name of the RegistryAdminService's
+	// TransferPackage RPC.
+	RegistryAdminServiceTransferPackageProcedure = "/natsrpc.registry.v1.RegistryAdminService/TransferPackage"
 	// RegistryServicePushProcedure is the procedure name of the RegistryService's Push RPC.
 	RegistryServicePushProcedure = "/natsrpc.registry.v1.RegistryService/Push"
 	// RegistryServiceGetPolicyProcedure is the procedure name of the RegistryService's GetPolicy RPC.
@@ -535,8 +547,8 @@ func (c *registryPolicyServiceClient) SetPolicy(ctx context.Context, req *v1.Set
 // RegistryAdminServiceClient is a client for the natsrpc.registry.v1.RegistryAdminService service.
 //
 // RegistryAdminService is the admin right, on
-// natsrpc.registry.v1.admin.<Method>: package reservations and module
-// deprecation.
+// natsrpc.registry.v1.admin.<Method>: package reservations and transfers,
+// module deprecation and deletion.
 type RegistryAdminServiceClient interface {
 	// ReservePackage reserves a package prefix for a module: pushes of other
 	// modules whose own files declare a package equal to the prefix or under
@@ -552,6 +564,20 @@ type RegistryAdminServiceClient interface {
 	// listings show it. NOT_FOUND for a module with no version and no
 	// policy.
 	DeprecateModule(context.Context, *v1.DeprecateModuleRequest, ...natsrpc.CallOption) (*v1.DeprecateModuleResponse, error)
+	// DeleteModule deletes a module: its versions, policy, deprecation and
+	// index entries. Its head goes first, in one atomic batch: from then on
+	// every read of the module says NOT_FOUND, and a deletion interrupted
+	// after it is finished by deleting again. Version numbers are never
+	// reused: a later push of the same name starts after the deleted
+	// versions. Reservations for the module stay. NOT_FOUND for a module
+	// with no version, no policy and no unfinished deletion.
+	DeleteModule(context.Context, *v1.DeleteModuleRequest, ...natsrpc.CallOption) (*v1.DeleteModuleResponse, error)
+	// TransferPackage gives a package prefix to another module: the
+	// reservation (made if there was none) and the index entries of the
+	// packages under it. The module that had them can no longer push files
+	// declaring them (REGISTRY_PACKAGE_RESERVED): its next version must
+	// drop them, and the new module may push them.
+	TransferPackage(context.Context, *v1.TransferPackageRequest, ...natsrpc.CallOption) (*v1.TransferPackageResponse, error)
 }
 
 // NewRegistryAdminServiceClient constructs a client for the
@@ -563,6 +589,8 @@ func NewRegistryAdminServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) 
 		reservePackage:  natsrpc.NewUnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse](nc, methods.ByName("ReservePackage"), opts...),
 		releasePackage:  natsrpc.NewUnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse](nc, methods.ByName("ReleasePackage"), opts...),
 		deprecateModule: natsrpc.NewUnaryClient[v1.DeprecateModuleRequest, v1.DeprecateModuleResponse](nc, methods.ByName("DeprecateModule"), opts...),
+		deleteModule:    natsrpc.NewUnaryClient[v1.DeleteModuleRequest, v1.DeleteModuleResponse](nc, methods.ByName("DeleteModule"), opts...),
+		transferPackage: natsrpc.NewUnaryClient[v1.TransferPackageRequest, v1.TransferPackageResponse](nc, methods.ByName("TransferPackage"), opts...),
 	}
 }
 
@@ -570,8 +598,8 @@ func NewRegistryAdminServiceClient(nc *nats.Conn, opts ...natsrpc.ClientOption) 
 // service.
 //
 // RegistryAdminService is the admin right, on
-// natsrpc.registry.v1.admin.<Method>: package reservations and module
-// deprecation.
+// natsrpc.registry.v1.admin.<Method>: package reservations and transfers,
+// module deprecation and deletion.
 type RegistryAdminServiceHandler interface {
 	// ReservePackage reserves a package prefix for a module: pushes of other
 	// modules whose own files declare a package equal to the prefix or under
@@ -587,6 +615,20 @@ type RegistryAdminServiceHandler interface {
 	// listings show it. NOT_FOUND for a module with no version and no
 	// policy.
 	DeprecateModule(context.Context, *v1.DeprecateModuleRequest) (*v1.DeprecateModuleResponse, error)
+	// DeleteModule deletes a module: its versions, policy, deprecation and
+	// index entries. Its head goes first, in one atomic batch: from then on
+	// every read of the module says NOT_FOUND, and a deletion interrupted
+	// after it is finished by deleting again. Version numbers are never
+	// reused: a later push of the same name starts after the deleted
+	// versions. Reservations for the module stay. NOT_FOUND for a module
+	// with no version, no policy and no unfinished deletion.
+	DeleteModule(context.Context, *v1.DeleteModuleRequest) (*v1.DeleteModuleResponse, error)
+	// TransferPackage gives a package prefix to another module: the
+	// reservation (made if there was none) and the index entries of the
+	// packages under it. The module that had them can no longer push files
+	// declaring them (REGISTRY_PACKAGE_RESERVED): its next version must
+	// drop them, and the new module may push them.
+	TransferPackage(context.Context, *v1.TransferPackageRequest) (*v1.TransferPackageResponse, error)
 }
 
 // RegisterRegistryAdminServiceHandler serves impl as the natsrpc.registry.v1.RegistryAdminService
@@ -599,6 +641,8 @@ func RegisterRegistryAdminServiceHandler(nc *nats.Conn, impl RegistryAdminServic
 		natsrpc.NewUnaryHandler(methods.ByName("ReservePackage"), impl.ReservePackage),
 		natsrpc.NewUnaryHandler(methods.ByName("ReleasePackage"), impl.ReleasePackage),
 		natsrpc.NewUnaryHandler(methods.ByName("DeprecateModule"), impl.DeprecateModule),
+		natsrpc.NewUnaryHandler(methods.ByName("DeleteModule"), impl.DeleteModule),
+		natsrpc.NewUnaryHandler(methods.ByName("TransferPackage"), impl.TransferPackage),
 	}, opts...)
 }
 
@@ -619,11 +663,21 @@ func (UnimplementedRegistryAdminServiceHandler) DeprecateModule(context.Context,
 	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.DeprecateModule is not implemented"))
 }
 
+func (UnimplementedRegistryAdminServiceHandler) DeleteModule(context.Context, *v1.DeleteModuleRequest) (*v1.DeleteModuleResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.DeleteModule is not implemented"))
+}
+
+func (UnimplementedRegistryAdminServiceHandler) TransferPackage(context.Context, *v1.TransferPackageRequest) (*v1.TransferPackageResponse, error) {
+	return nil, natsrpc.NewError(natsrpc.CodeUnimplemented, errors.New("natsrpc.registry.v1.RegistryAdminService.TransferPackage is not implemented"))
+}
+
 // registryAdminServiceClient implements RegistryAdminServiceClient.
 type registryAdminServiceClient struct {
 	reservePackage  *natsrpc.UnaryClient[v1.ReservePackageRequest, v1.ReservePackageResponse]
 	releasePackage  *natsrpc.UnaryClient[v1.ReleasePackageRequest, v1.ReleasePackageResponse]
 	deprecateModule *natsrpc.UnaryClient[v1.DeprecateModuleRequest, v1.DeprecateModuleResponse]
+	deleteModule    *natsrpc.UnaryClient[v1.DeleteModuleRequest, v1.DeleteModuleResponse]
+	transferPackage *natsrpc.UnaryClient[v1.TransferPackageRequest, v1.TransferPackageResponse]
 }
 
 // ReservePackage calls natsrpc.registry.v1.RegistryAdminService.ReservePackage.
@@ -639,6 +693,16 @@ func (c *registryAdminServiceClient) ReleasePackage(ctx context.Context, req *v1
 // DeprecateModule calls natsrpc.registry.v1.RegistryAdminService.DeprecateModule.
 func (c *registryAdminServiceClient) DeprecateModule(ctx context.Context, req *v1.DeprecateModuleRequest, opts ...natsrpc.CallOption) (*v1.DeprecateModuleResponse, error) {
 	return c.deprecateModule.CallUnary(ctx, req, opts...)
+}
+
+// DeleteModule calls natsrpc.registry.v1.RegistryAdminService.DeleteModule.
+func (c *registryAdminServiceClient) DeleteModule(ctx context.Context, req *v1.DeleteModuleRequest, opts ...natsrpc.CallOption) (*v1.DeleteModuleResponse, error) {
+	return c.deleteModule.CallUnary(ctx, req, opts...)
+}
+
+// TransferPackage calls natsrpc.registry.v1.RegistryAdminService.TransferPackage.
+func (c *registryAdminServiceClient) TransferPackage(ctx context.Context, req *v1.TransferPackageRequest, opts ...natsrpc.CallOption) (*v1.TransferPackageResponse, error) {
+	return c.transferPackage.CallUnary(ctx, req, opts...)
 }
 
 // RegistryServiceClient is a client for the natsrpc.registry.v1.RegistryService service.

@@ -1,5 +1,5 @@
-// Package reservations implements `natsrpc registry reserve`, `release`
-// and `reservations`: package reservations, which stop a module from
+// Package reservations implements `natsrpc registry reserve`, `release`,
+// `transfer` and `reservations`: package reservations, which stop a module from
 // claiming a package reserved for another by pushing it first.
 package reservations
 
@@ -90,6 +90,46 @@ with the modules that declare them. Needs the registry's admin right.
 			return nil
 		},
 	}
+}
+
+// NewTransferCommand returns `registry transfer`.
+func NewTransferCommand(name string, g *cli.Globals) *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   name + " PREFIX --to M",
+		Short: "Give a package prefix to another module (admin right)",
+		Long: `Give a package prefix to another module: its reservation (made if there
+was none) and the packages under it that a module owns. The module that had
+them can no longer push files declaring them (REGISTRY_PACKAGE_RESERVED):
+its next version must drop them, and the new module may push them. Needs
+the registry's admin right.
+
+    natsrpc registry transfer gaming.payment --to payments`,
+		Args: cli.ExactArgs(1, "one package prefix, e.g. gaming.payment"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to == "" {
+				return fmt.Errorf("--to is required: the module that gets the prefix")
+			}
+			ctx := cmd.Context()
+			c, closeConn, err := g.RegistryClient(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			res, err := c.Admin().TransferPackage(ctx, &registryv1.TransferPackageRequest{Prefix: args[0], To: to})
+			if err != nil {
+				return regctl.Explain(err, g.ServerRedacted())
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "package prefix %s now belongs to module %s\n", res.GetReservation().GetPrefix(), res.GetReservation().GetModule())
+			for _, p := range res.GetPackages() {
+				fmt.Fprintf(w, "  moved package %s\n", p)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "The module that gets the prefix")
+	return cmd
 }
 
 // NewListCommand returns `registry reservations`.
