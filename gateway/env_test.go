@@ -239,7 +239,7 @@ func closure(t testing.TB, paths ...string) *descriptorpb.FileDescriptorSet {
 }
 
 // questService answers by quest id: "code-<name>" fails with that code
-// (with a detail), "slow" waits for its deadline, "hold-<ms>" answers after
+// (with a detail), "slow" answers a second after its deadline, "hold-<ms>" answers after
 // that long; otherwise it echoes the request and the headers it got.
 type questService struct {
 	questsystemv1natsrpc.UnimplementedQuestSystemServiceHandler
@@ -261,7 +261,11 @@ func (q *questService) GetQuest(ctx context.Context, req *questv1.GetQuestReques
 		e.Meta().Set("X-Quest-Error", "yes")
 		return nil, e
 	case id == "slow":
+		// Answers a second after its deadline, so that the caller's own
+		// deadline error always comes first (answering at the deadline
+		// raced it, and the two are worded differently).
 		<-ctx.Done()
+		time.Sleep(time.Second)
 		return nil, ctx.Err()
 	case strings.HasPrefix(id, "hold-"):
 		ms, _ := strconv.Atoi(strings.TrimPrefix(id, "hold-"))

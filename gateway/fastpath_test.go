@@ -90,7 +90,7 @@ func testFastPath(t *testing.T, e *env) {
 		{"binary, undecodable", gen, "application/proto", []byte{0xff, 0xff}, nil, true},
 		{"error with details and metadata", getQuest, "application/json", []byte(`{"questId":"code-failed_precondition"}`), nil, true},
 		{"error, binary request", getQuest, "application/proto", mustMarshal(t, &questv1.GetQuestRequest{QuestId: "code-permission_denied"}), nil, true},
-		{"deadline", getQuest, "application/json", []byte(`{"questId":"slow"}`), []string{"Connect-Timeout-Ms: 1000"}, true}, // long enough that the deadline never passes before the request is sent, even under load (the two paths word that case differently)
+		{"deadline", getQuest, "application/json", []byte(`{"questId":"slow"}`), []string{"Connect-Timeout-Ms: 1000"}, true}, // long enough that the deadline never passes before the request is sent, even under load; the service answers after it (the two paths word the service's answer differently)
 		{"no responders", "/gaming.weather_manager.v1.WeatherManagerService/GetWeather", "application/json", []byte(`{}`), nil, true},
 		{"unimplemented by the service", "/gaming.quest_system.v1.QuestSystemService/AbandonQuest", "application/json", []byte(`{}`), nil, true},
 		{"unknown field (discarded by the slow path)", getQuest, "application/json", []byte(`{"questId":"q4","nope":1}`), nil, false},
