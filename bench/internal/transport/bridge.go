@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,22 +81,9 @@ func NewHTTPProtoJSON(_ Env, call *workload.Call) (*harness.Target, error) {
 			if err != nil {
 				return err
 			}
-			hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			b, err := postJSON(ctx, client, url, body)
 			if err != nil {
 				return err
-			}
-			hreq.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(hreq)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
 			}
 			out := call.NewResponse()
 			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, out); err != nil {

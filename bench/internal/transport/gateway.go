@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -167,23 +166,9 @@ func newGatewayTarget(env Env, call *workload.Call, name, gatewayURL string, gat
 			if err != nil {
 				return err
 			}
-			hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			b, err := postJSON(ctx, client, url, body, "Connect-Protocol-Version", "1")
 			if err != nil {
 				return err
-			}
-			hreq.Header.Set("Content-Type", "application/json")
-			hreq.Header.Set("Connect-Protocol-Version", "1")
-			resp, err := client.Do(hreq)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
 			}
 			out := res.ProtoReflect().New().Interface()
 			if err := protojson.Unmarshal(b, out); err != nil {

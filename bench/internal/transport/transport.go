@@ -5,8 +5,11 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -126,4 +129,31 @@ func unary[Req, Res proto.Message, Opt any](call *workload.Call, req Req, method
 		}
 		return call.Check(res)
 	}
+}
+
+// postJSON posts body as JSON to url with the extra headers (name, value
+// pairs) and returns the response body, or an error for any status but
+// 200: the HTTP rows' call.
+func postJSON(ctx context.Context, client *http.Client, url string, body []byte, headers ...string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	return b, nil
 }
