@@ -47,25 +47,23 @@ func FuzzContextFile(f *testing.F) {
 // contextFileError loads data as the nats CLI context "f" and returns the
 // error that loading it, or connecting options from it, gives.
 func contextFileError(t *testing.T, data []byte) error {
-	{
-		home := t.TempDir()
-		dir := filepath.Join(home, "nats", "context")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "f.json"), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		g := &Globals{home: home, getenv: func(k string) string {
-			if k == "NATS_CONTEXT" {
-				return "f"
-			}
-			return ""
-		}}
-		_, err := loadContext("f", home)
-		if err == nil {
-			_, err = g.Options()
-		}
-		return err
+	home := t.TempDir()
+	dir := filepath.Join(home, "nats", "context")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "f.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := &Globals{home: home, getenv: func(k string) string {
+		if k == "NATS_CONTEXT" {
+			return "f"
+		}
+		return ""
+	}}
+	_, err := loadContext("f", home)
+	if err == nil {
+		_, err = g.Options()
+	}
+	return err
 }
